@@ -1,0 +1,87 @@
+"""The project's error root and the one table that maps errors to gRPC and HTTP.
+
+    HooklineError                 base; 500 / INTERNAL
+    ├── InvalidArgument           bad input; carries ``field`` (node or field name)
+    ├── NotFound                  no such workflow or execution
+    ├── AlreadyExists             conflict, e.g. a webhook path owned by another workflow
+    ├── ResourceExhausted         over a size cap or a concurrency limit
+    └── Unavailable               a dependency (Redis, database, a service) cannot be reached
+
+Servicers raise these; ``ErrorMappingInterceptor`` turns them into
+``context.abort(code, message)``. The edge maps gRPC codes to HTTP with
+``HTTP_STATUS_FOR_CODE`` (googleapis ``google/rpc/code.proto``).
+"""
+
+from __future__ import annotations
+
+import grpc
+
+__all__ = [
+    "HooklineError",
+    "InvalidArgument",
+    "NotFound",
+    "AlreadyExists",
+    "ResourceExhausted",
+    "Unavailable",
+    "HTTP_STATUS_FOR_CODE",
+    "http_status_for",
+]
+
+
+class HooklineError(Exception):
+    """Root of every domain error; ``code`` is the gRPC status it maps to."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(HooklineError):
+    """Input that cannot be accepted; ``field`` names the node or field at fault."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(HooklineError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(HooklineError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class ResourceExhausted(HooklineError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unavailable(HooklineError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+HTTP_STATUS_FOR_CODE: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+
+
+def http_status_for(code: grpc.StatusCode) -> int:
+    """The HTTP status for a gRPC code; anything unlisted is 500."""
+    return HTTP_STATUS_FOR_CODE.get(code, 500)

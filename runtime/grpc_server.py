@@ -1,0 +1,158 @@
+"""The lifecycle every gRPC service shares.
+
+``GrpcServer`` is an async context manager: entering binds the listen address
+(port 0 picks a free port, read back from ``.port``), registers the service's
+servicers, the stock health and reflection services, and starts serving. Leaving
+marks health NOT_SERVING (``enter_graceful_shutdown``), then stops the server with a
+grace period so in-flight calls and streams can finish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from runtime.errors import HooklineError
+from runtime.logs import get_logger
+
+__all__ = ["GrpcServer", "ErrorMappingInterceptor", "grpc_options"]
+
+log = get_logger(__name__)
+
+Registrar = Callable[[grpc.aio.Server], None]
+
+
+def grpc_options(max_message_bytes: int) -> list[tuple[str, Any]]:
+    """Channel/server options shared by servers and clients."""
+    return [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+
+
+class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
+    """Turns ``HooklineError``s raised by servicers into ``context.abort(code, message)``
+    and clears per-call log context. The single place where domain errors meet gRPC."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        if handler.unary_unary is not None:
+            inner_uu = handler.unary_unary
+
+            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                structlog.contextvars.clear_contextvars()
+                try:
+                    return await inner_uu(request, context)
+                except HooklineError as exc:
+                    await context.abort(exc.code, exc.message)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            inner_us = handler.unary_stream
+
+            async def unary_stream(
+                request: Any, context: grpc.aio.ServicerContext
+            ) -> AsyncIterator[Any]:
+                structlog.contextvars.clear_contextvars()
+                try:
+                    async for item in inner_us(request, context):
+                        yield item
+                except HooklineError as exc:
+                    await context.abort(exc.code, exc.message)
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+class GrpcServer:
+    """One gRPC server with health and reflection, as an async context manager."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        listen: str,
+        register: Registrar,
+        service_names: Sequence[str],
+        max_message_bytes: int = 64 * 1024 * 1024,
+        grace_seconds: float = 10.0,
+    ) -> None:
+        self.name = name
+        self._listen = listen
+        self._register = register
+        self._service_names = list(service_names)
+        self._grace = grace_seconds
+        self._options = grpc_options(max_message_bytes)
+        self._server: grpc.aio.Server | None = None
+        self._health = health.aio.HealthServicer()
+        self.port: int = 0
+
+    @property
+    def address(self) -> str:
+        """host:port actually bound (useful when listening on port 0)."""
+        host = self._listen.rpartition(":")[0] or "127.0.0.1"
+        if host in ("0.0.0.0", "[::]", "::"):
+            host = "127.0.0.1"
+        return f"{host}:{self.port}"
+
+    async def __aenter__(self) -> GrpcServer:
+        server = grpc.aio.server(interceptors=[ErrorMappingInterceptor()], options=self._options)
+        self._register(server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
+        self.port = server.add_insecure_port(self._listen)
+        if self.port == 0:
+            raise OSError(f"{self.name}: cannot listen on {self._listen}")
+        await server.start()
+        self._server = server
+        for service in ("", *self._service_names):
+            await self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        log.info("gRPC service listening", service=self.name, address=self.address)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop taking calls, let in-flight calls finish within the grace period."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        await self._health.enter_graceful_shutdown()
+        await server.stop(self._grace)
+        log.info("gRPC service stopped", service=self.name)
+
+    async def wait_for_termination(self) -> None:
+        if self._server is not None:
+            await self._server.wait_for_termination()
+

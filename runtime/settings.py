@@ -1,0 +1,142 @@
+"""Process settings, read from the environment once in ``main()`` and passed down.
+
+Every variable of the public contract (DESIGN.md section 5) is a field here. Tests
+build ``Settings(...)`` with keyword arguments instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Settings shared by the edge and the three gRPC services."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOOKLINE_",
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- Redis (the spec's variables; REDIS_URL wins over the other four) ---
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=_alias("REDIS_URL", "redis_url"),
+        description="Full Redis URL, e.g. redis://:secret@10.0.0.5:6379/0.",
+    )
+    redis_host: str | None = Field(
+        default=None,
+        validation_alias=_alias("REDIS_HOST", "redis_host"),
+        description="Redis host; Redis is 'configured' when this or REDIS_URL is set.",
+    )
+    redis_port: int = Field(default=6379, validation_alias=_alias("REDIS_PORT", "redis_port"))
+    redis_password: str | None = Field(
+        default=None, validation_alias=_alias("REDIS_PASSWORD", "redis_password")
+    )
+    redis_db: int = Field(default=0, validation_alias=_alias("REDIS_DB", "redis_db"))
+
+    # --- Database ---
+    database_url: str = Field(
+        default="sqlite:///./hookline.db",
+        description="Any SQLAlchemy URL; postgresql:// uses asyncpg, sqlite:// uses aiosqlite.",
+    )
+
+    # --- Addresses ---
+    edge_addr: str = Field(default="127.0.0.1:3001", description="Edge HTTP listen address.")
+    trigger_addr: str = Field(
+        default="127.0.0.1:50051",
+        description="Where callers find the trigger service: host:port, a comma-separated "
+        "list of them, or a gRPC target such as dns:///name:port.",
+    )
+    execution_addr: str = Field(default="127.0.0.1:50052", description="As trigger_addr.")
+    cache_addr: str = Field(default="127.0.0.1:50053", description="As trigger_addr.")
+    trigger_listen: str | None = Field(
+        default=None, description="Trigger listen address; default: first of trigger_addr."
+    )
+    execution_listen: str | None = Field(default=None, description="As trigger_listen.")
+    cache_listen: str | None = Field(default=None, description="As trigger_listen.")
+
+    # --- Edge ---
+    api_key: str | None = Field(default=None, description="Required X-API-Key for /api/v1.")
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1, description="Webhook body limit.")
+
+    # --- Result delivery ---
+    result_wait: Literal["push", "poll"] = Field(
+        default="push",
+        description="push: one Redis pub/sub connection per cache process wakes waiters; "
+        "poll: the spec's GET loop every poll_interval_ms, kept for comparison.",
+    )
+    poll_interval_ms: int = Field(default=100, ge=1)
+    compress_threshold_bytes: int = Field(
+        default=64 * 1024, ge=0, description="Records larger than this are stored zstd-compressed."
+    )
+    max_result_bytes: int = Field(
+        default=48 * 1024 * 1024,
+        ge=1024,
+        description="Hard cap on a record's JSON size; larger results become an error record.",
+    )
+    memory_store_max_entries: int = Field(
+        default=10_000, ge=1, description="Bound of the in-memory result store (fallback)."
+    )
+    memory_store_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+
+    # --- Execution ---
+    max_concurrent_executions: int = Field(
+        default=2000, ge=1, description="Runs executing at once per execution process."
+    )
+
+    # --- Process ---
+    log_level: str = Field(default="info")
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: console on a terminal, JSON otherwise."
+    )
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    grpc_max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=4 * 1024 * 1024)
+    trigger_metrics_listen: str | None = Field(
+        default=None, description="host:port serving the trigger service's /metrics."
+    )
+    execution_metrics_listen: str | None = Field(default=None)
+    cache_metrics_listen: str | None = Field(default=None)
+
+    @field_validator("result_wait", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    # ----------------------------------------------------------------- derived
+    @property
+    def redis_configured(self) -> bool:
+        """True when REDIS_URL or REDIS_HOST is set."""
+        return bool(self.redis_url or self.redis_host)
+
+    @property
+    def effective_redis_url(self) -> str | None:
+        """The Redis URL to connect to, or None when Redis is not configured."""
+        if self.redis_url:
+            return self.redis_url
+        if not self.redis_host:
+            return None
+        auth = f":{quote(self.redis_password, safe='')}@" if self.redis_password else ""
+        return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    def listen_address(self, service: Literal["trigger", "execution", "cache"]) -> str:
+        """Where ``service`` listens: its _LISTEN variable, else the first of its _ADDR."""
+        explicit: str | None = getattr(self, f"{service}_listen")
+        if explicit:
+            return explicit
+        first = getattr(self, f"{service}_addr").split(",")[0].strip()
+        if "///" in first:  # a gRPC target such as dns:///name:port
+            first = first.split("///", 1)[1]
+        host, _, port = first.rpartition(":")
+        return f"{host or '0.0.0.0'}:{port}"
