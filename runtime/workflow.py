@@ -344,10 +344,10 @@ def _first_error(exc: ValidationError, prefix: str = "", nodes: list[Any] | None
 def _without_union_tags(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     """Drop the union-member tags pydantic puts in error locations."""
     out: list[int | str] = []
-    for item in loc:
+    for index, item in enumerate(loc):
         if item in ("int", "str", "float", "bool"):
             continue
-        if out and out[-1] == "auth" and item in ("header", "basic", "hmac"):
+        if index and loc[index - 1] == "auth" and item in ("header", "basic", "hmac"):
             continue
         out.append(item)
     return tuple(out)

@@ -524,6 +524,7 @@ class HandleWebhookResponse(_message.Message):
     WORKFLOW_ID_FIELD_NUMBER: _builtins.int
     RESPONSE_MODE_FIELD_NUMBER: _builtins.int
     RESPONSE_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    SAVE_EXECUTION_FIELD_NUMBER: _builtins.int
     rejection: Global___WebhookRejection.ValueType
     """Why nothing started; UNSPECIFIED when an execution started."""
     rejection_message: _builtins.str
@@ -536,6 +537,8 @@ class HandleWebhookResponse(_message.Message):
     """When the caller gets its answer."""
     response_timeout_seconds: _builtins.int
     """How long a waiting caller waits for the result."""
+    save_execution: _builtins.bool
+    """Whether the execution will be saved to the database."""
     @_builtins.property
     def allowed_methods(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The methods the path accepts, for METHOD_NOT_ALLOWED."""
@@ -550,10 +553,11 @@ class HandleWebhookResponse(_message.Message):
         workflow_id: _builtins.str = ...,
         response_mode: Global___ResponseMode.ValueType = ...,
         response_timeout_seconds: _builtins.int = ...,
+        save_execution: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_methods", b"allowed_methods", "execution_id", b"execution_id", "rejection", b"rejection", "rejection_message", b"rejection_message", "response_mode", b"response_mode", "response_timeout_seconds", b"response_timeout_seconds", "workflow_id", b"workflow_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_methods", b"allowed_methods", "execution_id", b"execution_id", "rejection", b"rejection", "rejection_message", b"rejection_message", "response_mode", b"response_mode", "response_timeout_seconds", b"response_timeout_seconds", "save_execution", b"save_execution", "workflow_id", b"workflow_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
