@@ -1,0 +1,130 @@
+"""The ``hookline`` command.
+
+    hookline dev                                   all four services in one process
+    hookline serve {edge|trigger|execution|cache}  one service
+    hookline apply FILE... [--url URL]             create or update workflows by name
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from runtime.logs import configure_logging, get_logger
+from runtime.settings import Settings
+
+__all__ = ["main"]
+
+log = get_logger("hookline")
+
+SERVICES = ("edge", "trigger", "execution", "cache")
+
+
+def _server_factory(service: str) -> Callable[[Settings], AbstractAsyncContextManager[Any]]:
+    if service == "edge":
+        from edge.server import EdgeServer
+
+        return EdgeServer
+    if service == "trigger":
+        from services.trigger.server import TriggerServer
+
+        return TriggerServer
+    if service == "execution":
+        from services.execution.server import ExecutionServer
+
+        return ExecutionServer
+    from services.cache.server import CacheServer
+
+    return CacheServer
+
+
+@contextlib.asynccontextmanager
+async def _stop_signal() -> AsyncIterator[asyncio.Event]:
+    """An event set by SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        yield stop
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _run(settings: Settings, server: AbstractAsyncContextManager[Any], name: str) -> None:
+    async with _stop_signal() as stop:
+        async with server:
+            log.info("hookline started", mode=name)
+            await stop.wait()
+            log.info("hookline stopping", mode=name, grace_seconds=settings.shutdown_grace_seconds)
+    log.info("hookline stopped", mode=name)
+
+
+def _dev(settings: Settings) -> None:
+    from runtime.stack import LocalStack
+
+    if not settings.redis_configured:
+        log.warning(
+            "No Redis configured: execution results are delivered in-process "
+            "(single server only). Set REDIS_URL or REDIS_HOST for multi-server delivery."
+        )
+    else:
+        log.info("Execution results go through Redis", redis=_redacted(settings))
+    log.info("Database", url=_redacted_db(settings.database_url))
+    asyncio.run(_run(settings, LocalStack(settings), "dev"))
+
+
+def _serve(settings: Settings, service: str) -> None:
+    factory = _server_factory(service)
+    asyncio.run(_run(settings, factory(settings), service))
+
+
+def _redacted(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.effective_redis_url or "").render_as_string(hide_password=True)
+
+
+def _redacted_db(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hookline", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="run all four services in one process")
+    serve = sub.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=SERVICES)
+    apply = sub.add_parser("apply", help="create or update workflows from JSON or YAML files")
+    apply.add_argument("files", nargs="+", metavar="FILE")
+    apply.add_argument("--url", help="edge URL (default: http://$HOOKLINE_EDGE_ADDR)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    if args.command == "apply":
+        from runtime.apply import apply_files
+
+        url = args.url or f"http://{settings.edge_addr}"
+        return apply_files(args.files, url=url, api_key=settings.api_key)
+    configure_logging(settings.log_level, settings.log_format)
+    if args.command == "dev":
+        _dev(settings)
+    else:
+        _serve(settings, args.service)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
