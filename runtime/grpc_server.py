@@ -143,6 +143,13 @@ class GrpcServer:
     ) -> None:
         await self.shutdown()
 
+    async def set_health(
+        self, service: str, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType
+    ) -> None:
+        """Set the health status of ``service``, which may be a pseudo-service name
+        such as ``redis`` (a dependency's state). Ignored once shutting down."""
+        await self._health.set(service, status)
+
     async def shutdown(self) -> None:
         """Stop taking calls, let in-flight calls finish within the grace period."""
         server, self._server = self._server, None

@@ -17,6 +17,7 @@ def create_redis(
     socket_timeout: float | None = 2.0,
     retries: int = 1,
     max_connections: int = 64,
+    client_name: str | None = None,
 ) -> aioredis.Redis:
     """A pooled client. Timeouts are short and retries few on purpose: a caller
     waiting on a webhook must learn quickly that Redis is gone, and fall back."""
@@ -29,4 +30,5 @@ def create_redis(
         health_check_interval=15,
         max_connections=max_connections,
         decode_responses=False,
+        client_name=client_name,
     )
