@@ -1,0 +1,128 @@
+"""The engine: runs a workflow's nodes in topological order and fills the record.
+
+A node runs when at least one incoming connection is active (its source ran and
+emitted on that connection's output); its ``json`` is the output of the last active
+parent in topological order. A node with no active incoming connection is skipped.
+The first node that fails ends the run: the nodes after it are left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from runtime.clock import utcnow
+from runtime.logs import get_logger
+from runtime.workflow import Node, Workflow
+from services.execution.domain.expressions import RenderError, TemplateRenderer
+from services.execution.domain.nodes import HANDLERS, NodeContext, NodeError, NodeResult
+from services.execution.domain.record import ERROR, SKIPPED, SUCCESS, ExecutionRecord, NodeRun
+
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Engine"]
+
+log = get_logger(__name__)
+
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+
+ResponseHook = Callable[[dict[str, Any]], None]
+
+
+class _Failed(Exception):
+    """A node failed with this (already formatted) message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Engine:
+    """Runs workflows; one per process, shared by every run."""
+
+    def __init__(
+        self,
+        renderer: TemplateRenderer,
+        http: httpx.AsyncClient,
+        *,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._renderer = renderer
+        self._http = http
+        self._max_response_bytes = max_response_bytes
+
+    async def run(
+        self,
+        workflow: Workflow,
+        record: ExecutionRecord,
+        trigger_output: Any,
+        on_first_response: ResponseHook | None = None,
+    ) -> None:
+        """Run every node, filling ``record``, and finish it (success or error).
+
+        When cancelled, the node in progress is recorded as an error ("cancelled") and
+        the cancellation goes on; finishing the record is then the caller's job.
+        """
+        outputs: dict[str, Any] = {}
+        emitted: dict[str, str] = {}
+        position = {name: i for i, name in enumerate(workflow.order)}
+        execution = {"id": record.id, "workflowId": record.workflow_id, "mode": record.mode}
+        responded = False
+        for name in workflow.order:
+            node = workflow.nodes[name]
+            started = utcnow()
+            if node.is_trigger:
+                outputs[name] = trigger_output
+                emitted[name] = "main"
+                record.nodes[name] = NodeRun(SUCCESS, started, 0.0, trigger_output)
+                continue
+            parents = [
+                c.source for c in workflow.incoming[name] if emitted.get(c.source) == c.output
+            ]
+            if not parents:
+                record.nodes[name] = NodeRun(SKIPPED, started)
+                continue
+            source = max(parents, key=position.__getitem__)
+            clock = time.perf_counter()
+            scope = {"json": outputs[source], "nodes": outputs, "execution": execution}
+            try:
+                result = await self._run_node(node, outputs[source], scope)
+            except _Failed as failure:
+                elapsed = (time.perf_counter() - clock) * 1000
+                record.nodes[name] = NodeRun(ERROR, started, elapsed, None, failure.message)
+                record.fail(name, failure.message, utcnow())
+                return
+            except asyncio.CancelledError:
+                elapsed = (time.perf_counter() - clock) * 1000
+                record.nodes[name] = NodeRun(ERROR, started, elapsed, None, "cancelled")
+                raise
+            elapsed = (time.perf_counter() - clock) * 1000
+            outputs[name] = result.output
+            emitted[name] = result.emit
+            record.nodes[name] = NodeRun(SUCCESS, started, elapsed, result.output)
+            if result.response is not None:
+                record.response = result.response
+                if not responded and on_first_response is not None:
+                    on_first_response(result.response)
+                responded = True
+        record.succeed(utcnow())
+
+    async def _run_node(self, node: Node, input: Any, scope: dict[str, Any]) -> NodeResult:
+        label = f'node "{node.name}"'
+        handler = HANDLERS.get(node.type)
+        if handler is None:  # parse_workflow admits only known types
+            raise _Failed(f"{label}: node type {node.type!r} cannot run")
+        try:
+            params = self._renderer.render(node.parameters, scope)
+        except RenderError as exc:
+            raise _Failed(f"{label} parameter {exc.path}: {exc.message}") from None
+        ctx = NodeContext(self._http, self._max_response_bytes, node.parameters)
+        try:
+            return await handler(params, input, ctx)
+        except NodeError as exc:
+            raise _Failed(exc.message if exc.bare else f"{label}: {exc.message}") from None
+        except Exception as exc:
+            log.exception("node failed unexpectedly", node=node.name, node_type=node.type)
+            raise _Failed(f"{label}: internal error ({type(exc).__name__})") from None

@@ -1,0 +1,25 @@
+"""Node handlers by node type (triggers are handled by the engine itself)."""
+
+from __future__ import annotations
+
+from services.execution.domain.nodes.base import Handler, NodeContext, NodeError, NodeResult
+from services.execution.domain.nodes.flow import (
+    if_node,
+    set_node,
+    stop_and_error_node,
+    truthy,
+    wait_node,
+)
+from services.execution.domain.nodes.http_request import http_request_node
+from services.execution.domain.nodes.http_response import http_response_node
+
+__all__ = ["HANDLERS", "Handler", "NodeContext", "NodeError", "NodeResult", "truthy"]
+
+HANDLERS: dict[str, Handler] = {
+    "set": set_node,
+    "if": if_node,
+    "wait": wait_node,
+    "httpRequest": http_request_node,
+    "httpResponse": http_response_node,
+    "stopAndError": stop_and_error_node,
+}

@@ -1,0 +1,76 @@
+"""What every node handler receives and returns.
+
+A handler is ``async (params, input, ctx) -> NodeResult``: ``params`` are the node's
+parameters with templates rendered, ``input`` is its ``json``. A handler that cannot
+do its job raises ``NodeError``; the engine records it against the node.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+__all__ = ["Handler", "NodeContext", "NodeError", "NodeResult", "header_value", "number"]
+
+
+class NodeError(Exception):
+    """A node failed. The engine prefixes ``node "Name": `` unless ``bare`` is set
+    (stopAndError's message is the user's own, shown as written)."""
+
+    def __init__(self, message: str, *, bare: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.bare = bare
+
+
+@dataclass(frozen=True, slots=True)
+class NodeResult:
+    """A node's output, the output it emitted on, and the HTTP response it marks."""
+
+    output: Any
+    emit: str = "main"
+    response: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeContext:
+    """Process-wide resources handlers use."""
+
+    http: httpx.AsyncClient
+    max_response_bytes: int
+    raw_parameters: Mapping[str, Any]
+    """The node's parameters as written, to tell an absent parameter from a null one."""
+
+
+Handler = Callable[[dict[str, Any], Any, NodeContext], Awaitable[NodeResult]]
+
+
+def number(value: Any, name: str, *, low: float, high: float) -> float:
+    """``value`` as a number within [low, high]; templates may give numeric strings."""
+    if isinstance(value, bool):
+        raise NodeError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise NodeError(f"{name} must be a number, got {value!r}") from None
+    if not isinstance(value, (int, float)):
+        raise NodeError(f"{name} must be a number, got {value!r}")
+    if not low <= value <= high:
+        raise NodeError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+    return float(value)
+
+
+def header_value(value: Any) -> str:
+    """A rendered header value as text: objects, lists and booleans as JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, bool)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)

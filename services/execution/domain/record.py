@@ -1,0 +1,134 @@
+"""The execution record (DESIGN.md section 3) while it is built, and its JSON.
+
+``ExecutionRecord`` is filled in by the engine node by node; ``to_json`` gives the
+public shape and ``encode`` the UTF-8 JSON bytes that go, unchanged, to the
+database and to the cache service.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from runtime.clock import to_iso
+
+__all__ = ["ExecutionRecord", "NodeRun", "encode_json"]
+
+RUNNING = "running"
+SUCCESS = "success"
+ERROR = "error"
+SKIPPED = "skipped"
+
+
+def _json_fallback(value: object) -> Any:
+    """Values templates can produce that JSON has no word for."""
+    if isinstance(value, (set, frozenset, tuple, range)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON; anything not JSON-native becomes a list or a string."""
+    return json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), default=_json_fallback
+    ).encode("utf-8")
+
+
+@dataclass(slots=True)
+class NodeRun:
+    """What happened to one node."""
+
+    status: str
+    started_at: datetime
+    duration_ms: float = 0.0
+    output: Any = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "output": self.output,
+            "startedAt": to_iso(self.started_at),
+            "durationMs": round(self.duration_ms, 3),
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(slots=True)
+class ExecutionRecord:
+    """One execution, from its start to its end."""
+
+    id: str
+    workflow_id: str
+    workflow_name: str
+    mode: str
+    started_at: datetime
+    status: str = RUNNING
+    finished_at: datetime | None = None
+    nodes: dict[str, NodeRun] = field(default_factory=dict)
+    response: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status != RUNNING
+
+    @property
+    def last_node(self) -> str | None:
+        """The node decided last (ran, failed or was skipped), if any."""
+        return next(reversed(self.nodes), None)
+
+    def succeed(self, at: datetime) -> None:
+        self.status = SUCCESS
+        self.finished_at = at
+
+    def fail(self, node: str | None, message: str, at: datetime) -> None:
+        self.status = ERROR
+        self.error = {"node": node, "message": message}
+        self.finished_at = at
+
+    def too_large(self, size: int, limit: int) -> ExecutionRecord:
+        """A small error record standing in for this one when it cannot be delivered:
+        node statuses are kept, outputs and the response are dropped."""
+        node = self.last_node
+        small = ExecutionRecord(
+            id=self.id,
+            workflow_id=self.workflow_id,
+            workflow_name=self.workflow_name,
+            mode=self.mode,
+            started_at=self.started_at,
+            nodes={
+                name: NodeRun(run.status, run.started_at, run.duration_ms, None, run.error)
+                for name, run in self.nodes.items()
+            },
+        )
+        small.fail(
+            node,
+            f"the execution result is too large to deliver ({size} bytes; the limit is "
+            f"{limit} bytes)",
+            self.finished_at or self.started_at,
+        )
+        return small
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "workflowId": self.workflow_id,
+            "workflowName": self.workflow_name,
+            "mode": self.mode,
+            "status": self.status,
+            "startedAt": to_iso(self.started_at),
+            "finishedAt": to_iso(self.finished_at) if self.finished_at else None,
+            "nodes": {name: run.to_json() for name, run in self.nodes.items()},
+            "response": self.response,
+            "error": self.error,
+        }
+
+    def encode(self) -> bytes:
+        return encode_json(self.to_json())

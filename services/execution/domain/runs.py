@@ -1,0 +1,81 @@
+"""Background runs: at most N at once, each execution id at most once per process,
+and a drain that lets runs finish within a grace period before cancelling them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Coroutine
+from typing import Any
+
+from runtime.logs import get_logger
+
+__all__ = ["RunScheduler"]
+
+log = get_logger(__name__)
+
+
+class RunScheduler:
+    """Starts runs as tasks at once; runs take a slot (``slot()``) to execute, so at
+    most ``max_concurrent`` execute together and the rest wait in-process."""
+
+    def __init__(self, max_concurrent: int, *, remember: int = 100_000) -> None:
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._remember = remember
+        self._accepting = True
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def slot(self) -> asyncio.Semaphore:
+        """``async with scheduler.slot():`` around the part of a run that executes."""
+        return self._slots
+
+    def known(self, key: str) -> bool:
+        """Whether a run with this key is running or finished in this process."""
+        return key in self._tasks or key in self._finished
+
+    def submit(self, key: str, run: Coroutine[Any, Any, None]) -> bool:
+        """Start ``run`` in the background; False (and ``run`` is closed) when a run
+        with this key is already known."""
+        if self.known(key):
+            run.close()
+            return False
+        task = asyncio.create_task(run, name=f"execution {key}")
+        self._tasks[key] = task
+        task.add_done_callback(lambda done: self._done(key, done))
+        return True
+
+    def close(self) -> None:
+        """Take no new runs."""
+        self._accepting = False
+
+    async def drain(self, grace: float, cleanup_seconds: float = 10.0) -> int:
+        """Wait up to ``grace`` seconds for the runs in flight, then cancel the rest
+        and give them ``cleanup_seconds`` to record their end. Returns how many
+        were cancelled."""
+        self.close()
+        pending = set(self._tasks.values())
+        if not pending:
+            return 0
+        _, still = await asyncio.wait(pending, timeout=grace)
+        for task in still:
+            task.cancel()
+        if still:
+            await asyncio.wait(still, timeout=cleanup_seconds)
+        return len(still)
+
+    def _done(self, key: str, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(key, None)
+        self._finished[key] = None
+        if len(self._finished) > self._remember:
+            self._finished.popitem(last=False)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("execution task crashed", execution_id=key, exc_info=exc)

@@ -1,0 +1,253 @@
+"""The execution service's use cases: start a run, read and list saved records.
+
+A run, in the background: take a slot, save a "running" record (only when the
+workflow saves executions; otherwise log ``Skipping database save for execution``
+and touch no database at all), run the engine, then save the final record and hand
+it to the cache service. The record is encoded once; the same bytes go to both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.clock import utcnow
+from runtime.errors import InvalidArgument, NotFound, Unavailable
+from runtime.logs import bind_execution, get_logger
+from runtime.workflow import Workflow
+from services.execution.domain.engine import Engine
+from services.execution.domain.ports import (
+    ExecutionPage,
+    ExecutionStore,
+    ResultSink,
+    ResultTooLarge,
+)
+from services.execution.domain.record import ExecutionRecord, encode_json
+from services.execution.domain.runs import RunScheduler
+from services.execution.domain.workflows import WorkflowCache
+
+__all__ = ["MODES", "SHUTDOWN_MESSAGE", "STATUSES", "ExecutionService", "StartRequest"]
+
+log = get_logger(__name__)
+
+MODES = frozenset({"webhook", "manual", "schedule"})
+STATUSES = frozenset({"running", "success", "error"})
+SHUTDOWN_MESSAGE = "execution service shut down"
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    """One run to start. ``mode`` None means "from the trigger node's type"."""
+
+    execution_id: str
+    workflow: Mapping[str, Any]
+    trigger_output: Any
+    mode: str | None = None
+    publish_early_response: bool = False
+
+
+@dataclass(slots=True)
+class _Job:
+    execution_id: str
+    workflow_id: str
+    workflow: Workflow
+    mode: str
+    trigger_output: Any
+    publish_early_response: bool
+    early: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def save(self) -> bool:
+        return self.workflow.settings.saveExecutionToDatabase
+
+    @property
+    def ttl(self) -> int:
+        return self.workflow.settings.resultTtlSeconds
+
+
+class ExecutionService:
+    """Starts runs and reads saved records; one per process."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        store: ExecutionStore,
+        sink: ResultSink,
+        scheduler: RunScheduler,
+        max_result_bytes: int,
+        workflows: WorkflowCache | None = None,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._sink = sink
+        self._scheduler = scheduler
+        self._max_result_bytes = max_result_bytes
+        self._workflows = workflows or WorkflowCache()
+
+    # ------------------------------------------------------------------ start
+    def start(self, request: StartRequest) -> bool:
+        """Schedule a run and return at once; False when this execution id is
+        already running or finished here (nothing new starts)."""
+        if not self._scheduler.accepting:
+            raise Unavailable("the execution service is shutting down")
+        if not request.execution_id:
+            raise InvalidArgument("execution_id is required", field="execution_id")
+        if request.mode is not None and request.mode not in MODES:
+            raise InvalidArgument(f"unknown mode {request.mode!r}", field="mode")
+        if self._scheduler.known(request.execution_id):
+            return False
+        workflow = self._workflows.parse(request.workflow)
+        raw_id = request.workflow.get("id")
+        job = _Job(
+            execution_id=request.execution_id,
+            workflow_id=raw_id if isinstance(raw_id, str) else "",
+            workflow=workflow,
+            mode=request.mode or workflow.trigger_type,
+            trigger_output=request.trigger_output,
+            publish_early_response=request.publish_early_response,
+        )
+        return self._scheduler.submit(job.execution_id, self._run(job))
+
+    async def shutdown(self, grace: float) -> int:
+        """Take no new runs; let runs in flight finish within ``grace`` seconds, then
+        cancel the rest (they end as errors). Returns how many were cancelled."""
+        cancelled = await self._scheduler.drain(grace)
+        if cancelled:
+            log.warning("cancelled runs at shutdown", count=cancelled, grace_seconds=grace)
+        return cancelled
+
+    # ------------------------------------------------------------------ reads
+    async def get(self, execution_id: str) -> bytes:
+        if not execution_id:
+            raise InvalidArgument("execution_id is required", field="execution_id")
+        record = await self._store.get(execution_id)
+        if record is None:
+            raise NotFound(f"no saved execution {execution_id}")
+        return record
+
+    async def list(
+        self, *, workflow_id: str | None, status: str | None, limit: int, cursor: str | None
+    ) -> ExecutionPage:
+        if limit == 0:
+            limit = DEFAULT_PAGE_SIZE
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"limit must be 1..{MAX_PAGE_SIZE}", field="limit")
+        if status is not None and status not in STATUSES:
+            raise InvalidArgument(f"unknown status {status!r}", field="status")
+        return await self._store.list(
+            workflow_id=workflow_id or None, status=status, limit=limit, cursor=cursor or None
+        )
+
+    # -------------------------------------------------------------------- run
+    async def _run(self, job: _Job) -> None:
+        bind_execution(job.execution_id)
+        record: ExecutionRecord | None = None
+        try:
+            async with self._scheduler.slot():
+                record = self._new_record(job)
+                await self._save_start(job, record)
+                hook = (
+                    (lambda response: self._publish_early(job, response))
+                    if (job.publish_early_response)
+                    else None
+                )
+                await self._engine.run(job.workflow, record, job.trigger_output, hook)
+        except asyncio.CancelledError:
+            record = record or self._new_record(job)
+            record.fail(record.last_node, SHUTDOWN_MESSAGE, utcnow())
+            await self._finish(job, record)
+            raise
+        except Exception as exc:
+            log.exception("execution crashed")
+            record = record or self._new_record(job)
+            record.fail(record.last_node, f"internal error ({type(exc).__name__})", utcnow())
+        await self._finish(job, record)
+
+    def _new_record(self, job: _Job) -> ExecutionRecord:
+        return ExecutionRecord(
+            id=job.execution_id,
+            workflow_id=job.workflow_id,
+            workflow_name=job.workflow.name,
+            mode=job.mode,
+            started_at=utcnow(),
+        )
+
+    async def _save_start(self, job: _Job, record: ExecutionRecord) -> None:
+        if not job.save:
+            log.info("Skipping database save for execution", execution_id=job.execution_id)
+            return
+        try:
+            await self._store.insert(
+                execution_id=record.id,
+                workflow_id=record.workflow_id,
+                mode=record.mode,
+                status=record.status,
+                started_at=record.started_at,
+                finished_at=None,
+                record_json=record.encode(),
+            )
+        except Unavailable as exc:
+            log.error("could not save the running execution", error=exc.message)
+
+    def _publish_early(self, job: _Job, response: dict[str, Any]) -> None:
+        """Hand the first httpResponse's response over while the run goes on."""
+        job.early.append(asyncio.create_task(self._store_response(job, encode_json(response))))
+
+    async def _store_response(self, job: _Job, response_json: bytes) -> None:
+        try:
+            await self._sink.store_response(job.execution_id, response_json, job.ttl)
+        except Unavailable as exc:
+            log.error("could not hand the early response to the cache service", error=exc.message)
+
+    async def _finish(self, job: _Job, record: ExecutionRecord) -> None:
+        """Save the final record (when saving) and hand it to the cache service."""
+        if job.early:  # the early response goes out before the result
+            await asyncio.wait(job.early)
+        data = record.encode()
+        if len(data) > self._max_result_bytes:
+            record = record.too_large(len(data), self._max_result_bytes)
+            data = record.encode()
+        await self._save_end(job, record, data)
+        try:
+            await self._sink.store_result(job.execution_id, data, job.ttl)
+            return
+        except Unavailable as exc:
+            log.error("could not hand the result to the cache service", error=exc.message)
+            return
+        except ResultTooLarge:
+            size = len(data)
+        record = record.too_large(size, self._max_result_bytes)
+        data = record.encode()
+        await self._save_end(job, record, data)
+        try:
+            await self._sink.store_result(job.execution_id, data, job.ttl)
+        except (Unavailable, ResultTooLarge) as exc:
+            log.error("could not hand the result to the cache service", error=str(exc))
+
+    async def _save_end(self, job: _Job, record: ExecutionRecord, data: bytes) -> None:
+        if not job.save:
+            return
+        try:
+            updated = await self._store.update(
+                execution_id=record.id,
+                status=record.status,
+                finished_at=record.finished_at,
+                record_json=data,
+            )
+            if not updated:  # the running row could not be written at the start
+                await self._store.insert(
+                    execution_id=record.id,
+                    workflow_id=record.workflow_id,
+                    mode=record.mode,
+                    status=record.status,
+                    started_at=record.started_at,
+                    finished_at=record.finished_at,
+                    record_json=data,
+                )
+        except Unavailable as exc:
+            log.error("could not save the execution", error=exc.message)
