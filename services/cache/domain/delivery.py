@@ -1,0 +1,257 @@
+"""The delivery rules: store a result, read it, and wait for it.
+
+``ResultDelivery`` writes each value to the shared store (Redis), which notifies
+every cache process after the write, and wakes this process's waiters directly with
+the JSON at hand. When there is no shared store, or it is unreachable, the value
+goes to the bounded in-memory store instead, so waiters of this process still get
+it; once Redis is back, what the memory store holds is handed over to it.
+
+A watch registers its waiter first, says so (``Subscribed``), then looks at the
+stores (memory, then shared), then sleeps until a wake or its deadline. In poll mode
+(the spec's loop, kept for comparison) it looks every ``poll_interval`` instead.
+While the shared store is unreachable, a watch whose execution is being saved also
+asks ``SavedRecords`` every ``outage_interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from runtime.errors import HooklineError, InvalidArgument, NotFound
+from runtime.logs import get_logger
+from services.cache.domain.codec import ResultCodec
+from services.cache.domain.model import (
+    SUBSCRIBED,
+    TIMED_OUT,
+    CachedResult,
+    Delivered,
+    StoreOutcome,
+    WatchEvent,
+    WatchRequest,
+)
+from services.cache.domain.waiters import Waiter, WaiterRegistry
+from services.cache.storage.base import Kind, ResultStore, SavedRecords, StoreUnavailable
+from services.cache.storage.memory import MemoryResultStore
+
+__all__ = ["ResultDelivery", "check_execution_id"]
+
+log = get_logger(__name__)
+
+_MAX_ID_LENGTH = 200
+_MAX_TTL_SECONDS = 30 * 24 * 3600
+_RESULT_ONLY = (Kind.RESULT,)
+_RESPONSE_FIRST = (Kind.RESPONSE, Kind.RESULT)
+
+
+def check_execution_id(execution_id: str) -> None:
+    """Raise ``InvalidArgument`` unless the id is 1..200 printable, non-blank characters."""
+    if (
+        not execution_id
+        or len(execution_id) > _MAX_ID_LENGTH
+        or not execution_id.isprintable()
+        or any(ch.isspace() for ch in execution_id)
+    ):
+        raise InvalidArgument(
+            "execution_id must be 1 to 200 printable characters without spaces",
+            field="execution_id",
+        )
+
+
+class ResultDelivery:
+    """See module docstring. Also the ``NotificationSink`` of the shared subscription."""
+
+    def __init__(
+        self,
+        *,
+        codec: ResultCodec,
+        memory: MemoryResultStore,
+        shared: ResultStore | None,
+        saved: SavedRecords | None = None,
+        push: bool = True,
+        poll_interval: float = 0.1,
+        outage_interval: float = 0.25,
+        saved_timeout: float = 1.0,
+    ) -> None:
+        self._codec = codec
+        self._memory = memory
+        self._shared = shared
+        self._saved = saved
+        self._push = push
+        self._poll_interval = poll_interval
+        self._outage_interval = outage_interval
+        self._saved_timeout = saved_timeout
+        self.waiters = WaiterRegistry()
+
+    # ------------------------------------------------------------------ writes
+    async def store(
+        self, kind: Kind, execution_id: str, payload: bytes, ttl_seconds: int
+    ) -> StoreOutcome:
+        """Store a record (or an early response), then wake whoever waits for it."""
+        check_execution_id(execution_id)
+        if not 1 <= ttl_seconds <= _MAX_TTL_SECONDS:
+            raise InvalidArgument(
+                f"ttl_seconds must be between 1 and {_MAX_TTL_SECONDS}", field="ttl_seconds"
+            )
+        if not payload:
+            raise InvalidArgument("the stored JSON must not be empty", field=kind.value)
+        encoded = await self._codec.encode(payload, kind.value)
+        ttl_ms = ttl_seconds * 1000
+        where = "memory"
+        if self._shared is not None:
+            try:
+                await self._shared.put(kind, execution_id, encoded.data, ttl_ms)
+                where = "redis"
+            except StoreUnavailable:
+                pass
+        if where == "memory":
+            if not self._memory.put_now(kind, execution_id, encoded.data, ttl_ms):
+                log.warning(
+                    "Execution result too large for the in-memory store",
+                    execution_id=execution_id,
+                    bytes=len(encoded.data),
+                )
+        elif len(self._memory):
+            self._memory.discard(kind, execution_id)
+        self.waiters.wake(execution_id, kind, payload)
+        log.info(
+            "Cached execution result" if kind is Kind.RESULT else "Cached execution response",
+            execution_id=execution_id,
+            bytes=len(encoded.data),
+            compressed=encoded.compressed,
+            store=where,
+        )
+        return StoreOutcome(encoded.compressed, len(encoded.data), where)
+
+    # ------------------------------------------------------------------- reads
+    async def get_result(self, execution_id: str) -> CachedResult:
+        """The stored record; ``NotFound`` when there is none (or it expired)."""
+        check_execution_id(execution_id)
+        source = "memory"
+        stored = await self._memory.get_with_ttl(Kind.RESULT, execution_id)
+        if stored is None and self._shared is not None:
+            source = "redis"
+            try:
+                stored = await self._shared.get_with_ttl(Kind.RESULT, execution_id)
+            except StoreUnavailable:
+                stored = None
+        if stored is None:
+            raise NotFound(f"no cached result for execution {execution_id}")
+        payload = await self._codec.decode(stored.data)
+        log.info("Retrieved cached execution result", execution_id=execution_id, source=source)
+        return CachedResult(payload, stored.ttl_ms)
+
+    async def watch(self, request: WatchRequest) -> AsyncIterator[WatchEvent]:
+        """``Subscribed``, then exactly one of ``Delivered`` or ``TimedOut``."""
+        check_execution_id(request.execution_id)
+        if request.timeout_seconds < 0:
+            raise InvalidArgument("timeout_ms must not be negative", field="timeout_ms")
+        deadline = asyncio.get_running_loop().time() + request.timeout_seconds
+        waiter = (
+            self.waiters.add(request.execution_id, request.accept_response) if self._push else None
+        )
+        outcome: Delivered | None = None
+        try:
+            yield SUBSCRIBED
+            try:
+                async with asyncio.timeout_at(deadline):
+                    outcome = await self._wait(request, waiter)
+            except TimeoutError:
+                outcome = None
+        finally:
+            if waiter is not None:
+                self.waiters.remove(waiter)
+        if outcome is None:
+            log.warning(
+                "Timeout waiting for execution result",
+                execution_id=request.execution_id,
+                timeout_ms=round(request.timeout_seconds * 1000),
+            )
+            yield TIMED_OUT
+            return
+        log.info(
+            "Retrieved cached execution result",
+            execution_id=request.execution_id,
+            kind=outcome.kind.value,
+            source=outcome.source,
+        )
+        yield outcome
+
+    async def _wait(self, request: WatchRequest, waiter: Waiter | None) -> Delivered:
+        execution_id = request.execution_id
+        kinds = _RESPONSE_FIRST if request.accept_response else _RESULT_ONLY
+        while True:
+            found = await self._look(execution_id, kinds)
+            if found is not None:
+                return found
+            fallback = self._use_saved(request)
+            if waiter is None:
+                await asyncio.sleep(self._outage_interval if fallback else self._poll_interval)
+            else:
+                wake = await waiter.next(self._outage_interval if fallback else None)
+                if wake is not None:
+                    if wake.kind is not None and wake.payload is not None:
+                        return Delivered(wake.kind, wake.payload, "notification")
+                    continue  # look again
+            if self._saved is not None and self._use_saved(request):
+                record = await self._saved.fetch(execution_id, self._saved_timeout)
+                if record is not None:
+                    return Delivered(Kind.RESULT, record, "database")
+
+    async def _look(self, execution_id: str, kinds: tuple[Kind, ...]) -> Delivered | None:
+        for kind in kinds:
+            data = self._memory.peek(kind, execution_id)
+            if data is not None:
+                return Delivered(kind, await self._codec.decode(data), "memory")
+        if self._shared is None or not self._shared.available:
+            return None
+        try:
+            values = await self._shared.get_many(execution_id, kinds)
+        except StoreUnavailable:
+            return None
+        for kind, data in zip(kinds, values, strict=True):
+            if data is not None:
+                return Delivered(kind, await self._codec.decode(data), "redis")
+        return None
+
+    def _use_saved(self, request: WatchRequest) -> bool:
+        return (
+            request.saved_to_database
+            and self._saved is not None
+            and self._shared is not None
+            and not self._shared.available
+        )
+
+    # ------------------------------------------------- the shared subscription
+    def on_stored(self, kind: Kind, execution_id: str, inline: bytes | None) -> None:
+        if not self.waiters.wants(execution_id, kind):
+            return
+        payload: bytes | None = None
+        if inline is not None:
+            try:
+                payload = self._codec.decode_now(inline)
+            except HooklineError:
+                payload = None  # the waiter reads it from the store instead
+        self.waiters.wake(execution_id, kind, payload)
+
+    def on_resync(self) -> None:
+        self.waiters.wake_all()
+
+    async def on_shared_state(self, up: bool) -> None:
+        """The shared store went down or came back: waiters re-evaluate (and use the
+        saved-record fallback while it is down); on return, hand over what the
+        memory store kept during the outage."""
+        if up and self._shared is not None:
+            await self._hand_over()
+        self.waiters.wake_all()
+
+    async def _hand_over(self) -> None:
+        assert self._shared is not None
+        for entry in self._memory.entries():
+            if entry.ttl_ms <= 0:
+                continue
+            try:
+                await self._shared.put(entry.kind, entry.execution_id, entry.data, entry.ttl_ms)
+            except StoreUnavailable:
+                return
+            self._memory.discard(entry.kind, entry.execution_id, entry.data)

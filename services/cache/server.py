@@ -1,0 +1,175 @@
+"""The cache service process: ``async with CacheServer(settings) as server``.
+
+Entering builds the stores and starts them in order — Redis (when configured): the
+command client with its auto-pipeline, the connection state (``RedisLink``), and the
+one shared subscription (push mode) — then serves ``CacheService`` with health and
+reflection on ``settings.listen_address("cache")``. Leaving stops them in reverse:
+health NOT_SERVING and the gRPC server's grace period first, then the subscription,
+the Redis clients and the execution-service client.
+
+Health: besides the stock statuses, the pseudo-service ``redis`` is SERVING while
+Redis answers and NOT_SERVING during an outage; it stays unknown when no Redis is
+configured (results are then delivered in-process only).
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from types import TracebackType
+
+from grpc_health.v1 import health_pb2
+
+from hookline.cache.v1 import cache_service_pb2_grpc
+from runtime.grpc_server import GrpcServer
+from runtime.ids import new_id
+from runtime.logs import get_logger
+from runtime.redis_client import create_redis
+from runtime.settings import Settings
+from services.cache.domain.codec import ResultCodec
+from services.cache.domain.delivery import ResultDelivery
+from services.cache.servicer import SERVICE_NAME, CacheServicer
+from services.cache.storage.base import ResultStore, SavedRecords
+from services.cache.storage.memory import MemoryResultStore
+from services.cache.storage.redis_link import RedisLink
+from services.cache.storage.redis_listener import (
+    RedisNotificationListener,
+    create_subscriber_redis,
+)
+from services.cache.storage.redis_pipeline import AutoPipeline
+from services.cache.storage.redis_store import RedisResultStore
+from services.cache.storage.saved_records import ExecutionServiceRecords
+
+__all__ = ["CacheServer", "REDIS_HEALTH_SERVICE"]
+
+log = get_logger(__name__)
+
+#: The health-check name that reports the state of Redis.
+REDIS_HEALTH_SERVICE = "redis"
+
+#: How long start-up waits for the shared subscription before serving anyway.
+_SUBSCRIBE_WAIT_SECONDS = 2.0
+
+
+class CacheServer:
+    """The cache service, as an async context manager (see module docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        #: The CLIENT SETNAME of this process's Redis connections.
+        self.redis_client_name = f"hookline-cache-{new_id()[-12:]}"
+        self.delivery: ResultDelivery | None = None
+        self.link: RedisLink | None = None
+        self._grpc: GrpcServer | None = None
+        self._exit = AsyncExitStack()
+
+    @property
+    def port(self) -> int:
+        return self._grpc.port if self._grpc is not None else 0
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:<port>`` (or the listen host) once started."""
+        return self._grpc.address if self._grpc is not None else ""
+
+    async def __aenter__(self) -> CacheServer:
+        try:
+            await self._start()
+        except BaseException:
+            await self._exit.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._exit.aclose()
+
+    async def _start(self) -> None:
+        settings = self.settings
+        url = settings.effective_redis_url
+        push = settings.result_wait == "push"
+        codec = ResultCodec(
+            compress_threshold_bytes=settings.compress_threshold_bytes,
+            max_bytes=settings.max_result_bytes,
+        )
+        memory = MemoryResultStore(
+            max_entries=settings.memory_store_max_entries,
+            max_bytes=settings.memory_store_max_bytes,
+        )
+        shared: ResultStore | None = None
+        saved: SavedRecords | None = None
+        listener: RedisNotificationListener | None = None
+        link: RedisLink | None = None
+        if url is not None:
+            client = create_redis(url, client_name=self.redis_client_name)
+            self._exit.push_async_callback(client.aclose)
+            link = RedisLink(client)
+            self._exit.push_async_callback(link.close)
+            pipeline = AutoPipeline(client)
+            self._exit.push_async_callback(pipeline.close)
+            shared = RedisResultStore(pipeline, link)
+            records = ExecutionServiceRecords(
+                settings.execution_addr, max_message_bytes=settings.grpc_max_message_bytes
+            )
+            self._exit.push_async_callback(records.close)
+            saved = records
+        else:
+            log.warning(
+                "No Redis configured: execution results are delivered in-process only "
+                "(single cache process)"
+            )
+        delivery = ResultDelivery(
+            codec=codec,
+            memory=memory,
+            shared=shared,
+            saved=saved,
+            push=push,
+            poll_interval=settings.poll_interval_ms / 1000,
+        )
+        servicer = CacheServicer(delivery)
+        grpc_server = GrpcServer(
+            name="cache",
+            listen=settings.listen_address("cache"),
+            register=lambda server: cache_service_pb2_grpc.add_CacheServiceServicer_to_server(
+                servicer, server
+            ),
+            service_names=[SERVICE_NAME],
+            max_message_bytes=settings.grpc_max_message_bytes,
+            grace_seconds=settings.shutdown_grace_seconds,
+        )
+
+        if link is not None and url is not None:
+
+            async def report_health(up: bool) -> None:
+                status = (
+                    health_pb2.HealthCheckResponse.SERVING
+                    if up
+                    else health_pb2.HealthCheckResponse.NOT_SERVING
+                )
+                await grpc_server.set_health(REDIS_HEALTH_SERVICE, status)
+
+            link.add_listener(report_health)
+            link.add_listener(delivery.on_shared_state)
+            await link.start()
+            if push:
+                subscriber = create_subscriber_redis(url, client_name=self.redis_client_name)
+                self._exit.push_async_callback(subscriber.aclose)
+                listener = RedisNotificationListener(subscriber, delivery, link)
+                self._exit.push_async_callback(listener.close)
+                listener.start()
+                if link.up:
+                    await listener.wait_subscribed(_SUBSCRIBE_WAIT_SECONDS)
+
+        await self._exit.enter_async_context(grpc_server)
+        self._grpc = grpc_server
+        self.delivery = delivery
+        self.link = link
+        log.info(
+            "Cache service ready",
+            address=grpc_server.address,
+            result_wait=settings.result_wait,
+            redis=url is not None,
+        )

@@ -1,0 +1,44 @@
+"""The notification that follows every write, on one pub/sub channel.
+
+One channel, ``hookline:results``, carries every notification of every cache
+process: each process keeps a single subscription (one connection) however many
+requests wait, and a waiter never has to send SUBSCRIBE itself, so "subscribed"
+is true the moment it is registered in memory. The price is that every process
+hears every notification; each costs a dict lookup when nobody here waits for it.
+
+A message is ``<kind> <execution id>``, followed by ``\\n`` and the stored (encoded)
+value when that is small: the waiter then needs no GET at all. Execution ids
+never hold whitespace (the domain checks), so the format needs no escaping.
+"""
+
+from __future__ import annotations
+
+from services.cache.storage.base import Kind
+
+__all__ = ["CHANNEL", "INLINE_MAX_BYTES", "encode_notification", "decode_notification"]
+
+CHANNEL = "hookline:results"
+
+#: Values up to this size travel inside the notification.
+INLINE_MAX_BYTES = 16 * 1024
+
+_KIND_BY_NAME = {kind.value.encode(): kind for kind in Kind}
+
+
+def encode_notification(kind: Kind, execution_id: str, data: bytes) -> bytes:
+    """The message announcing that ``data`` was stored."""
+    head = f"{kind.value} {execution_id}".encode()
+    if len(data) <= INLINE_MAX_BYTES:
+        return head + b"\n" + data
+    return head
+
+
+def decode_notification(message: bytes) -> tuple[Kind, str, bytes | None] | None:
+    """``(kind, execution_id, inline value or None)``; None for a message that is
+    not one of ours."""
+    head, sep, inline = message.partition(b"\n")
+    name, _, execution_id = head.partition(b" ")
+    kind = _KIND_BY_NAME.get(name)
+    if kind is None or not execution_id:
+        return None
+    return kind, execution_id.decode(errors="replace"), inline if sep else None
