@@ -1,0 +1,96 @@
+"""``create_app(settings)``: the Litestar app of the HTTP edge (DESIGN.md section 3).
+
+Routes: ``/webhook/{path}`` (body limit ``settings.max_body_bytes``), ``/api/v1/...``
+(guarded by ``X-API-Key`` when ``settings.api_key`` is set), ``/healthz``, ``/readyz``,
+``/metrics`` and ``/schema/openapi.json``. ``/`` and ``/console`` are left for the web
+console. The gRPC clients are opened in the app's lifespan and reach handlers by
+dependency injection (``upstreams``), as does the app's ``metrics``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from edge.auth import api_key_guard
+from edge.controllers import (
+    ExecutionController,
+    HealthController,
+    MetricsController,
+    WebhookController,
+    WorkflowController,
+)
+from edge.exception_handlers import exception_handlers
+from edge.metrics import EdgeMetrics
+from edge.upstreams import Upstreams
+from runtime.logs import get_logger
+from runtime.settings import Settings
+
+__all__ = ["create_app"]
+
+log = get_logger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def _provide_upstreams(state: State) -> Upstreams:
+    upstreams: Upstreams = state.upstreams
+    return upstreams
+
+
+def _provide_metrics(state: State) -> EdgeMetrics:
+    metrics: EdgeMetrics = state.metrics
+    return metrics
+
+
+@asynccontextmanager
+async def _upstreams_lifespan(app: Litestar) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    upstreams = Upstreams.open(settings)
+    app.state.upstreams = upstreams
+    log.info(
+        "Edge upstreams",
+        trigger=settings.trigger_addr,
+        execution=settings.execution_addr,
+        cache=settings.cache_addr,
+    )
+    try:
+        yield
+    finally:
+        await upstreams.close()
+
+
+def create_app(settings: Settings) -> Litestar:
+    """The edge app for ``settings``; nothing connects until the app starts."""
+    webhooks = Router(
+        path="/",
+        route_handlers=[WebhookController],
+        request_max_body_size=settings.max_body_bytes,
+    )
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[WorkflowController, ExecutionController],
+        guards=api_key_guard(settings.api_key),
+    )
+    return Litestar(
+        route_handlers=[webhooks, api, HealthController, MetricsController],
+        dependencies={
+            "upstreams": Provide(_provide_upstreams, sync_to_thread=False),
+            "metrics": Provide(_provide_metrics, sync_to_thread=False),
+        },
+        exception_handlers=exception_handlers(),
+        lifespan=[_upstreams_lifespan],
+        state=State({"settings": settings, "metrics": EdgeMetrics()}),
+        openapi_config=OpenAPIConfig(
+            title="hookline",
+            version="1.0.0",
+            description="Webhooks, workflow management and execution records.",
+            path="/schema",
+        ),
+        logging_config=None,
+    )

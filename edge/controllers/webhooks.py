@@ -1,0 +1,186 @@
+"""``{GET,POST,PUT,PATCH,DELETE} /webhook/{path}``: hand the call to the trigger service,
+then answer at once (onReceived) or wait for the run's response or result through the
+cache service (lastNode, responseNode)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qsl
+
+from hookline.trigger.v1 import trigger_service_pb2 as pb
+from litestar import Controller, Request, Response, route
+from litestar.di import NamedDependency
+from litestar.enums import HttpMethod
+from litestar.handlers.http_handlers import HTTPRouteHandler
+from litestar.params import FromPath
+
+from edge.errors import (
+    CLIENT_CLOSED_REQUEST,
+    EXECUTION_ID_HEADER,
+    EdgeError,
+    timeout_error,
+    upstream_errors,
+)
+from edge.metrics import EdgeMetrics
+from edge.rendering import render_node_response, render_record
+from edge.schemas import WebhookStarted, error_responses
+from edge.upstreams import CALL_TIMEOUT_SECONDS, Upstreams
+from edge.watch import OutcomeKind, wait_for_caller
+from runtime.ids import new_id
+from runtime.logs import bind_execution
+
+__all__ = ["WebhookController"]
+
+WEBHOOK_METHODS = [
+    HttpMethod.GET,
+    HttpMethod.POST,
+    HttpMethod.PUT,
+    HttpMethod.PATCH,
+    HttpMethod.DELETE,
+]
+
+MODE_NAMES = {
+    pb.RESPONSE_MODE_UNSPECIFIED: "onReceived",
+    pb.RESPONSE_MODE_ON_RECEIVED: "onReceived",
+    pb.RESPONSE_MODE_LAST_NODE: "lastNode",
+    pb.RESPONSE_MODE_RESPONSE_NODE: "responseNode",
+}
+
+DEFAULT_RESPONSE_TIMEOUT_SECONDS = 30
+
+_REJECTIONS: dict[int, tuple[int, str, str]] = {
+    pb.WEBHOOK_REJECTION_NOT_FOUND: (404, "not_found", "no active workflow has this webhook path"),
+    pb.WEBHOOK_REJECTION_METHOD_NOT_ALLOWED: (
+        405,
+        "method_not_allowed",
+        "this webhook path does not accept this method",
+    ),
+    pb.WEBHOOK_REJECTION_UNAUTHORIZED: (401, "unauthorized", "webhook authentication failed"),
+    pb.WEBHOOK_REJECTION_INVALID_BODY: (400, "invalid_body", "the request body cannot be parsed"),
+}
+
+
+def _operation_id(handler: HTTPRouteHandler, method: Any, components: list[str | Any]) -> str:
+    return f"webhook{str(method).capitalize()}"
+
+
+def _to_request(
+    request: Request[Any, Any, Any], webhook_path: str, body: bytes, execution_id: str
+) -> pb.HandleWebhookRequest:
+    raw_headers = request.scope["headers"]
+    query_string: bytes = request.scope.get("query_string", b"")
+    return pb.HandleWebhookRequest(
+        method=request.method.upper(),
+        path=webhook_path.strip("/"),
+        headers=[
+            pb.HttpHeader(name=name.decode("latin-1"), value=value.decode("latin-1"))
+            for name, value in raw_headers
+        ],
+        query=[
+            pb.QueryParameter(name=name, value=value)
+            for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+        ],
+        body=body,
+        execution_id=execution_id,
+    )
+
+
+def _rejected(reply: pb.HandleWebhookResponse) -> EdgeError:
+    status, error, default_message = _REJECTIONS.get(
+        reply.rejection, (400, "bad_request", "the webhook call was rejected")
+    )
+    headers = {}
+    if reply.rejection == pb.WEBHOOK_REJECTION_METHOD_NOT_ALLOWED:
+        headers["Allow"] = ", ".join(reply.allowed_methods)
+    return EdgeError(
+        status, reply.rejection_message or default_message, error=error, headers=headers
+    )
+
+
+class WebhookController(Controller):
+    """Webhook calls. Mounted by ``create_app`` on a router with the body limit."""
+
+    path = "/webhook"
+    tags = ("webhooks",)
+
+    @route(
+        "/{webhook_path:path}",
+        http_method=WEBHOOK_METHODS,
+        operation_id=_operation_id,
+        summary="Call a webhook",
+        description="Starts the active workflow whose webhook node owns this path and "
+        "method; answers at once or with the run's response, per the node's responseMode.",
+        responses=error_responses(400, 401, 404, 405, 413, 500, 503, 504),
+    )
+    async def call_webhook(
+        self,
+        request: Request[Any, Any, Any],
+        webhook_path: FromPath[str],
+        upstreams: NamedDependency[Upstreams],
+        metrics: NamedDependency[EdgeMetrics],
+    ) -> Response[Any]:
+        started = time.perf_counter()
+        mode = "none"
+        status = 500
+        try:
+            reply = await self._start(request, webhook_path, upstreams)
+            mode = MODE_NAMES.get(reply.response_mode, "onReceived")
+            response = await self._answer(request, reply, upstreams)
+            status = response.status_code or 200
+            return response
+        except EdgeError as exc:
+            status = exc.status
+            raise
+        finally:
+            metrics.observe_webhook(mode, status, time.perf_counter() - started)
+
+    async def _start(
+        self,
+        request: Request[Any, Any, Any],
+        webhook_path: str,
+        upstreams: NamedDependency[Upstreams],
+    ) -> pb.HandleWebhookResponse:
+        body = await request.body()
+        execution_id = new_id()
+        with upstream_errors("trigger"):
+            reply: pb.HandleWebhookResponse = await upstreams.trigger.stub.HandleWebhook(
+                _to_request(request, webhook_path, body, execution_id),
+                timeout=CALL_TIMEOUT_SECONDS,
+            )
+        if reply.rejection != pb.WEBHOOK_REJECTION_UNSPECIFIED:
+            raise _rejected(reply)
+        bind_execution(reply.execution_id or execution_id)
+        return reply
+
+    async def _answer(
+        self,
+        request: Request[Any, Any, Any],
+        reply: pb.HandleWebhookResponse,
+        upstreams: NamedDependency[Upstreams],
+    ) -> Response[Any]:
+        execution_id = reply.execution_id
+        headers = {EXECUTION_ID_HEADER: execution_id}
+        mode = reply.response_mode
+        if mode in (pb.RESPONSE_MODE_UNSPECIFIED, pb.RESPONSE_MODE_ON_RECEIVED):
+            return Response(
+                WebhookStarted(execution_id=execution_id), status_code=200, headers=headers
+            )
+        timeout = reply.response_timeout_seconds or DEFAULT_RESPONSE_TIMEOUT_SECONDS
+        outcome = await wait_for_caller(
+            request.receive,
+            upstreams.cache,
+            execution_id,
+            timeout_seconds=timeout,
+            accept_early_response=mode == pb.RESPONSE_MODE_RESPONSE_NODE,
+            saved_to_database=reply.save_execution,
+        )
+        if outcome is None:
+            return Response(b"", status_code=CLIENT_CLOSED_REQUEST, headers=headers)
+        if outcome.kind is OutcomeKind.TIMED_OUT:
+            raise timeout_error(execution_id, timeout)
+        document = json.loads(outcome.payload)
+        if outcome.kind is OutcomeKind.RESPONSE:
+            return render_node_response(document, execution_id)
+        return render_record(document, execution_id)

@@ -1,0 +1,194 @@
+"""``/api/v1/workflows``: workflow CRUD and manual runs, through the trigger service.
+
+Workflow documents are the trigger service's JSON bytes, sent on as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import grpc
+from hookline.trigger.v1 import trigger_service_pb2 as pb
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+from litestar.status_codes import HTTP_202_ACCEPTED
+
+from edge.errors import (
+    CLIENT_CLOSED_REQUEST,
+    EXECUTION_ID_HEADER,
+    timeout_error,
+    upstream_errors,
+)
+from edge.json_body import read_json_body
+from edge.paging import page_json
+from edge.rendering import json_response
+from edge.schemas import Page, RunStarted, error_responses
+from edge.upstreams import CALL_TIMEOUT_SECONDS, Upstreams
+from edge.watch import OutcomeKind, wait_for_caller
+from runtime.ids import new_id
+from runtime.logs import bind_execution
+
+__all__ = ["WorkflowController"]
+
+# An invalid workflow definition is 422, not the generic 400 of INVALID_ARGUMENT.
+_INVALID_WORKFLOW = {grpc.StatusCode.INVALID_ARGUMENT: 422}
+
+DEFAULT_RUN_TIMEOUT_SECONDS = 30
+
+
+class WorkflowController(Controller):
+    path = "/workflows"
+    tags = ("workflows",)
+
+    @post(
+        "/",
+        operation_id="createWorkflow",
+        summary="Create a workflow",
+        status_code=201,
+        responses=error_responses(400, 401, 409, 422),
+    )
+    async def create_workflow(
+        self, request: Request[Any, Any, Any], upstreams: NamedDependency[Upstreams]
+    ) -> Response[bytes]:
+        body = await read_json_body(request)
+        with upstream_errors("trigger", status_override=_INVALID_WORKFLOW):
+            reply = await upstreams.trigger.stub.CreateWorkflow(
+                pb.CreateWorkflowRequest(workflow_json=body), timeout=CALL_TIMEOUT_SECONDS
+            )
+        return json_response(reply.workflow.workflow_json, status=201)
+
+    @get(
+        "/",
+        operation_id="listWorkflows",
+        summary="List workflows",
+        response_description="One page of workflows",
+        responses=error_responses(400, 401),
+    )
+    async def list_workflows(
+        self,
+        upstreams: NamedDependency[Upstreams],
+        limit: Annotated[int | None, QueryParameter(ge=1, le=100, description="Page size")] = None,
+        cursor: Annotated[str | None, QueryParameter(description="From nextCursor")] = None,
+    ) -> Response[Page]:
+        with upstream_errors("trigger"):
+            reply = await upstreams.trigger.stub.ListWorkflows(
+                pb.ListWorkflowsRequest(limit=limit or 0, cursor=cursor or ""),
+                timeout=CALL_TIMEOUT_SECONDS,
+            )
+        items = [workflow.workflow_json for workflow in reply.workflows]
+        return json_response(page_json(items, reply.next_cursor))  # type: ignore[return-value]
+
+    @get(
+        "/{workflow_id:str}",
+        operation_id="getWorkflow",
+        summary="Get a workflow",
+        responses=error_responses(401, 404),
+    )
+    async def get_workflow(
+        self, workflow_id: FromPath[str], upstreams: NamedDependency[Upstreams]
+    ) -> Response[bytes]:
+        with upstream_errors("trigger"):
+            reply = await upstreams.trigger.stub.GetWorkflow(
+                pb.GetWorkflowRequest(id=workflow_id), timeout=CALL_TIMEOUT_SECONDS
+            )
+        return json_response(reply.workflow.workflow_json)
+
+    @put(
+        "/{workflow_id:str}",
+        operation_id="replaceWorkflow",
+        summary="Replace a workflow",
+        responses=error_responses(400, 401, 404, 409, 422),
+    )
+    async def replace_workflow(
+        self,
+        workflow_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        upstreams: NamedDependency[Upstreams],
+    ) -> Response[bytes]:
+        body = await read_json_body(request)
+        with upstream_errors("trigger", status_override=_INVALID_WORKFLOW):
+            reply = await upstreams.trigger.stub.ReplaceWorkflow(
+                pb.ReplaceWorkflowRequest(id=workflow_id, workflow_json=body),
+                timeout=CALL_TIMEOUT_SECONDS,
+            )
+        return json_response(reply.workflow.workflow_json)
+
+    @patch(
+        "/{workflow_id:str}",
+        operation_id="patchWorkflow",
+        summary="Merge name, active and settings into a workflow",
+        responses=error_responses(400, 401, 404, 409, 422),
+    )
+    async def patch_workflow(
+        self,
+        workflow_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        upstreams: NamedDependency[Upstreams],
+    ) -> Response[bytes]:
+        body = await read_json_body(request)
+        with upstream_errors("trigger", status_override=_INVALID_WORKFLOW):
+            reply = await upstreams.trigger.stub.PatchWorkflow(
+                pb.PatchWorkflowRequest(id=workflow_id, patch_json=body),
+                timeout=CALL_TIMEOUT_SECONDS,
+            )
+        return json_response(reply.workflow.workflow_json)
+
+    @delete(
+        "/{workflow_id:str}",
+        operation_id="deleteWorkflow",
+        summary="Delete a workflow",
+        responses=error_responses(401, 404),
+    )
+    async def delete_workflow(
+        self, workflow_id: FromPath[str], upstreams: NamedDependency[Upstreams]
+    ) -> None:
+        with upstream_errors("trigger"):
+            await upstreams.trigger.stub.DeleteWorkflow(
+                pb.DeleteWorkflowRequest(id=workflow_id), timeout=CALL_TIMEOUT_SECONDS
+            )
+
+    @post(
+        "/{workflow_id:str}/run",
+        operation_id="runWorkflow",
+        summary="Run a workflow manually",
+        description="The body is the manual node's output (empty: {}). Answers 202 at once, "
+        "or with ?wait=true the execution record when the run ends (504 on timeout).",
+        status_code=HTTP_202_ACCEPTED,
+        responses=error_responses(400, 401, 404, 503, 504),
+    )
+    async def run_workflow(
+        self,
+        workflow_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        upstreams: NamedDependency[Upstreams],
+        wait: Annotated[bool, QueryParameter(description="Wait for the execution record")] = False,
+    ) -> Response[Any]:
+        body = await read_json_body(request, empty=b"{}")
+        execution_id = new_id()
+        with upstream_errors("trigger"):
+            reply = await upstreams.trigger.stub.RunWorkflow(
+                pb.RunWorkflowRequest(
+                    workflow_id=workflow_id, input_json=body, execution_id=execution_id
+                ),
+                timeout=CALL_TIMEOUT_SECONDS,
+            )
+        execution_id = reply.execution_id or execution_id
+        bind_execution(execution_id)
+        headers = {EXECUTION_ID_HEADER: execution_id}
+        if not wait:
+            return Response(RunStarted(execution_id=execution_id), status_code=202, headers=headers)
+        timeout = reply.response_timeout_seconds or DEFAULT_RUN_TIMEOUT_SECONDS
+        outcome = await wait_for_caller(
+            request.receive,
+            upstreams.cache,
+            execution_id,
+            timeout_seconds=timeout,
+            accept_early_response=False,
+            saved_to_database=reply.save_execution,
+        )
+        if outcome is None:
+            return Response(b"", status_code=CLIENT_CLOSED_REQUEST, headers=headers)
+        if outcome.kind is not OutcomeKind.RESULT:
+            raise timeout_error(execution_id, timeout)
+        return json_response(outcome.payload, headers=headers)

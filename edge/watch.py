@@ -1,0 +1,121 @@
+"""Waiting for an execution's result through ``CacheService/WatchResult``.
+
+The stream sends SUBSCRIBED first, then exactly one of RESPONSE (an httpResponse
+node's early response), RESULT (the finished record) or TIMED_OUT. ``watch_result``
+turns that into a ``WatchOutcome``; its gRPC deadline is the timeout plus a margin,
+and a DEADLINE_EXCEEDED is a timeout like TIMED_OUT. Other failures raise
+``EdgeError`` (503 when the cache service cannot be reached) naming the execution.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import grpc
+from hookline.cache.v1 import cache_service_pb2
+from litestar.types import Receive
+
+from edge.disconnect import ClientDisconnected, until_done_or_disconnected
+from edge.errors import EXECUTION_ID_HEADER, EdgeError, from_rpc_error
+from edge.upstreams import WATCH_MARGIN_SECONDS
+from runtime.grpc_client import ServiceClient
+from runtime.logs import get_logger
+
+if TYPE_CHECKING:
+    from hookline.cache.v1.cache_service_pb2_grpc import CacheServiceAsyncStub
+
+__all__ = ["OutcomeKind", "WatchOutcome", "wait_for_caller", "watch_result"]
+
+log = get_logger(__name__)
+
+
+class OutcomeKind(enum.Enum):
+    RESPONSE = "response"
+    RESULT = "result"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True)
+class WatchOutcome:
+    """How a watch ended; ``payload`` is the response JSON or the record JSON."""
+
+    kind: OutcomeKind
+    payload: bytes = b""
+
+
+_TERMINAL = {
+    cache_service_pb2.WATCH_EVENT_RESPONSE: OutcomeKind.RESPONSE,
+    cache_service_pb2.WATCH_EVENT_RESULT: OutcomeKind.RESULT,
+    cache_service_pb2.WATCH_EVENT_TIMED_OUT: OutcomeKind.TIMED_OUT,
+}
+
+
+async def watch_result(
+    cache: ServiceClient[CacheServiceAsyncStub],
+    execution_id: str,
+    *,
+    timeout_seconds: float,
+    accept_early_response: bool,
+    saved_to_database: bool,
+) -> WatchOutcome:
+    """Wait for ``execution_id``'s response or result, at most ``timeout_seconds``."""
+    request = cache_service_pb2.WatchResultRequest(
+        execution_id=execution_id,
+        timeout_ms=int(timeout_seconds * 1000),
+        accept_early_response=accept_early_response,
+        saved_to_database=saved_to_database,
+    )
+    call = cache.stub.WatchResult(request, timeout=timeout_seconds + WATCH_MARGIN_SECONDS)
+    try:
+        async for event in call:
+            kind = _TERMINAL.get(event.event)
+            if kind is OutcomeKind.RESPONSE and accept_early_response:
+                return WatchOutcome(kind, event.response_json)
+            if kind is OutcomeKind.RESULT:
+                return WatchOutcome(kind, event.record_json)
+            if kind is OutcomeKind.TIMED_OUT:
+                return WatchOutcome(kind)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+            return WatchOutcome(OutcomeKind.TIMED_OUT)
+        raise from_rpc_error(exc, upstream="cache", execution_id=execution_id) from None
+    finally:
+        call.cancel()
+    log.warning("Result watch ended without a result", execution_id=execution_id)
+    raise EdgeError(
+        503,
+        "the result cache service ended the wait without a result",
+        extra={"executionId": execution_id},
+        headers={EXECUTION_ID_HEADER: execution_id},
+    )
+
+
+async def wait_for_caller(
+    receive: Receive,
+    cache: ServiceClient[CacheServiceAsyncStub],
+    execution_id: str,
+    *,
+    timeout_seconds: float,
+    accept_early_response: bool,
+    saved_to_database: bool,
+) -> WatchOutcome | None:
+    """``watch_result`` on behalf of an HTTP caller; None when the caller hung up first
+    (the watch is cancelled quietly, the run goes on)."""
+    try:
+        return await until_done_or_disconnected(
+            watch_result(
+                cache,
+                execution_id,
+                timeout_seconds=timeout_seconds,
+                accept_early_response=accept_early_response,
+                saved_to_database=saved_to_database,
+            ),
+            receive,
+        )
+    except ClientDisconnected:
+        log.info(
+            "Caller disconnected before the result; the run goes on", execution_id=execution_id
+        )
+        return None

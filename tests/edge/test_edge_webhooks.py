@@ -1,0 +1,330 @@
+"""The webhook route's HTTP mapping, against fake trigger and cache services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+import httpx
+from edge_fakes import TIMED_OUT, FakeUpstreams, response_event, result_event
+from hookline.trigger.v1 import trigger_service_pb2 as trig_pb
+
+MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+def waiting(fakes: FakeUpstreams, mode: int, *, timeout: int = 5, save: bool = True) -> None:
+    fakes.trigger.webhook_reply = trig_pb.HandleWebhookResponse(
+        response_mode=mode, response_timeout_seconds=timeout, save_execution=save
+    )
+
+
+def record(**fields: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": "x",
+        "workflowId": "w",
+        "mode": "webhook",
+        "status": "success",
+        "nodes": {},
+        "response": None,
+        "error": None,
+    }
+    return {**base, **fields}
+
+
+async def test_on_received_answers_started_with_the_execution_id_at_once(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    resp = await client.post("/webhook/greet", content=b'{"name": "Ada"}')
+    assert resp.status_code == 200
+    execution_id = resp.headers["x-execution-id"]
+    assert resp.json() == {"executionId": execution_id, "status": "started"}
+    assert fakes.cache.watch_requests == []
+    assert fakes.trigger.webhook_requests[0].execution_id == execution_id
+
+
+async def test_the_trigger_gets_method_path_headers_query_and_raw_body(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    body = b'{"name": "Ada",   "odd": [1,2]}'
+    resp = await client.put(
+        "/webhook/team/greet/?a=1&a=2&empty=",
+        content=body,
+        headers={"Content-Type": "application/json", "X-Signature": "abc"},
+    )
+    assert resp.status_code == 200
+    (sent,) = fakes.trigger.webhook_requests
+    assert sent.method == "PUT"
+    assert sent.path == "team/greet"
+    assert sent.body == body
+    assert [(q.name, q.value) for q in sent.query] == [("a", "1"), ("a", "2"), ("empty", "")]
+    headers = {h.name.lower(): h.value for h in sent.headers}
+    assert headers["x-signature"] == "abc"
+    assert headers["content-type"] == "application/json"
+    assert sent.execution_id
+
+
+async def test_unknown_webhook_path_is_404_json(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    fakes.trigger.webhook_reply = trig_pb.HandleWebhookResponse(
+        rejection=trig_pb.WEBHOOK_REJECTION_NOT_FOUND, rejection_message="no webhook at nope"
+    )
+    resp = await client.get("/webhook/nope")
+    assert resp.status_code == 404
+    assert resp.json() == {"error": "not_found", "message": "no webhook at nope"}
+    assert "x-execution-id" not in resp.headers
+
+
+async def test_wrong_method_is_405_with_allow(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    fakes.trigger.webhook_reply = trig_pb.HandleWebhookResponse(
+        rejection=trig_pb.WEBHOOK_REJECTION_METHOD_NOT_ALLOWED, allowed_methods=["GET", "PUT"]
+    )
+    resp = await client.delete("/webhook/greet")
+    assert resp.status_code == 405
+    assert resp.headers["allow"] == "GET, PUT"
+    assert resp.json()["error"] == "method_not_allowed"
+    assert resp.json()["message"]
+
+
+async def test_failed_webhook_auth_is_401(client: httpx.AsyncClient, fakes: FakeUpstreams) -> None:
+    fakes.trigger.webhook_reply = trig_pb.HandleWebhookResponse(
+        rejection=trig_pb.WEBHOOK_REJECTION_UNAUTHORIZED
+    )
+    resp = await client.post("/webhook/greet")
+    assert resp.status_code == 401
+    assert resp.json()["error"] == "unauthorized"
+
+
+async def test_unparseable_body_is_400(client: httpx.AsyncClient, fakes: FakeUpstreams) -> None:
+    fakes.trigger.webhook_reply = trig_pb.HandleWebhookResponse(
+        rejection=trig_pb.WEBHOOK_REJECTION_INVALID_BODY, rejection_message="invalid JSON"
+    )
+    resp = await client.post(
+        "/webhook/greet", content=b"{", headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 400
+    assert resp.json() == {"error": "invalid_body", "message": "invalid JSON"}
+
+
+async def test_body_over_the_limit_is_413_json_and_starts_nothing(
+    make_client: MakeClient, fakes: FakeUpstreams
+) -> None:
+    async with make_client(max_body_bytes=1000) as client:
+        ok = await client.post("/webhook/greet", content=b"x" * 1000)
+        too_big = await client.post("/webhook/greet", content=b"x" * 1001)
+    assert ok.status_code == 200
+    assert too_big.status_code == 413
+    assert too_big.json()["error"] == "payload_too_large"
+    assert too_big.json()["message"]
+    assert len(fakes.trigger.webhook_requests) == 1
+
+
+async def test_last_node_answers_with_the_http_response_node(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE, timeout=7, save=False)
+    fakes.cache.events = [
+        result_event(
+            record(
+                response={
+                    "statusCode": 201,
+                    "headers": {"X-Greeter": "1"},
+                    "body": {"message": "Hello Ada"},
+                }
+            )
+        )
+    ]
+    resp = await client.post("/webhook/greet", json={"name": "Ada"})
+    assert resp.status_code == 201
+    assert resp.headers["x-greeter"] == "1"
+    assert resp.headers["content-type"] == "application/json"
+    assert resp.json() == {"message": "Hello Ada"}
+    (watch,) = fakes.cache.watch_requests
+    assert resp.headers["x-execution-id"] == watch.execution_id
+    assert watch.timeout_ms == 7000
+    assert watch.accept_early_response is False
+    assert watch.saved_to_database is False
+
+
+async def test_a_string_body_is_plain_text_unless_the_node_sets_content_type(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
+    fakes.cache.events = [result_event(record(response={"statusCode": 200, "body": "héllo"}))]
+    plain = await client.post("/webhook/greet")
+    fakes.cache.events = [
+        result_event(
+            record(
+                response={
+                    "statusCode": 202,
+                    "headers": {"content-TYPE": "text/html; charset=utf-8"},
+                    "body": "<b>hi</b>",
+                }
+            )
+        )
+    ]
+    html = await client.post("/webhook/greet")
+    assert plain.status_code == 200
+    assert plain.headers["content-type"] == "text/plain; charset=utf-8"
+    assert plain.text == "héllo"
+    assert html.status_code == 202
+    assert html.headers["content-type"] == "text/html; charset=utf-8"
+    assert html.text == "<b>hi</b>"
+
+
+async def test_a_null_or_empty_body_is_an_empty_response(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
+    for body in (None, ""):
+        fakes.cache.events = [
+            result_event(
+                record(
+                    response={
+                        "statusCode": 200,
+                        "headers": {"X-Empty": "yes"},
+                        "body": body,
+                    }
+                )
+            )
+        ]
+        resp = await client.post("/webhook/greet")
+        assert resp.status_code == 200
+        assert resp.content == b""
+        assert resp.headers["x-empty"] == "yes"
+
+
+async def test_without_a_response_node_the_last_successful_output_is_json(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
+    fakes.cache.events = [
+        result_event(
+            record(
+                nodes={
+                    "Hook": {"status": "success", "output": {"body": {}}},
+                    "Shape": {"status": "success", "output": {"greeting": "Hello"}},
+                    "Branch": {"status": "skipped", "output": None},
+                }
+            )
+        )
+    ]
+    resp = await client.post("/webhook/greet")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/json"
+    assert resp.json() == {"greeting": "Hello"}
+    assert resp.headers["x-execution-id"]
+
+
+async def test_a_failed_execution_is_500_naming_the_node(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
+    fakes.cache.events = [
+        result_event(
+            record(
+                status="error",
+                error={"node": "Fail", "message": "boom"},
+                response={"statusCode": 201, "body": "ignored"},
+            )
+        )
+    ]
+    resp = await client.post("/webhook/greet")
+    execution_id = resp.headers["x-execution-id"]
+    assert resp.status_code == 500
+    assert resp.json() == {
+        "error": "execution_failed",
+        "executionId": execution_id,
+        "node": "Fail",
+        "message": "boom",
+    }
+
+
+async def test_response_node_answers_with_the_early_response(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_RESPONSE_NODE)
+    fakes.cache.events = [response_event({"statusCode": 202, "headers": {}, "body": [1, 2]})]
+    resp = await client.post("/webhook/greet")
+    assert resp.status_code == 202
+    assert resp.json() == [1, 2]
+    assert fakes.cache.watch_requests[0].accept_early_response is True
+
+
+async def test_response_node_without_one_answers_like_last_node(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_RESPONSE_NODE)
+    fakes.cache.events = [
+        result_event(record(nodes={"Hook": {"status": "success", "output": {"a": 1}}}))
+    ]
+    resp = await client.post("/webhook/greet")
+    assert resp.status_code == 200
+    assert resp.json() == {"a": 1}
+
+
+async def test_no_result_in_time_is_504_with_the_execution_id(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
+    fakes.cache.events = [TIMED_OUT]
+    resp = await client.post("/webhook/greet")
+    execution_id = resp.headers["x-execution-id"]
+    assert resp.status_code == 504
+    body = resp.json()
+    assert body["error"] == "timeout"
+    assert body["executionId"] == execution_id
+    assert execution_id in body["message"]
+
+
+async def test_a_watch_that_outlives_its_deadline_is_504_not_a_hang(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE, timeout=1)
+    fakes.cache.hang = True
+    resp = await client.post("/webhook/greet")
+    assert resp.status_code == 504
+    assert resp.json()["error"] == "timeout"
+    assert fakes.cache.watch_cancelled.is_set()
+
+
+async def test_an_unreachable_cache_is_503_json(
+    make_client: MakeClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
+    await fakes.cache_server.stop(0)
+    async with make_client() as client:
+        resp = await client.post("/webhook/greet")
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["error"] == "unavailable"
+    assert body["executionId"] == resp.headers["x-execution-id"]
+    assert "127.0.0.1" not in body["message"]
+
+
+async def test_a_cache_that_goes_away_while_waiting_is_503(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE, timeout=30)
+    fakes.cache.hang = True
+    request = asyncio.create_task(client.post("/webhook/greet"))
+    await asyncio.wait_for(fakes.cache.watching.wait(), 5)
+    await fakes.cache_server.stop(0)
+    resp = await asyncio.wait_for(request, 10)
+    assert resp.status_code == 503
+    assert resp.json()["error"] == "unavailable"
+
+
+async def test_an_unreachable_trigger_is_503_with_a_general_message(
+    make_client: MakeClient, fakes: FakeUpstreams
+) -> None:
+    await fakes.main.stop(0)
+    async with make_client() as client:
+        resp = await client.post("/webhook/greet")
+    assert resp.status_code == 503
+    assert resp.json()["error"] == "unavailable"
+    assert "127.0.0.1" not in json.dumps(resp.json())
