@@ -1,0 +1,59 @@
+"""Manual runs: start any workflow (active or not, whatever its trigger) with a given
+input as its trigger node's output."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from runtime.errors import InvalidArgument, NotFound
+from runtime.ids import new_id
+from runtime.logs import bind_execution, get_logger
+from runtime.workflow import WorkflowSettings
+from services.trigger.domain.ports import ExecutionStarter, WorkflowStore
+from services.trigger.domain.records import ExecutionMode, StartRequest
+
+__all__ = ["ManualRun", "ManualRunner"]
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ManualRun:
+    execution_id: str
+    response_timeout_seconds: int
+    save_execution: bool
+
+
+class ManualRunner:
+    def __init__(self, store: WorkflowStore, starter: ExecutionStarter) -> None:
+        self._store = store
+        self._starter = starter
+
+    async def run(self, workflow_id: str, input_json: bytes, execution_id: str = "") -> ManualRun:
+        try:
+            trigger_output = json.loads(input_json) if input_json else {}
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidArgument(
+                f"the run input is not valid JSON: {exc}", field="input"
+            ) from None
+        record = await self._store.get(workflow_id)
+        if record is None:
+            raise NotFound(f"no workflow with id {workflow_id!r}")
+        settings = WorkflowSettings.model_validate(json.loads(record.definition)["settings"])
+        execution_id = execution_id or new_id()
+        bind_execution(execution_id)
+        await self._starter.start(
+            StartRequest(
+                execution_id=execution_id,
+                workflow_json=record.definition_bytes,
+                mode=ExecutionMode.MANUAL,
+                trigger_output=trigger_output,
+            )
+        )
+        log.info("Started manual run", workflow_id=workflow_id)
+        return ManualRun(
+            execution_id=execution_id,
+            response_timeout_seconds=settings.responseTimeoutSeconds,
+            save_execution=settings.saveExecutionToDatabase,
+        )

@@ -1,0 +1,110 @@
+"""An incoming webhook call and the trigger output made from it.
+
+Headers become an object of lower-case names (repeated ones joined with ", "), the
+query an object (repeated names become lists), and the body is parsed by its
+Content-Type: JSON (``application/json`` and ``*/*+json``), form
+(``application/x-www-form-urlencoded``, repeated keys become lists), or text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+__all__ = [
+    "InvalidBody",
+    "WebhookCall",
+    "header_map",
+    "parse_body",
+    "query_object",
+    "trigger_output",
+]
+
+
+class InvalidBody(ValueError):
+    """The body does not parse as its Content-Type says."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookCall:
+    """One HTTP call to ``/webhook/{path}``."""
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    query: tuple[tuple[str, str], ...]
+    body: bytes
+    execution_id: str = ""
+
+    @property
+    def header_values(self) -> dict[str, list[str]]:
+        return header_map(self.headers)
+
+
+def header_map(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Lower-case header name -> its values in order."""
+    out: dict[str, list[str]] = {}
+    for name, value in headers:
+        out.setdefault(name.lower(), []).append(value)
+    return out
+
+
+def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, str | list[str]]:
+    out: dict[str, str | list[str]] = {}
+    for name, value in pairs:
+        current = out.get(name)
+        if current is None:
+            out[name] = value
+        elif isinstance(current, list):
+            current.append(value)
+        else:
+            out[name] = [current, value]
+    return out
+
+
+def query_object(query: Iterable[tuple[str, str]]) -> dict[str, str | list[str]]:
+    return _grouped(query)
+
+
+def _media_type(headers: Mapping[str, list[str]]) -> str:
+    values = headers.get("content-type")
+    if not values:
+        return ""
+    return values[0].split(";", 1)[0].strip().lower()
+
+
+def parse_body(headers: Mapping[str, list[str]], body: bytes) -> Any:
+    """The body as the workflow sees it; ``InvalidBody`` for malformed JSON."""
+    if not body:
+        return {}
+    media_type = _media_type(headers)
+    if media_type == "application/json" or media_type.endswith("+json"):
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidBody(f"the body is not valid JSON: {exc}") from None
+    text = body.decode("utf-8", errors="replace")
+    if media_type == "application/x-www-form-urlencoded":
+        return _grouped(parse_qsl(text, keep_blank_values=True))
+    return text
+
+
+def trigger_output(
+    call: WebhookCall, body: Any, *, hidden_headers: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """The webhook node's output; ``hidden_headers`` (lower case) are left out."""
+    headers = {
+        name: ", ".join(values)
+        for name, values in call.header_values.items()
+        if name not in hidden_headers
+    }
+    return {
+        "body": body,
+        "headers": headers,
+        "query": query_object(call.query),
+        "method": call.method,
+        "path": call.path,
+    }

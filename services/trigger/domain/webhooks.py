@@ -1,0 +1,116 @@
+"""Answering a webhook call: resolve the route, authenticate, parse the body, start
+the execution. Rejections are outcomes, not errors; only a failure to start the run
+(``Unavailable`` and friends) raises."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from runtime.ids import new_id
+from runtime.logs import bind_execution, get_logger
+from services.trigger.domain.ports import ExecutionStarter
+from services.trigger.domain.records import ExecutionMode, StartRequest, WebhookRoute
+from services.trigger.domain.snapshot import MethodNotAllowed
+from services.trigger.domain.trigger_index import TriggerIndex
+from services.trigger.domain.webhook_auth import authenticate, secret_headers
+from services.trigger.domain.webhook_request import (
+    InvalidBody,
+    WebhookCall,
+    parse_body,
+    trigger_output,
+)
+
+__all__ = ["Rejection", "WebhookHandler", "WebhookOutcome"]
+
+log = get_logger(__name__)
+
+
+class Rejection(enum.Enum):
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNAUTHORIZED = "unauthorized"
+    INVALID_BODY = "invalid_body"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOutcome:
+    """Either a rejection (with its message) or the started execution."""
+
+    rejection: Rejection | None = None
+    message: str = ""
+    allowed_methods: tuple[str, ...] = ()
+    execution_id: str = ""
+    workflow_id: str = ""
+    response_mode: str = ""
+    response_timeout_seconds: int = 0
+    save_execution: bool = False
+
+
+class WebhookHandler:
+    def __init__(self, index: TriggerIndex, starter: ExecutionStarter) -> None:
+        self._index = index
+        self._starter = starter
+
+    async def _resolve(self, method: str, path: str) -> WebhookRoute | WebhookOutcome:
+        found = self._index.snapshot.resolve(method, path)
+        if not isinstance(found, WebhookRoute):
+            found = (await self._index.reload_after_miss()).resolve(method, path)
+        if isinstance(found, WebhookRoute):
+            return found
+        if isinstance(found, MethodNotAllowed):
+            return WebhookOutcome(
+                Rejection.METHOD_NOT_ALLOWED,
+                f"/webhook/{path} does not accept {method}; it accepts {', '.join(found.allowed)}",
+                allowed_methods=found.allowed,
+            )
+        return WebhookOutcome(
+            Rejection.NOT_FOUND, f"no active workflow has webhook /webhook/{path}"
+        )
+
+    async def handle(self, call: WebhookCall) -> WebhookOutcome:
+        method, path = call.method.upper(), call.path.strip("/")
+        route = await self._resolve(method, path)
+        if isinstance(route, WebhookOutcome):
+            log.debug("Webhook call matched no workflow", method=method, path=path)
+            return route
+        headers = call.header_values
+        auth = route.params.auth
+        if not authenticate(auth, headers, call.body):
+            log.info(
+                "Webhook call failed authentication",
+                workflow_id=route.workflow_id,
+                path=path,
+                auth=auth.type if auth else None,
+            )
+            return WebhookOutcome(Rejection.UNAUTHORIZED, "authentication failed")
+        try:
+            body = parse_body(headers, call.body)
+        except InvalidBody as exc:
+            return WebhookOutcome(Rejection.INVALID_BODY, str(exc))
+
+        execution_id = call.execution_id or new_id()
+        bind_execution(execution_id)
+        output = trigger_output(
+            WebhookCall(method, path, call.headers, call.query, call.body),
+            body,
+            hidden_headers=secret_headers(auth),
+        )
+        response_mode = route.params.responseMode
+        await self._starter.start(
+            StartRequest(
+                execution_id=execution_id,
+                workflow_json=route.definition,
+                mode=ExecutionMode.WEBHOOK,
+                trigger_output=output,
+                publish_early_response=response_mode == "responseNode",
+            )
+        )
+        log.debug("Webhook started execution", workflow_id=route.workflow_id, path=path)
+        return WebhookOutcome(
+            execution_id=execution_id,
+            workflow_id=route.workflow_id,
+            response_mode=response_mode,
+            response_timeout_seconds=route.settings.responseTimeoutSeconds,
+            save_execution=route.settings.saveExecutionToDatabase,
+        )

@@ -1,0 +1,225 @@
+"""The trigger service process: ``async with TriggerServer(settings) as server``.
+
+Entering opens the database (and migrates it), Redis when configured, the channel to
+the execution service, loads the trigger index, starts the scheduler and the
+background refresh, then serves ``hookline.trigger.v1.TriggerService``. Leaving stops
+in reverse: health NOT_SERVING and ``server.stop(grace)`` first, then the background
+tasks and the scheduler, then the clients and the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable, Coroutine
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import grpc
+from hookline.execution.v1 import execution_service_pb2_grpc
+from hookline.trigger.v1 import trigger_service_pb2_grpc
+
+from runtime.clock import utcnow
+from runtime.database import create_engine, migrate
+from runtime.grpc_client import ServiceClient
+from runtime.grpc_server import GrpcServer
+from runtime.ids import new_id
+from runtime.logs import get_logger
+from runtime.redis_client import create_redis
+from runtime.settings import Settings
+from services.trigger.domain.manual_runs import ManualRunner
+from services.trigger.domain.ports import TickLedger
+from services.trigger.domain.scheduler import Scheduler
+from services.trigger.domain.trigger_index import TriggerIndex
+from services.trigger.domain.webhooks import WebhookHandler
+from services.trigger.domain.workflows import WorkflowManager
+from services.trigger.execution_client import GrpcExecutionStarter
+from services.trigger.servicer import SERVICE_NAME, TriggerServicer
+from services.trigger.storage.redis_change_feed import RedisChangeFeed
+from services.trigger.storage.redis_tick_ledger import RedisTickLedger
+from services.trigger.storage.sql_tick_ledger import SqlTickLedger
+from services.trigger.storage.sql_workflow_store import SqlWorkflowStore
+
+__all__ = ["TriggerOptions", "TriggerServer"]
+
+_PartT = TypeVar("_PartT")
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerOptions:
+    """Tuning knobs of the trigger service (not part of the public configuration)."""
+
+    refresh_seconds: float = 30.0
+    """Full reload of the trigger index, as a safety net behind the Redis announcements."""
+    miss_reload_seconds: float = 1.0
+    """At most one index reload per this many seconds for webhook calls finding no route."""
+    misfire_grace_seconds: float = 2.0
+    """A schedule tick later than this is skipped (and logged), not fired."""
+    start_timeout_seconds: float = 10.0
+    """Deadline of StartExecution calls."""
+    claim_ttl_seconds: int = 120
+    """Lifetime of a Redis schedule tick claim."""
+    subscribe_wait_seconds: float = 2.0
+    """How long start-up waits for the Redis change subscription before serving anyway."""
+    replica_id: str | None = None
+    """Names this replica in tick claims; default host:pid:random."""
+
+
+def _default_replica_id() -> str:
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{new_id()[-8:]}"
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class TriggerServer:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        options: TriggerOptions | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._settings = settings
+        self._options = options or TriggerOptions()
+        self._clock = clock
+        self._stack: AsyncExitStack | None = None
+        self._grpc: GrpcServer | None = None
+        self._index: TriggerIndex | None = None
+        self._scheduler: Scheduler | None = None
+
+    @property
+    def address(self) -> str:
+        return self._started(self._grpc).address
+
+    @property
+    def port(self) -> int:
+        return self._started(self._grpc).port
+
+    @property
+    def index(self) -> TriggerIndex:
+        return self._started(self._index)
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return self._started(self._scheduler)
+
+    @staticmethod
+    def _started(part: _PartT | None) -> _PartT:
+        if part is None:
+            raise RuntimeError("TriggerServer is not running")
+        return part
+
+    async def __aenter__(self) -> Self:
+        stack = AsyncExitStack()
+        try:
+            await self._start(stack)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+        self._grpc = self._index = self._scheduler = None
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        settings, options = self._settings, self._options
+        replica_id = options.replica_id or _default_replica_id()
+
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        await migrate(engine)
+
+        redis_url = settings.effective_redis_url
+        redis = create_redis(redis_url) if redis_url else None
+        if redis is not None:
+            stack.push_async_callback(redis.aclose)
+
+        execution = ServiceClient(
+            settings.execution_addr,
+            execution_service_pb2_grpc.ExecutionServiceStub,
+            max_message_bytes=settings.grpc_max_message_bytes,
+        )
+        stack.push_async_callback(execution.close)
+        starter = GrpcExecutionStarter(execution, timeout_seconds=options.start_timeout_seconds)
+
+        store = SqlWorkflowStore(engine)
+        feed = RedisChangeFeed(redis) if redis is not None else None
+        index = TriggerIndex(
+            store,
+            publisher=feed,
+            refresh_seconds=options.refresh_seconds,
+            miss_reload_seconds=options.miss_reload_seconds,
+        )
+        ledger: TickLedger = (
+            RedisTickLedger(
+                redis, replica_id=replica_id, claim_ttl_seconds=options.claim_ttl_seconds
+            )
+            if redis is not None
+            else SqlTickLedger(engine, replica_id=replica_id)
+        )
+        scheduler = Scheduler(
+            ledger=ledger,
+            starter=starter,
+            clock=self._clock,
+            misfire_grace_seconds=options.misfire_grace_seconds,
+        )
+        index.on_change(scheduler.apply)
+        stack.push_async_callback(scheduler.stop)
+        await index.reload()
+
+        background: list[Coroutine[Any, Any, None]] = [index.run()]
+        if feed is not None:
+            background.append(feed.listen(index.invalidate))
+        tasks = [asyncio.create_task(job) for job in background]
+        stack.push_async_callback(_cancel, tasks)
+        if feed is not None:
+            try:
+                await asyncio.wait_for(feed.subscribed.wait(), options.subscribe_wait_seconds)
+            except TimeoutError:
+                log.warning("Serving before the workflow change subscription is up")
+
+        servicer = TriggerServicer(
+            WorkflowManager(store, on_change=index.workflow_changed),
+            WebhookHandler(index, starter),
+            ManualRunner(store, starter),
+        )
+
+        def register(server: grpc.aio.Server) -> None:
+            trigger_service_pb2_grpc.add_TriggerServiceServicer_to_server(servicer, server)
+
+        self._grpc = await stack.enter_async_context(
+            GrpcServer(
+                name="trigger",
+                listen=settings.listen_address("trigger"),
+                register=register,
+                service_names=[SERVICE_NAME],
+                max_message_bytes=settings.grpc_max_message_bytes,
+                grace_seconds=settings.shutdown_grace_seconds,
+            )
+        )
+        self._index, self._scheduler = index, scheduler
+        log.info(
+            "Trigger service started",
+            redis=redis is not None,
+            schedules=len(index.snapshot.schedules),
+            replica_id=replica_id,
+        )

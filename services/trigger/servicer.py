@@ -1,0 +1,132 @@
+"""``hookline.trigger.v1.TriggerService``: proto messages in, domain calls, proto
+messages out. Domain errors propagate as ``runtime.errors`` exceptions, which the
+server's interceptor turns into status codes."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from hookline.trigger.v1 import trigger_service_pb2 as pb
+from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
+
+from services.trigger.domain.manual_runs import ManualRunner
+from services.trigger.domain.records import WorkflowRecord
+from services.trigger.domain.webhook_request import WebhookCall
+from services.trigger.domain.webhooks import Rejection, WebhookHandler, WebhookOutcome
+from services.trigger.domain.workflows import WorkflowManager
+
+__all__ = ["SERVICE_NAME", "TriggerServicer"]
+
+SERVICE_NAME = "hookline.trigger.v1.TriggerService"
+
+_REJECTIONS: dict[Rejection | None, pb.WebhookRejection.ValueType] = {
+    None: pb.WEBHOOK_REJECTION_UNSPECIFIED,
+    Rejection.NOT_FOUND: pb.WEBHOOK_REJECTION_NOT_FOUND,
+    Rejection.METHOD_NOT_ALLOWED: pb.WEBHOOK_REJECTION_METHOD_NOT_ALLOWED,
+    Rejection.UNAUTHORIZED: pb.WEBHOOK_REJECTION_UNAUTHORIZED,
+    Rejection.INVALID_BODY: pb.WEBHOOK_REJECTION_INVALID_BODY,
+}
+
+_RESPONSE_MODES: dict[str, pb.ResponseMode.ValueType] = {
+    "onReceived": pb.RESPONSE_MODE_ON_RECEIVED,
+    "lastNode": pb.RESPONSE_MODE_LAST_NODE,
+    "responseNode": pb.RESPONSE_MODE_RESPONSE_NODE,
+}
+
+
+def _workflow_message(record: WorkflowRecord) -> pb.Workflow:
+    create_time, update_time = Timestamp(), Timestamp()
+    create_time.FromDatetime(record.created_at)
+    update_time.FromDatetime(record.updated_at)
+    return pb.Workflow(
+        id=record.id,
+        name=record.name,
+        active=record.active,
+        workflow_json=record.definition_bytes,
+        create_time=create_time,
+        update_time=update_time,
+    )
+
+
+def _webhook_response(outcome: WebhookOutcome) -> pb.HandleWebhookResponse:
+    return pb.HandleWebhookResponse(
+        rejection=_REJECTIONS[outcome.rejection],
+        rejection_message=outcome.message,
+        allowed_methods=outcome.allowed_methods,
+        execution_id=outcome.execution_id,
+        workflow_id=outcome.workflow_id,
+        response_mode=_RESPONSE_MODES.get(outcome.response_mode, pb.RESPONSE_MODE_UNSPECIFIED),
+        response_timeout_seconds=outcome.response_timeout_seconds,
+        save_execution=outcome.save_execution,
+    )
+
+
+class TriggerServicer(pb_grpc.TriggerServiceServicer):
+    def __init__(
+        self, workflows: WorkflowManager, webhooks: WebhookHandler, runs: ManualRunner
+    ) -> None:
+        self._workflows = workflows
+        self._webhooks = webhooks
+        self._runs = runs
+
+    async def CreateWorkflow(
+        self, request: pb.CreateWorkflowRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateWorkflowResponse:
+        record = await self._workflows.create(request.workflow_json)
+        return pb.CreateWorkflowResponse(workflow=_workflow_message(record))
+
+    async def GetWorkflow(
+        self, request: pb.GetWorkflowRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetWorkflowResponse:
+        record = await self._workflows.get(request.id)
+        return pb.GetWorkflowResponse(workflow=_workflow_message(record))
+
+    async def ListWorkflows(
+        self, request: pb.ListWorkflowsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListWorkflowsResponse:
+        page = await self._workflows.list(limit=request.limit, cursor=request.cursor)
+        return pb.ListWorkflowsResponse(
+            workflows=[_workflow_message(r) for r in page.workflows],
+            next_cursor=page.next_cursor,
+        )
+
+    async def ReplaceWorkflow(
+        self, request: pb.ReplaceWorkflowRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReplaceWorkflowResponse:
+        record = await self._workflows.replace(request.id, request.workflow_json)
+        return pb.ReplaceWorkflowResponse(workflow=_workflow_message(record))
+
+    async def PatchWorkflow(
+        self, request: pb.PatchWorkflowRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PatchWorkflowResponse:
+        record = await self._workflows.patch(request.id, request.patch_json)
+        return pb.PatchWorkflowResponse(workflow=_workflow_message(record))
+
+    async def DeleteWorkflow(
+        self, request: pb.DeleteWorkflowRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteWorkflowResponse:
+        await self._workflows.delete(request.id)
+        return pb.DeleteWorkflowResponse()
+
+    async def HandleWebhook(
+        self, request: pb.HandleWebhookRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HandleWebhookResponse:
+        call = WebhookCall(
+            method=request.method,
+            path=request.path,
+            headers=tuple((h.name, h.value) for h in request.headers),
+            query=tuple((q.name, q.value) for q in request.query),
+            body=request.body,
+            execution_id=request.execution_id,
+        )
+        return _webhook_response(await self._webhooks.handle(call))
+
+    async def RunWorkflow(
+        self, request: pb.RunWorkflowRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RunWorkflowResponse:
+        run = await self._runs.run(request.workflow_id, request.input_json, request.execution_id)
+        return pb.RunWorkflowResponse(
+            execution_id=run.execution_id,
+            response_timeout_seconds=run.response_timeout_seconds,
+            save_execution=run.save_execution,
+        )

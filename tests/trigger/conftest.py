@@ -1,0 +1,163 @@
+"""Fixtures for the trigger service: a recording fake ExecutionService on its own
+in-process gRPC server, real TriggerServers on 127.0.0.1:0, and stubs over real
+channels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import grpc
+import pytest
+
+from hookline.execution.v1 import execution_service_pb2 as exec_pb
+from hookline.execution.v1 import execution_service_pb2_grpc as exec_grpc
+from hookline.trigger.v1 import trigger_service_pb2 as pb
+from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
+from runtime.settings import Settings
+from services.trigger import TriggerOptions, TriggerServer
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """One StartExecution call the fake received, decoded."""
+
+    execution_id: str
+    workflow: dict[str, Any]
+    mode: int
+    trigger_output: Any
+    publish_early_response: bool
+    raw_trigger_output: bytes
+
+    @property
+    def workflow_id(self) -> str:
+        return str(self.workflow["id"])
+
+
+class FakeExecutionService(exec_grpc.ExecutionServiceServicer):
+    """Records StartExecution calls; ``fail_with`` makes it refuse them."""
+
+    def __init__(self) -> None:
+        self.runs: list[StartedRun] = []
+        self.fail_with: grpc.StatusCode | None = None
+        self._arrived = asyncio.Condition()
+
+    async def StartExecution(
+        self, request: exec_pb.StartExecutionRequest, context: grpc.aio.ServicerContext
+    ) -> exec_pb.StartExecutionResponse:
+        if self.fail_with is not None:
+            await context.abort(self.fail_with, "refused by the test")
+        self.runs.append(
+            StartedRun(
+                execution_id=request.execution_id,
+                workflow=json.loads(request.workflow_json),
+                mode=request.mode,
+                trigger_output=json.loads(request.trigger_output_json),
+                publish_early_response=request.publish_early_response,
+                raw_trigger_output=request.trigger_output_json,
+            )
+        )
+        async with self._arrived:
+            self._arrived.notify_all()
+        return exec_pb.StartExecutionResponse(execution_id=request.execution_id)
+
+    def runs_of(self, workflow_id: str) -> list[StartedRun]:
+        return [run for run in self.runs if run.workflow_id == workflow_id]
+
+    async def wait_until(
+        self, predicate: Callable[[list[StartedRun]], bool], timeout: float = 5.0
+    ) -> None:
+        """Wait (bounded) until the recorded runs satisfy ``predicate``."""
+        async with asyncio.timeout(timeout), self._arrived:
+            await self._arrived.wait_for(lambda: predicate(self.runs))
+
+
+@dataclass
+class FakeExecution:
+    service: FakeExecutionService
+    address: str
+
+
+@pytest.fixture
+async def fake_execution() -> AsyncIterator[FakeExecution]:
+    service = FakeExecutionService()
+    server = grpc.aio.server()
+    exec_grpc.add_ExecutionServiceServicer_to_server(service, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield FakeExecution(service, f"127.0.0.1:{port}")
+    finally:
+        await server.stop(None)
+
+
+class StartTrigger(Protocol):
+    async def __call__(
+        self,
+        *,
+        options: TriggerOptions | None = None,
+        clock: Callable[[], Any] | None = None,
+        **settings: Any,
+    ) -> TriggerServer: ...
+
+
+@pytest.fixture
+async def start_trigger(
+    make_settings: Callable[..., Settings], fake_execution: FakeExecution
+) -> AsyncIterator[StartTrigger]:
+    """Start TriggerServers (stopped at teardown); keyword arguments are Settings."""
+    async with AsyncExitStack() as stack:
+
+        async def start(
+            *,
+            options: TriggerOptions | None = None,
+            clock: Callable[[], Any] | None = None,
+            **overrides: Any,
+        ) -> TriggerServer:
+            values: dict[str, Any] = {
+                "execution_addr": fake_execution.address,
+                "shutdown_grace_seconds": 0.5,
+            }
+            values.update(overrides)
+            extra: dict[str, Any] = {"options": options}
+            if clock is not None:
+                extra["clock"] = clock
+            server = TriggerServer(make_settings(**values), **extra)
+            return await stack.enter_async_context(server)
+
+        yield start
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Callable[[TriggerServer], pb_grpc.TriggerServiceStub]]:
+    """A stub over a real channel to a TriggerServer."""
+    async with AsyncExitStack() as stack:
+
+        def factory(server: TriggerServer) -> pb_grpc.TriggerServiceStub:
+            channel = grpc.aio.insecure_channel(server.address)
+            stack.push_async_callback(channel.close)
+            return pb_grpc.TriggerServiceStub(channel)
+
+        yield factory
+
+
+@pytest.fixture
+async def trigger(
+    start_trigger: StartTrigger,
+    connect: Callable[[TriggerServer], pb_grpc.TriggerServiceStub],
+) -> pb_grpc.TriggerServiceStub:
+    """A stub to one TriggerServer on the test's SQLite file, without Redis."""
+    return connect(await start_trigger())
+
+
+async def create(stub: pb_grpc.TriggerServiceStub, workflow: dict[str, Any]) -> dict[str, Any]:
+    """Create a workflow and return its stored JSON."""
+    response = await stub.CreateWorkflow(
+        pb.CreateWorkflowRequest(workflow_json=json.dumps(workflow).encode()), timeout=10
+    )
+    stored: dict[str, Any] = json.loads(response.workflow.workflow_json)
+    return stored
