@@ -99,7 +99,7 @@ class RedisLink:
 
     async def _probe_until_up(self) -> None:
         async for attempt in AsyncRetrying(
-            wait=wait_exponential_jitter(initial=0.05, max=self._backoff_max),
+            wait=wait_exponential_jitter(multiplier=0.05, max=self._backoff_max, jitter=0.05),
             retry=retry_if_exception_type(OUTAGE_ERRORS),
         ):
             with attempt:

@@ -19,11 +19,23 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
+from runtime.logs import get_logger
 from services.cache.storage.base import NotificationSink
 from services.cache.storage.notifications import CHANNEL, decode_notification
 from services.cache.storage.redis_link import OUTAGE_ERRORS, RedisLink
 
 __all__ = ["RedisNotificationListener", "create_subscriber_redis"]
+
+log = get_logger(__name__)
+
+
+def _log_death(task: asyncio.Task[None]) -> None:
+    """The subscription task only ends when cancelled; say so if it ever dies."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error(
+            "Redis subscription stopped; waiters fall back to their deadlines",
+            error=repr(task.exception()),
+        )
 
 
 def create_subscriber_redis(url: str, *, client_name: str | None = None) -> aioredis.Redis:
@@ -64,6 +76,7 @@ class RedisNotificationListener:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="redis-subscription")
+        self._task.add_done_callback(_log_death)
 
     async def wait_subscribed(self, timeout: float) -> bool:
         """Wait (at most ``timeout`` seconds) until the subscription is confirmed."""
@@ -85,7 +98,7 @@ class RedisNotificationListener:
         # One round per connection that got subscribed: a fresh backoff after each.
         while True:
             async for attempt in AsyncRetrying(
-                wait=wait_exponential_jitter(initial=0.05, max=self._backoff_max),
+                wait=wait_exponential_jitter(multiplier=0.05, max=self._backoff_max, jitter=0.05),
                 retry=retry_if_exception_type(OUTAGE_ERRORS),
             ):
                 with attempt:
