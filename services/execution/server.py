@@ -23,6 +23,7 @@ from hookline.execution.v1 import execution_service_pb2_grpc
 from runtime.database import create_engine, migrate
 from runtime.grpc_client import ServiceClient
 from runtime.grpc_server import GrpcServer
+from runtime.metrics import ExecutionMetrics, MetricsEndpoint
 from runtime.settings import Settings
 from services.execution.cache_sink import CacheResultSink
 from services.execution.domain import (
@@ -51,6 +52,7 @@ class ExecutionServer:
         self._exit = AsyncExitStack()
         self._grpc: GrpcServer | None = None
         self._service: ExecutionService | None = None
+        self.metrics = ExecutionMetrics()
 
     @property
     def address(self) -> str:
@@ -69,6 +71,9 @@ class ExecutionServer:
     async def __aenter__(self) -> Self:
         settings = self.settings
         try:
+            await self._exit.enter_async_context(
+                MetricsEndpoint(self.metrics.registry, settings.execution_metrics_listen)
+            )
             db = create_engine(settings.database_url)
             self._exit.push_async_callback(db.dispose)
             await migrate(db)
@@ -88,6 +93,7 @@ class ExecutionServer:
                 sink=CacheResultSink(cache),
                 scheduler=RunScheduler(settings.max_concurrent_executions),
                 max_result_bytes=settings.max_result_bytes,
+                metrics=self.metrics,
             )
             servicer = ExecutionServicer(service)
 

@@ -10,7 +10,6 @@ from types import TracebackType
 from typing import Any, Self
 
 import grpc
-
 from hookline.cache.v1 import cache_service_pb2 as pb
 from hookline.cache.v1 import cache_service_pb2_grpc as pb_grpc
 

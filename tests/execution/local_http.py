@@ -34,12 +34,25 @@ class LocalHttpServer:
     def __init__(self) -> None:
         self.routes: dict[str, Reply | Callable[[Request], Reply]] = {}
         self.requests: list[Request] = []
+        self._arrived = asyncio.Condition()
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self.port = 0
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+    async def request_to(self, path: str, timeout: float = 5.0) -> Request:
+        """The first request for ``path`` (waits for it to arrive)."""
+
+        def find() -> Request | None:
+            return next((r for r in self.requests if r.target.split("?")[0] == path), None)
+
+        async with asyncio.timeout(timeout), self._arrived:
+            await self._arrived.wait_for(lambda: find() is not None)
+        found = find()
+        assert found is not None
+        return found
 
     async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -75,7 +88,9 @@ class LocalHttpServer:
                     headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             request = Request(method, target, headers, body)
-            self.requests.append(request)
+            async with self._arrived:
+                self.requests.append(request)
+                self._arrived.notify_all()
             route = self.routes.get(target.split("?")[0], Reply(404, body=b"no route"))
             reply = route(request) if callable(route) else route
             if reply.hold is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from typing import Any
 
@@ -16,7 +17,7 @@ def link(source: str, target: str, output: str = "main") -> dict[str, Any]:
 
 def chain(*names: str) -> list[dict[str, Any]]:
     """Connections a -> b -> c ..."""
-    return [link(a, b) for a, b in zip(names, names[1:], strict=False)]
+    return [link(a, b) for a, b in itertools.pairwise(names)]
 
 
 def workflow(
@@ -39,7 +40,5 @@ def workflow(
         "active": True,
         "settings": {"saveExecutionToDatabase": save, "resultTtlSeconds": ttl},
         "nodes": [start, *nodes],
-        "connections": connections
-        if connections is not None
-        else chain(start["name"], *names),
+        "connections": connections if connections is not None else chain(start["name"], *names),
     }

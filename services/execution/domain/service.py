@@ -16,6 +16,7 @@ from typing import Any
 from runtime.clock import utcnow
 from runtime.errors import InvalidArgument, NotFound, Unavailable
 from runtime.logs import bind_execution, get_logger
+from runtime.metrics import ExecutionMetrics
 from runtime.workflow import Workflow
 from services.execution.domain.engine import Engine
 from services.execution.domain.ports import (
@@ -81,6 +82,7 @@ class ExecutionService:
         scheduler: RunScheduler,
         max_result_bytes: int,
         workflows: WorkflowCache | None = None,
+        metrics: ExecutionMetrics | None = None,
     ) -> None:
         self._engine = engine
         self._store = store
@@ -88,6 +90,7 @@ class ExecutionService:
         self._scheduler = scheduler
         self._max_result_bytes = max_result_bytes
         self._workflows = workflows or WorkflowCache()
+        self._metrics = metrics or ExecutionMetrics()
 
     # ------------------------------------------------------------------ start
     def start(self, request: StartRequest) -> bool:
@@ -149,14 +152,18 @@ class ExecutionService:
         record: ExecutionRecord | None = None
         try:
             async with self._scheduler.slot():
-                record = self._new_record(job)
-                await self._save_start(job, record)
-                hook = (
-                    (lambda response: self._publish_early(job, response))
-                    if (job.publish_early_response)
-                    else None
-                )
-                await self._engine.run(job.workflow, record, job.trigger_output, hook)
+                self._metrics.running.inc()
+                try:
+                    record = self._new_record(job)
+                    await self._save_start(job, record)
+                    hook = (
+                        (lambda response: self._publish_early(job, response))
+                        if job.publish_early_response
+                        else None
+                    )
+                    await self._engine.run(job.workflow, record, job.trigger_output, hook)
+                finally:
+                    self._metrics.running.dec()
         except asyncio.CancelledError:
             record = record or self._new_record(job)
             record.fail(record.last_node, SHUTDOWN_MESSAGE, utcnow())
@@ -180,6 +187,7 @@ class ExecutionService:
     async def _save_start(self, job: _Job, record: ExecutionRecord) -> None:
         if not job.save:
             log.info("Skipping database save for execution", execution_id=job.execution_id)
+            self._metrics.db_writes.labels("skipped").inc()
             return
         try:
             await self._store.insert(
@@ -206,6 +214,10 @@ class ExecutionService:
 
     async def _finish(self, job: _Job, record: ExecutionRecord) -> None:
         """Save the final record (when saving) and hand it to the cache service."""
+        self._metrics.executions.labels(record.status, record.mode).inc()
+        if record.finished_at is not None:
+            elapsed = (record.finished_at - record.started_at).total_seconds()
+            self._metrics.duration_seconds.observe(elapsed)
         if job.early:  # the early response goes out before the result
             await asyncio.wait(job.early)
         data = record.encode()
@@ -249,5 +261,6 @@ class ExecutionService:
                     finished_at=record.finished_at,
                     record_json=data,
                 )
+            self._metrics.db_writes.labels("written").inc()
         except Unavailable as exc:
             log.error("could not save the execution", error=exc.message)
