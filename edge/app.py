@@ -18,6 +18,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from edge.auth import api_key_guard
+from edge.console import ConsolePlugin
 from edge.controllers import (
     ExecutionController,
     HealthController,
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> Litestar:
     )
     return Litestar(
         route_handlers=[webhooks, api, HealthController, MetricsController],
+        plugins=[ConsolePlugin(settings)],  # the web console under /console, and / → /console
         dependencies={
             "upstreams": Provide(_provide_upstreams, sync_to_thread=False),
             "metrics": Provide(_provide_metrics, sync_to_thread=False),

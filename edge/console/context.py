@@ -1,0 +1,59 @@
+"""What every console handler gets by dependency injection: the ``ConsoleContext``
+(the API key setting and the shared HTTP client) and a ``HookApi`` bound to this
+request's operator key and to the edge's own address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from litestar import Request
+
+from edge.console.api import HookApi
+
+__all__ = ["KEY_COOKIE", "ConsoleContext", "provide_api", "own_base_url", "operator_key"]
+
+KEY_COOKIE = "hookline_console_key"
+"""The HttpOnly, SameSite=Strict cookie holding the operator's API key."""
+
+
+@dataclass(slots=True)
+class ConsoleContext:
+    api_key: str | None
+    """``HOOKLINE_API_KEY``: when set, the console asks for it."""
+    api_url: str | None = None
+    """The API to call; ``None`` means the edge serving the request (its bound socket)."""
+    http: httpx.AsyncClient | None = field(default=None, repr=False)
+    """Opened and closed by the app's lifespan."""
+
+
+def own_base_url(request: Request[Any, Any, Any]) -> str:
+    """The edge's own address, from the socket that accepted this request.
+
+    The ``server`` of the ASGI scope is what uvicorn bound, so it is right even when
+    the port was 0 and behind a proxy whose public name the edge cannot reach.
+    """
+    server = request.scope.get("server")
+    if server and server[1] is not None:
+        host, port = str(server[0]), int(server[1])
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+    return str(request.base_url).rstrip("/")
+
+
+def operator_key(request: Request[Any, Any, Any], api_key: str | None) -> str | None:
+    """The key the console passes to the API for this operator (the cookie's)."""
+    return request.cookies.get(KEY_COOKIE) if api_key else None
+
+
+def provide_api(console: ConsoleContext, request: Request[Any, Any, Any]) -> HookApi:
+    if console.http is None:
+        raise RuntimeError("the console's HTTP client is not open (app lifespan not started)")
+    base = console.api_url or own_base_url(request)
+    return HookApi(console.http, base, operator_key(request, console.api_key))
