@@ -75,6 +75,11 @@ def _default_replica_id() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{new_id()[-8:]}"
 
 
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Background task crashed", task=task.get_name(), exc_info=task.exception())
+
+
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()
@@ -190,6 +195,8 @@ class TriggerServer:
         if feed is not None:
             background.append(feed.listen(index.invalidate))
         tasks = [asyncio.create_task(job) for job in background]
+        for task in tasks:
+            task.add_done_callback(_log_crash)
         stack.push_async_callback(_cancel, tasks)
         if feed is not None:
             try:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
+
+from hookline.trigger.v1 import trigger_service_pb2 as pb
 
 
 def fresh(prefix: str) -> str:
@@ -45,7 +48,11 @@ def schedule_workflow(cron: str = "* * * * * *", *, active: bool = True) -> dict
         "active": active,
         "nodes": [
             {"name": "Tick", "type": "schedule", "parameters": {"cron": cron}},
-            {"name": "Shape", "type": "set", "parameters": {"values": {"at": "{{ json.firedAt }}"}}},
+            {
+                "name": "Shape",
+                "type": "set",
+                "parameters": {"values": {"at": "{{ json.firedAt }}"}},
+            },
         ],
         "connections": [{"from": "Tick", "to": "Shape"}],
     }
@@ -57,3 +64,22 @@ def manual_workflow() -> dict[str, Any]:
         "nodes": [{"name": "Start", "type": "manual"}],
         "connections": [],
     }
+
+
+def call(
+    path: str,
+    *,
+    method: str = "POST",
+    body: bytes = b"",
+    headers: Sequence[tuple[str, str]] = (),
+    query: Sequence[tuple[str, str]] = (),
+    execution_id: str = "",
+) -> pb.HandleWebhookRequest:
+    return pb.HandleWebhookRequest(
+        method=method,
+        path=path,
+        headers=[pb.HttpHeader(name=n, value=v) for n, v in headers],
+        query=[pb.QueryParameter(name=n, value=v) for n, v in query],
+        body=body,
+        execution_id=execution_id,
+    )

@@ -13,11 +13,11 @@ from typing import Any, Protocol
 
 import grpc
 import pytest
-
 from hookline.execution.v1 import execution_service_pb2 as exec_pb
 from hookline.execution.v1 import execution_service_pb2_grpc as exec_grpc
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
+
 from runtime.settings import Settings
 from services.trigger import TriggerOptions, TriggerServer
 

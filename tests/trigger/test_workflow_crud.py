@@ -9,10 +9,11 @@ from typing import Any
 
 import grpc
 import pytest
-
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
+
 from services.trigger import TriggerServer
+
 from .builders import fresh, manual_workflow, webhook_workflow
 from .conftest import StartTrigger, create
 
@@ -80,12 +81,16 @@ async def test_unknown_ids_are_not_found(stub: Stub) -> None:
     assert await _code(stub.DeleteWorkflow(pb.DeleteWorkflowRequest(id=missing))) == (
         grpc.StatusCode.NOT_FOUND
     )
-    assert await _code(
-        stub.ReplaceWorkflow(pb.ReplaceWorkflowRequest(id=missing, workflow_json=body))
-    ) == grpc.StatusCode.NOT_FOUND
-    assert await _code(
-        stub.PatchWorkflow(pb.PatchWorkflowRequest(id=missing, patch_json=b'{"name": "x"}'))
-    ) == grpc.StatusCode.NOT_FOUND
+    assert (
+        await _code(stub.ReplaceWorkflow(pb.ReplaceWorkflowRequest(id=missing, workflow_json=body)))
+        == grpc.StatusCode.NOT_FOUND
+    )
+    assert (
+        await _code(
+            stub.PatchWorkflow(pb.PatchWorkflowRequest(id=missing, patch_json=b'{"name": "x"}'))
+        )
+        == grpc.StatusCode.NOT_FOUND
+    )
 
 
 async def test_second_active_workflow_on_the_same_webhook_conflicts(stub: Stub) -> None:
@@ -102,11 +107,14 @@ async def test_second_active_workflow_on_the_same_webhook_conflicts(stub: Stub) 
     inactive = await create(stub, webhook_workflow(path, active=False))
     await create(stub, webhook_workflow(path, method="GET"))
     # ...but activating it conflicts, until the first one steps aside.
-    assert await _code(
-        stub.PatchWorkflow(
-            pb.PatchWorkflowRequest(id=inactive["id"], patch_json=b'{"active": true}')
+    assert (
+        await _code(
+            stub.PatchWorkflow(
+                pb.PatchWorkflowRequest(id=inactive["id"], patch_json=b'{"active": true}')
+            )
         )
-    ) == grpc.StatusCode.ALREADY_EXISTS
+        == grpc.StatusCode.ALREADY_EXISTS
+    )
     await _patch(stub, first["id"], {"active": False})
     assert (await _patch(stub, inactive["id"], {"active": True}))["active"] is True
 
@@ -116,11 +124,14 @@ async def test_replacing_onto_a_taken_webhook_conflicts(stub: Stub) -> None:
     await create(stub, webhook_workflow(path))
     other = await create(stub, webhook_workflow())
     moved = webhook_workflow(path)
-    assert await _code(
-        stub.ReplaceWorkflow(
-            pb.ReplaceWorkflowRequest(id=other["id"], workflow_json=json.dumps(moved).encode())
+    assert (
+        await _code(
+            stub.ReplaceWorkflow(
+                pb.ReplaceWorkflowRequest(id=other["id"], workflow_json=json.dumps(moved).encode())
+            )
         )
-    ) == grpc.StatusCode.ALREADY_EXISTS
+        == grpc.StatusCode.ALREADY_EXISTS
+    )
 
 
 async def test_concurrent_creates_on_one_webhook_let_exactly_one_in(stub: Stub) -> None:
@@ -171,9 +182,7 @@ async def test_replace_keeps_id_and_created_at(stub: Stub) -> None:
     replacement = manual_workflow()
     replacement["id"] = "ignored"
     response = await stub.ReplaceWorkflow(
-        pb.ReplaceWorkflowRequest(
-            id=original["id"], workflow_json=json.dumps(replacement).encode()
-        )
+        pb.ReplaceWorkflowRequest(id=original["id"], workflow_json=json.dumps(replacement).encode())
     )
     stored = _loads(response.workflow)
     assert stored["id"] == original["id"]

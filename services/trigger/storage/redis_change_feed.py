@@ -53,7 +53,7 @@ class RedisChangeFeed:
         """Subscribe and call ``on_change`` per announcement, until cancelled."""
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(RedisError),
-            wait=wait_exponential_jitter(initial=0.1, max=5.0),
+            wait=wait_exponential_jitter(multiplier=0.1, max=5.0, jitter=0.1),
             before_sleep=_log_retry,
         ):
             with attempt:

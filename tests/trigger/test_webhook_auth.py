@@ -1,0 +1,138 @@
+"""Webhook auth: header, basic and HMAC, each right, wrong and missing. A failure
+starts nothing; a success keeps the credentials out of the trigger output."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from hookline.trigger.v1 import trigger_service_pb2 as pb
+from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
+
+from .builders import call, fresh, webhook_workflow
+from .conftest import FakeExecution, create
+
+Stub = pb_grpc.TriggerServiceStub
+
+BODY = b'{"order": 42}'
+
+
+def _basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def _signature(secret: str, body: bytes = BODY) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def _hook(stub: Stub, auth: dict[str, Any]) -> str:
+    stored = await create(stub, webhook_workflow(auth=auth))
+    path: str = stored["nodes"][0]["parameters"]["path"]
+    return path
+
+
+async def _send(
+    stub: Stub, path: str, headers: Sequence[tuple[str, str]]
+) -> pb.HandleWebhookResponse:
+    return await stub.HandleWebhook(
+        call(path, body=BODY, headers=[("Content-Type", "application/json"), *headers])
+    )
+
+
+def _assert_no_secret(fake: FakeExecution, *secrets: str) -> None:
+    (run,) = fake.service.runs
+    text = run.raw_trigger_output.decode()
+    for secret in secrets:
+        assert secret not in text
+    assert "authorization" not in run.trigger_output["headers"]
+
+
+async def test_header_auth(trigger: Stub, fake_execution: FakeExecution) -> None:
+    token = fresh("token")
+    path = await _hook(trigger, {"type": "header", "name": "X-Api-Token", "value": token})
+
+    for headers in ([], [("X-Api-Token", "wrong")], [("X-Other", token)]):
+        rejected = await _send(trigger, path, headers)
+        assert rejected.rejection == pb.WEBHOOK_REJECTION_UNAUTHORIZED
+    assert fake_execution.service.runs == []
+
+    accepted = await _send(trigger, path, [("x-api-token", token), ("X-Keep", "1")])
+    assert accepted.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
+    _assert_no_secret(fake_execution, token)
+    headers = fake_execution.service.runs[0].trigger_output["headers"]
+    assert "x-api-token" not in headers
+    assert headers["x-keep"] == "1"
+
+
+async def test_basic_auth(trigger: Stub, fake_execution: FakeExecution) -> None:
+    password = fresh("pw")
+    path = await _hook(trigger, {"type": "basic", "username": "ada", "password": password})
+
+    for headers in (
+        [],
+        [("Authorization", _basic("ada", "wrong"))],
+        [("Authorization", _basic("bob", password))],
+        [("Authorization", "Basic !!not-base64!!")],
+        [("Authorization", "Bearer " + password)],
+        [("Authorization", "Basic " + base64.b64encode(b"ada").decode())],
+    ):
+        rejected = await _send(trigger, path, headers)
+        assert rejected.rejection == pb.WEBHOOK_REJECTION_UNAUTHORIZED, headers
+    assert fake_execution.service.runs == []
+
+    accepted = await _send(trigger, path, [("Authorization", _basic("ada", password))])
+    assert accepted.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
+    _assert_no_secret(fake_execution, password, _basic("ada", password))
+
+
+@pytest.mark.parametrize("prefix", ["", "sha256="])
+async def test_hmac_auth_accepts_a_true_signature(
+    trigger: Stub, fake_execution: FakeExecution, prefix: str
+) -> None:
+    secret = fresh("secret")
+    path = await _hook(trigger, {"type": "hmac", "header": "X-Signature", "secret": secret})
+    accepted = await _send(trigger, path, [("X-Signature", prefix + _signature(secret))])
+    assert accepted.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
+    _assert_no_secret(fake_execution, secret, _signature(secret))
+    assert fake_execution.service.runs[0].trigger_output["body"] == {"order": 42}
+
+
+async def test_hmac_auth_refuses_forged_and_missing_signatures(
+    trigger: Stub, fake_execution: FakeExecution
+) -> None:
+    secret = fresh("secret")
+    path = await _hook(trigger, {"type": "hmac", "header": "X-Signature", "secret": secret})
+    for headers in (
+        [],
+        [("X-Signature", _signature("guessed-secret"))],
+        [("X-Signature", "sha256=" + _signature(secret, b'{"order": 43}'))],
+        [("X-Signature", "sha1=" + _signature(secret))],
+        [("X-Signature", "")],
+    ):
+        rejected = await _send(trigger, path, headers)
+        assert rejected.rejection == pb.WEBHOOK_REJECTION_UNAUTHORIZED, headers
+    assert fake_execution.service.runs == []
+
+
+async def test_auth_is_checked_before_the_body(
+    trigger: Stub, fake_execution: FakeExecution
+) -> None:
+    token = fresh("token")
+    path = await _hook(trigger, {"type": "header", "name": "X-Token", "value": token})
+    response = await trigger.HandleWebhook(
+        call(path, body=b"{broken", headers=[("Content-Type", "application/json")])
+    )
+    assert response.rejection == pb.WEBHOOK_REJECTION_UNAUTHORIZED
+    response = await trigger.HandleWebhook(
+        call(
+            path,
+            body=b"{broken",
+            headers=[("Content-Type", "application/json"), ("X-Token", token)],
+        )
+    )
+    assert response.rejection == pb.WEBHOOK_REJECTION_INVALID_BODY
+    assert fake_execution.service.runs == []

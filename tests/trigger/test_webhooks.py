@@ -1,0 +1,228 @@
+"""HandleWebhook: resolving method+path, rejections in the response, the trigger
+output built from the call, and the StartExecution request."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+from hookline.execution.v1 import execution_service_pb2 as exec_pb
+from hookline.trigger.v1 import trigger_service_pb2 as pb
+from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
+
+from services.trigger import TriggerServer
+
+from .builders import call, fresh, webhook_workflow
+from .conftest import FakeExecution, StartTrigger, create
+
+Stub = pb_grpc.TriggerServiceStub
+
+
+async def test_webhook_starts_an_execution_with_the_trigger_output(
+    trigger: Stub, fake_execution: FakeExecution
+) -> None:
+    stored = await create(
+        trigger,
+        webhook_workflow(
+            response_mode="lastNode",
+            settings={"responseTimeoutSeconds": 7, "saveExecutionToDatabase": False},
+        ),
+    )
+    path = stored["nodes"][0]["parameters"]["path"]
+    execution_id = fresh("exec")
+    response = await trigger.HandleWebhook(
+        call(
+            path,
+            body=b'{"name": "Ada"}',
+            headers=[
+                ("Content-Type", "application/json; charset=utf-8"),
+                ("X-Trace", "a"),
+                ("x-trace", "b"),
+            ],
+            query=[("page", "2"), ("tag", "x"), ("tag", "y")],
+            execution_id=execution_id,
+        ),
+        timeout=10,
+    )
+    assert response.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
+    assert response.execution_id == execution_id
+    assert response.workflow_id == stored["id"]
+    assert response.response_mode == pb.RESPONSE_MODE_LAST_NODE
+    assert response.response_timeout_seconds == 7
+    assert response.save_execution is False
+
+    (run,) = fake_execution.service.runs
+    assert run.execution_id == execution_id
+    assert run.mode == exec_pb.EXECUTION_MODE_WEBHOOK
+    assert run.workflow == stored
+    assert run.publish_early_response is False
+    assert run.trigger_output == {
+        "body": {"name": "Ada"},
+        "headers": {"content-type": "application/json; charset=utf-8", "x-trace": "a, b"},
+        "query": {"page": "2", "tag": ["x", "y"]},
+        "method": "POST",
+        "path": path,
+    }
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected", "early"),
+    [
+        (None, pb.RESPONSE_MODE_ON_RECEIVED, False),
+        ("onReceived", pb.RESPONSE_MODE_ON_RECEIVED, False),
+        ("responseNode", pb.RESPONSE_MODE_RESPONSE_NODE, True),
+    ],
+)
+async def test_response_mode_is_reported_and_response_node_publishes_early(
+    trigger: Stub, fake_execution: FakeExecution, mode: str | None, expected: int, early: bool
+) -> None:
+    stored = await create(trigger, webhook_workflow(response_mode=mode))
+    response = await trigger.HandleWebhook(call(stored["nodes"][0]["parameters"]["path"]))
+    assert response.response_mode == expected
+    assert response.response_timeout_seconds == 30 and response.save_execution is True
+    assert response.execution_id  # chosen by the service
+    (run,) = fake_execution.service.runs
+    assert run.execution_id == response.execution_id
+    assert run.publish_early_response is early
+
+
+async def test_unknown_path_is_not_found(trigger: Stub, fake_execution: FakeExecution) -> None:
+    response = await trigger.HandleWebhook(call(fresh("nowhere")))
+    assert response.rejection == pb.WEBHOOK_REJECTION_NOT_FOUND
+    assert not response.execution_id
+    assert fake_execution.service.runs == []
+
+
+async def test_other_method_is_not_allowed_and_lists_the_allowed_ones(
+    trigger: Stub, fake_execution: FakeExecution
+) -> None:
+    path = fresh("shared")
+    await create(trigger, webhook_workflow(path, method="PUT"))
+    await create(trigger, webhook_workflow(path, method="get"))
+    response = await trigger.HandleWebhook(call(path, method="POST"))
+    assert response.rejection == pb.WEBHOOK_REJECTION_METHOD_NOT_ALLOWED
+    assert list(response.allowed_methods) == ["GET", "PUT"]
+    assert fake_execution.service.runs == []
+    accepted = await trigger.HandleWebhook(call(path, method="get"))
+    assert accepted.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
+
+
+async def test_path_slashes_are_ignored(trigger: Stub) -> None:
+    path = f"{fresh('orders')}/new"
+    await create(trigger, webhook_workflow(f"/{path}/"))
+    response = await trigger.HandleWebhook(call(f"{path}/"))
+    assert response.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/vnd.api+json"])
+async def test_invalid_json_is_rejected_and_starts_nothing(
+    trigger: Stub, fake_execution: FakeExecution, content_type: str
+) -> None:
+    stored = await create(trigger, webhook_workflow())
+    response = await trigger.HandleWebhook(
+        call(
+            stored["nodes"][0]["parameters"]["path"],
+            body=b'{"name": ',
+            headers=[("Content-Type", content_type)],
+        )
+    )
+    assert response.rejection == pb.WEBHOOK_REJECTION_INVALID_BODY
+    assert "JSON" in response.rejection_message
+    assert fake_execution.service.runs == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "expected"),
+    [
+        (
+            "application/x-www-form-urlencoded",
+            b"name=Ada+L&tag=a&tag=b&empty=",
+            {"name": "Ada L", "tag": ["a", "b"], "empty": ""},
+        ),
+        ("text/plain; charset=utf-8", "héllo".encode(), "héllo"),
+        ("application/octet-stream", b"\xff\xfeok", "\ufffd\ufffdok"),
+        ("", b"plain", "plain"),
+        ("application/json", b"", {}),
+        ("application/merge-patch+json", b"[1, 2]", [1, 2]),
+    ],
+)
+async def test_body_is_parsed_by_content_type(
+    trigger: Stub,
+    fake_execution: FakeExecution,
+    content_type: str,
+    body: bytes,
+    expected: Any,
+) -> None:
+    stored = await create(trigger, webhook_workflow())
+    headers = [("Content-Type", content_type)] if content_type else []
+    response = await trigger.HandleWebhook(
+        call(stored["nodes"][0]["parameters"]["path"], body=body, headers=headers)
+    )
+    assert response.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
+    (run,) = fake_execution.service.runs
+    assert run.trigger_output["body"] == expected
+
+
+async def test_deactivated_and_deleted_workflows_stop_answering(trigger: Stub) -> None:
+    first = await create(trigger, webhook_workflow())
+    second = await create(trigger, webhook_workflow())
+    for stored in (first, second):
+        path = stored["nodes"][0]["parameters"]["path"]
+        ok = await trigger.HandleWebhook(call(path))
+        assert ok.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
+    await trigger.PatchWorkflow(
+        pb.PatchWorkflowRequest(id=first["id"], patch_json=b'{"active":false}')
+    )
+    await trigger.DeleteWorkflow(pb.DeleteWorkflowRequest(id=second["id"]))
+    for stored in (first, second):
+        path = stored["nodes"][0]["parameters"]["path"]
+        gone = await trigger.HandleWebhook(call(path))
+        assert gone.rejection == pb.WEBHOOK_REJECTION_NOT_FOUND
+
+
+async def test_replaced_webhook_answers_on_its_new_path(trigger: Stub) -> None:
+    stored = await create(trigger, webhook_workflow())
+    old_path = stored["nodes"][0]["parameters"]["path"]
+    new_path = fresh("moved")
+    await trigger.ReplaceWorkflow(
+        pb.ReplaceWorkflowRequest(
+            id=stored["id"], workflow_json=json.dumps(webhook_workflow(new_path)).encode()
+        )
+    )
+    assert (await trigger.HandleWebhook(call(old_path))).rejection == (
+        pb.WEBHOOK_REJECTION_NOT_FOUND
+    )
+    moved = await trigger.HandleWebhook(call(new_path))
+    assert moved.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
+    assert moved.workflow_id == stored["id"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_unreachable_execution_service_is_unavailable(
+    start_trigger: StartTrigger, connect: Callable[[TriggerServer], Stub]
+) -> None:
+    stub = connect(await start_trigger(execution_addr=f"127.0.0.1:{_closed_port()}"))
+    stored = await create(stub, webhook_workflow())
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.HandleWebhook(call(stored["nodes"][0]["parameters"]["path"]), timeout=20)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_refusing_execution_service_is_an_error_not_a_start(
+    trigger: Stub, fake_execution: FakeExecution
+) -> None:
+    fake_execution.service.fail_with = grpc.StatusCode.RESOURCE_EXHAUSTED
+    stored = await create(trigger, webhook_workflow())
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await trigger.HandleWebhook(call(stored["nodes"][0]["parameters"]["path"]))
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
