@@ -1,0 +1,138 @@
+"""Writing a run's figures: ``results.json`` (everything), ``results.md`` (tables and
+the performance bar), and ``latency.png`` (via ``bench.chart``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from bench.bar import BarLine, check_bar
+from bench.runner import RunResult
+
+__all__ = ["markdown", "publish_latest", "write_results"]
+
+
+def _mark(passed: bool | None) -> str:
+    return {True: "PASS", False: "FAIL", None: "n/a"}[passed]
+
+
+def _ms(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def as_json(result: RunResult, bar: list[BarLine]) -> dict[str, Any]:
+    return {
+        "started_at": result.started_at,
+        "plan": result.plan,
+        "machine": result.machine,
+        "load": [r.to_json() for r in result.load],
+        "server_side": result.server_side,
+        "delivery": result.delivery,
+        "waiters": result.waiters,
+        "performance_bar": [line.to_json() for line in bar],
+        "profiles": result.profiles,
+        "notes": result.notes,
+        "exit_codes": result.exit_codes,
+    }
+
+
+def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
+    """The human summary of one run."""
+    m = result.machine
+    out = [
+        f"# hookline benchmark — {result.started_at}",
+        "",
+        (f"`{command}` ({result.plan['name']} plan: {result.plan['duration_s']:g} s per wrk run). "
+        f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, "
+        f"Python {m['python']}."),
+        "",
+        "## Load (wrk)",
+        "",
+        "| scenario | concurrency | req/s | p50 ms | p90 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result.load:
+        out.append(f"| {r.scenario} | {r.concurrency} | {r.rps:,.0f} | {r.p50_ms:.2f} | "
+                   f"{r.p90_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |")
+    out += ["", "## Performance bar", ""]
+    out += [f"- **{_mark(line.passed)}** {line.requirement}: {line.measured}" for line in bar]
+    if result.delivery:
+        out += ["", "## Delivery micro-benchmark (gRPC StoreResult → RESULT event)", "",
+                "| mode | samples | p50 ms | p90 ms | p99 ms | max ms | StoreResult p50 ms |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        for mode in ("push", "poll"):
+            d = result.delivery.get(mode)
+            if d:
+                out.append(f"| {mode} | {d['samples']} | {d['p50_ms']:.3f} | {d['p90_ms']:.3f} | "
+                           f"{d['p99_ms']:.3f} | {d['max_ms']:.3f} | "
+                           f"{d['store_rtt_p50_ms']:.3f} |")
+    server = {k: v for k, v in result.server_side.items()
+              if v.get("deliveries") or v.get("db_rows_written")}
+    if server:
+        out += ["", "## Server side (cache and execution metrics, per wrk run)", "",
+                ("| run | deliveries | delivery p50 ms (est.) | p99 ms (est.) | rows written | "
+                "saves skipped |"), "|---|---:|---:|---:|---:|---:|"]
+        for key, v in server.items():
+            out.append(f"| {key} | {v.get('deliveries') or 0:,.0f} | "
+                       f"{_ms(v.get('delivery_p50_ms_estimate'), 3)} | "
+                       f"{_ms(v.get('delivery_p99_ms_estimate'), 3)} | "
+                       f"{v.get('db_rows_written') or 0:,.0f} | "
+                       f"{v.get('db_saves_skipped') or 0:,.0f} |")
+    w = result.waiters
+    if w:
+        lat = w["latency_ms"]
+        out += ["", (f"## {w['requested']:,} concurrent waiting requests "
+                f"(wait node {w['wait_seconds']:g} s)"), "",
+                (f"- succeeded {w['succeeded']:,}, failed {w['failed']:,} "
+                f"(statuses {w['statuses']}, client errors {w['failures']}); "
+                f"peak in flight {w['peak_in_flight']:,}; all done in {w['wall_seconds']:.1f} s"),
+                (f"- latency ms: p50 {_ms(lat.get('p50'), 0)}, p90 {_ms(lat.get('p90'), 0)}, "
+                f"p99 {_ms(lat.get('p99'), 0)}, max {_ms(lat.get('max'), 0)}"),
+                (f"- cache process Redis connections: {w['cache_redis_connections_before']} before, "
+                f"peak {w['cache_redis_connections_peak']} "
+                f"({w['cache_redis_subscribed_peak']} in pub/sub mode), "
+                f"{w['cache_redis_connections_after']} after"),
+                (f"- cache process RSS: {w['cache_rss_before_bytes'] / 2**20:.0f} MiB before, "
+                f"peak {w['cache_rss_peak_bytes'] / 2**20:.0f} MiB; edge peak RSS "
+                f"{w['edge_rss_peak_bytes'] / 2**20:.0f} MiB; client fd limit {w['fd_limit']:,}")]
+    if result.profiles:
+        out += ["", "## Profiles (py-spy, lastNode save-off at c=16)", ""]
+        for p in result.profiles:
+            out.append(f"### {p['process']} ({p['samples']:,} samples; flame graph {p['svg']})")
+            out.append("")
+            out.append("| own % | frame | | inclusive % | frame |")
+            out.append("|---:|---|---|---:|---|")
+            rows = max(len(p["top_self"]), len(p["top_inclusive"]))
+            for i in range(min(rows, 12)):
+                own = p["top_self"][i] if i < len(p["top_self"]) else ("", "")
+                inc = p["top_inclusive"][i] if i < len(p["top_inclusive"]) else ("", "")
+                out.append(f"| {own[1]} | `{own[0]}` | | {inc[1]} | `{inc[0]}` |")
+            out.append("")
+    if result.notes:
+        out += ["", "## Notes", ""] + [f"- {note}" for note in result.notes]
+    out += ["", f"Process exit codes: {result.exit_codes}", ""]
+    return "\n".join(out)
+
+
+def write_results(result: RunResult, out_dir: Path, command: str) -> list[BarLine]:
+    """Write results.json, results.md and latency.png into ``out_dir``."""
+    from bench.chart import draw_chart
+
+    bar = check_bar(result.load, result.delivery, result.waiters)
+    data = as_json(result, bar)
+    (out_dir / "results.json").write_text(json.dumps(data, indent=2) + "\n")
+    (out_dir / "results.md").write_text(markdown(result, bar, command))
+    draw_chart(data, out_dir / "latency.png")
+    return bar
+
+
+def publish_latest(out_dir: Path) -> Path:
+    """Copy ``out_dir`` to ``results/latest`` (replacing it), without the raw logs."""
+    latest = out_dir.parent / "latest"
+    if latest.exists():
+        shutil.rmtree(latest)
+    shutil.copytree(out_dir, latest, ignore=shutil.ignore_patterns("logs", "*.collapsed.txt",
+                                                                  "py-spy-*.log"))
+    return latest

@@ -1,0 +1,147 @@
+"""Many concurrent waiting requests: ``count`` webhook calls opened at once on a
+workflow whose wait node holds each for a few seconds, while the cache process's
+resident memory and its Redis connections are sampled every 100 ms."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import aiohttp
+import psutil
+
+from bench.sampling import ProcessSampler, redis_connections
+from runtime.logs import get_logger
+
+__all__ = ["WaitersResult", "raise_fd_limit", "run_waiters"]
+
+log = get_logger(__name__)
+
+
+def raise_fd_limit(target: int = 65536) -> tuple[int, int]:
+    """Raise this process's open-file limit (inherited by the services it starts).
+
+    Returns the (soft, hard) limit now in force.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max(soft, target)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, max(hard, wanted)))
+    except (ValueError, OSError):  # not root: go as high as the hard limit allows
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+@dataclass
+class WaitersResult:
+    """What happened to ``requested`` concurrent waiting requests."""
+
+    requested: int
+    wait_seconds: float
+    succeeded: int
+    failed: int
+    statuses: dict[str, int]
+    failures: dict[str, int]
+    peak_in_flight: int
+    wall_seconds: float
+    latency_ms: dict[str, float]
+    latencies_ms: list[float]
+    cache_redis_connections_before: int
+    cache_redis_connections_peak: int
+    cache_redis_connections_after: int
+    cache_redis_subscribed_peak: int
+    cache_rss_before_bytes: int
+    cache_rss_peak_bytes: int
+    edge_rss_peak_bytes: int
+    fd_limit: int
+    samples: list[dict[str, float]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _quantiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def q(p: float) -> float:
+        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+    return {"min": ordered[0], "p50": q(0.5), "p90": q(0.9), "p99": q(0.99),
+            "max": ordered[-1], "mean": statistics.fmean(ordered)}
+
+
+@dataclass
+class _Tally:
+    in_flight: int = 0
+    peak: int = 0
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+async def _one(session: aiohttp.ClientSession, url: str, body: str, tally: _Tally,
+               timeout_s: float) -> None:
+    started = time.perf_counter()
+    tally.in_flight += 1
+    tally.peak = max(tally.peak, tally.in_flight)
+    try:
+        async with session.post(url, data=body, headers={"Content-Type": "application/json"},
+                                timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            await response.read()
+            key = str(response.status)
+            tally.statuses[key] = tally.statuses.get(key, 0) + 1
+            if 200 <= response.status < 300:
+                tally.latencies.append((time.perf_counter() - started) * 1000.0)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        name = type(exc).__name__
+        tally.failures[name] = tally.failures.get(name, 0) + 1
+    finally:
+        tally.in_flight -= 1
+
+
+async def _drive(url: str, body: str, count: int, timeout_s: float) -> tuple[_Tally, float]:
+    tally = _Tally()
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(_one(session, url, body, tally, timeout_s) for _ in range(count)))
+    return tally, time.perf_counter() - started
+
+
+def run_waiters(url: str, body: str, *, count: int, wait_seconds: float, cache_pid: int,
+                edge_pid: int, redis_url: str, redis_port: int) -> WaitersResult:
+    """Open ``count`` requests at once and wait for all of them."""
+    cache = psutil.Process(cache_pid)
+    before_conns = redis_connections(cache, redis_port)
+    before_rss = cache.memory_info().rss
+    timeout_s = wait_seconds + 60.0
+    with ProcessSampler(cache_pid, redis_port, redis_url=redis_url) as cache_sampler, \
+            ProcessSampler(edge_pid, redis_port) as edge_sampler:
+        tally, wall = asyncio.run(_drive(url, body, count, timeout_s))
+    after_conns = redis_connections(cache, redis_port)
+    succeeded = len(tally.latencies)
+    result = WaitersResult(
+        requested=count, wait_seconds=wait_seconds, succeeded=succeeded,
+        failed=count - succeeded, statuses=tally.statuses, failures=tally.failures,
+        peak_in_flight=tally.peak, wall_seconds=wall,
+        latency_ms=_quantiles(tally.latencies), latencies_ms=tally.latencies,
+        cache_redis_connections_before=before_conns,
+        cache_redis_connections_peak=cache_sampler.peak_redis_connections,
+        cache_redis_connections_after=after_conns,
+        cache_redis_subscribed_peak=cache_sampler.peak_redis_subscribed,
+        cache_rss_before_bytes=before_rss, cache_rss_peak_bytes=cache_sampler.peak_rss_bytes,
+        edge_rss_peak_bytes=edge_sampler.peak_rss_bytes,
+        fd_limit=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+        samples=[{"at": s.at, "rss_bytes": s.rss_bytes, "redis_connections": s.redis_connections,
+                  "redis_subscribed": s.redis_subscribed} for s in cache_sampler.samples],
+    )
+    log.info("waiters done", requested=count, succeeded=succeeded, peak_in_flight=tally.peak,
+             p50_ms=result.latency_ms.get("p50"), redis_peak=result.cache_redis_connections_peak,
+             cache_rss_peak_mb=round(result.cache_rss_peak_bytes / 2**20, 1))
+    return result
