@@ -57,7 +57,7 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Access logs of the HTTP server are per request; keep them out of info.
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic.runtime.migration"):
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
