@@ -62,8 +62,10 @@ _REJECTIONS: dict[int, tuple[int, str, str]] = {
 }
 
 
-def _operation_id(handler: HTTPRouteHandler, method: Any, components: list[str | Any]) -> str:
-    return f"webhook{str(method).capitalize()}"
+def _operation_id(
+    handler: HTTPRouteHandler, method: HttpMethod, components: list[str | Any]
+) -> str:
+    return f"webhook{method.value.capitalize()}"
 
 
 def _to_request(

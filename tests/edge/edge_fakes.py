@@ -164,12 +164,13 @@ TIMED_OUT = cache_pb.WatchResultResponse(event=cache_pb.WATCH_EVENT_TIMED_OUT)
 
 
 class FakeCache(cache_grpc.CacheServiceServicer):
-    """``events`` are sent after SUBSCRIBED; with ``hang`` the stream then waits forever."""
+    """``events`` are sent after SUBSCRIBED; with ``hang`` only once ``release`` is set."""
 
     def __init__(self) -> None:
         self.watch_requests: list[cache_pb.WatchResultRequest] = []
         self.events: list[cache_pb.WatchResultResponse] = [TIMED_OUT]
         self.hang = False
+        self.release = asyncio.Event()
         self.watching = asyncio.Event()
         self.watch_cancelled = asyncio.Event()
         self.results: dict[str, tuple[bytes, datetime]] = {}
@@ -196,7 +197,7 @@ class FakeCache(cache_grpc.CacheServiceServicer):
         self.watching.set()
         try:
             if self.hang:
-                await asyncio.Event().wait()
+                await self.release.wait()
             for event in self.events:
                 yield event
         except asyncio.CancelledError:
