@@ -25,7 +25,7 @@ from services.execution.domain.ports import (
     ResultSink,
     ResultTooLarge,
 )
-from services.execution.domain.record import ExecutionRecord, encode_json
+from services.execution.domain.record import RUNNING, ExecutionRecord, encode_json
 from services.execution.domain.runs import RunScheduler
 from services.execution.domain.workflows import WorkflowCache
 
@@ -60,6 +60,7 @@ class _Job:
     trigger_output: Any
     publish_early_response: bool
     early: list[asyncio.Task[None]] = field(default_factory=list)
+    saving: asyncio.Task[None] | None = None
 
     @property
     def save(self) -> bool:
@@ -155,7 +156,7 @@ class ExecutionService:
                 self._metrics.running.inc()
                 try:
                     record = self._new_record(job)
-                    await self._save_start(job, record)
+                    self._save_start(job, record)
                     hook = (
                         (lambda response: self._publish_early(job, response))
                         if job.publish_early_response
@@ -184,20 +185,25 @@ class ExecutionService:
             started_at=utcnow(),
         )
 
-    async def _save_start(self, job: _Job, record: ExecutionRecord) -> None:
+    def _save_start(self, job: _Job, record: ExecutionRecord) -> None:
+        """Write the "running" row alongside the run (``_finish`` waits for it before
+        the final write), or log that nothing will be saved."""
         if not job.save:
             log.info("Skipping database save for execution", execution_id=job.execution_id)
             self._metrics.db_writes.labels("skipped").inc()
             return
+        job.saving = asyncio.create_task(self._insert_running(record, record.encode()))
+
+    async def _insert_running(self, record: ExecutionRecord, data: bytes) -> None:
         try:
             await self._store.insert(
                 execution_id=record.id,
                 workflow_id=record.workflow_id,
                 mode=record.mode,
-                status=record.status,
+                status=RUNNING,
                 started_at=record.started_at,
                 finished_at=None,
-                record_json=record.encode(),
+                record_json=data,
             )
         except Unavailable as exc:
             log.error("could not save the running execution", error=exc.message)
@@ -218,8 +224,11 @@ class ExecutionService:
         if record.finished_at is not None:
             elapsed = (record.finished_at - record.started_at).total_seconds()
             self._metrics.duration_seconds.observe(elapsed)
-        if job.early:  # the early response goes out before the result
-            await asyncio.wait(job.early)
+        # The running row is written before the final one; the early response goes
+        # out before the result.
+        pending = [*job.early, *([job.saving] if job.saving else [])]
+        if pending:
+            await asyncio.wait(pending)
         data = record.encode()
         if len(data) > self._max_result_bytes:
             record = record.too_large(len(data), self._max_result_bytes)
