@@ -39,6 +39,15 @@ def grpc_options(max_message_bytes: int) -> list[tuple[str, Any]]:
     ]
 
 
+# gRPC core cancels calls that arrive while more than 1,000 wait to be picked up by the
+# application (randomly above the soft limit, all above the hard one): a burst of a few
+# thousand WatchResult streams or webhook calls would lose some. Raise both limits.
+_SERVER_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.server.max_pending_requests", 20_000),
+    ("grpc.server.max_pending_requests_hard_limit", 40_000),
+]
+
+
 class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
     """Turns ``HooklineError``s raised by servicers into ``context.abort(code, message)``
     and clears per-call log context. The single place where domain errors meet gRPC."""
@@ -119,7 +128,9 @@ class GrpcServer:
         return f"{host}:{self.port}"
 
     async def __aenter__(self) -> GrpcServer:
-        server = grpc.aio.server(interceptors=[ErrorMappingInterceptor()], options=self._options)
+        server = grpc.aio.server(
+            interceptors=[ErrorMappingInterceptor()], options=[*self._options, *_SERVER_OPTIONS]
+        )
         self._register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
