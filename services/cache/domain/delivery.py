@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from functools import partial
 
 from runtime.errors import HooklineError, InvalidArgument, NotFound
 from runtime.logs import get_logger
@@ -114,12 +115,16 @@ class ResultDelivery:
         elif len(self._memory):
             self._memory.discard(kind, execution_id)
         self.waiters.wake(execution_id, kind, payload)
-        log.info(
-            "Cached execution result" if kind is Kind.RESULT else "Cached execution response",
-            execution_id=execution_id,
-            bytes=len(encoded.data),
-            compressed=encoded.compressed,
-            store=where,
+        # Logged once the woken waiters have run: a log line costs more than a delivery.
+        asyncio.get_running_loop().call_soon(
+            partial(
+                log.info,
+                "Cached execution result" if kind is Kind.RESULT else "Cached execution response",
+                execution_id=execution_id,
+                bytes=len(encoded.data),
+                compressed=encoded.compressed,
+                store=where,
+            )
         )
         return StoreOutcome(encoded.compressed, len(encoded.data), where)
 
@@ -169,13 +174,13 @@ class ResultDelivery:
             )
             yield TIMED_OUT
             return
+        yield outcome  # sent first, logged after: the log line is off the delivery path
         log.info(
             "Retrieved cached execution result",
             execution_id=request.execution_id,
             kind=outcome.kind.value,
             source=outcome.source,
         )
-        yield outcome
 
     async def _wait(self, request: WatchRequest, waiter: Waiter | None) -> Delivered:
         execution_id = request.execution_id

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 __all__ = ["AutoPipeline", "Command"]
 
@@ -65,12 +65,15 @@ class AutoPipeline:
             self._sender = None
 
     async def _send(self, batch: list[_Request]) -> None:
-        pipe = self._client.pipeline(transaction=False)
-        for commands, _ in batch:
-            for command in commands:
-                pipe.execute_command(*command)
         try:
-            replies = await pipe.execute(raise_on_error=False)
+            if len(batch) == 1 and len(batch[0][0]) == 1:  # alone: skip the pipeline's cost
+                replies = [await self._one(batch[0][0][0])]
+            else:
+                pipe = self._client.pipeline(transaction=False)
+                for commands, _ in batch:
+                    for command in commands:
+                        pipe.execute_command(*command)
+                replies = await pipe.execute(raise_on_error=False)
         except (RedisError, OSError) as exc:
             for _, future in batch:
                 if not future.done():
@@ -82,3 +85,10 @@ class AutoPipeline:
             if not future.done():
                 future.set_result(replies[start:end])
             start = end
+
+    async def _one(self, command: Command) -> Any:
+        """One command, its own error returned in place like a pipeline's."""
+        try:
+            return await self._client.execute_command(*command)
+        except ResponseError as exc:
+            return exc

@@ -1,0 +1,67 @@
+"""Thousands of concurrent waiters share the cache process's few Redis connections."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import grpc
+import pytest
+import redis.asyncio as aioredis
+
+from hookline.cache.v1 import cache_service_pb2 as pb
+
+from .conftest import StartCache
+
+WAITERS = 2000
+
+
+async def connections_named(client: aioredis.Redis, name: str) -> list[dict[str, str]]:
+    return [c for c in await client.client_list() if c["name"] == name]
+
+
+async def test_two_thousand_waiters_use_at_most_two_redis_connections(
+    start_cache: StartCache,
+    redis_url: str,
+    redis_client: aioredis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("WARNING")  # 4,000 info lines would only slow the test down
+    waiting_side = await start_cache(redis_url=redis_url)
+    storing_side = await start_cache(redis_url=redis_url)
+    prefix = f"many-{uuid.uuid4()}"
+    ids = [f"{prefix}-{i}" for i in range(WAITERS)]
+    calls = [
+        waiting_side.stub.WatchResult(
+            pb.WatchResultRequest(execution_id=execution_id, timeout_ms=30_000), timeout=40
+        )
+        for execution_id in ids
+    ]
+    firsts = await asyncio.gather(*(call.read() for call in calls))
+    assert all(first.event == pb.WATCH_EVENT_SUBSCRIBED for first in firsts)
+    assert len(waiting_side.server.delivery.waiters) == WAITERS  # type: ignore[union-attr]
+
+    async def store(execution_id: str) -> None:
+        await storing_side.stub.StoreResult(
+            pb.StoreResultRequest(
+                execution_id=execution_id, record_json=b'{"id": "%s"}' % execution_id.encode(),
+                ttl_seconds=30,
+            ),
+            timeout=20,
+        )
+
+    async def result(call: grpc.aio.UnaryStreamCall) -> bytes:  # type: ignore[type-arg]
+        event = await call.read()
+        assert event.event == pb.WATCH_EVENT_RESULT
+        assert await call.read() is grpc.aio.EOF
+        return bytes(event.record_json)
+
+    await asyncio.gather(*(store(execution_id) for execution_id in ids))
+    records = await asyncio.gather(*(result(call) for call in calls))
+
+    assert records == [b'{"id": "%s"}' % execution_id.encode() for execution_id in ids]
+    # Every connection this process ever opened stays in its pool, so this counts the
+    # most it used: one for commands (auto-pipelined) and one for the subscription.
+    used = await connections_named(redis_client, waiting_side.server.redis_client_name)
+    assert 1 <= len(used) <= 2, used
+    assert sum(c["sub"] == "1" for c in used) == 1
