@@ -9,6 +9,7 @@ grace period so in-flight calls and streams can finish.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any
@@ -83,7 +84,13 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
             ) -> AsyncIterator[Any]:
                 structlog.contextvars.clear_contextvars()
                 try:
-                    async for item in inner_us(request, context):
+                    responses = inner_us(request, context)
+                    if inspect.isawaitable(responses):
+                        # A handler that streams with context.write(), such as the stock
+                        # health Watch: it returns a coroutine, not an async iterator.
+                        await responses
+                        return
+                    async for item in responses:
                         yield item
                 except HooklineError as exc:
                     await context.abort(exc.code, exc.message)
