@@ -3,6 +3,11 @@ edge served by ``EdgeServer`` (uvicorn in the test's event loop) on 127.0.0.1:0.
 
 (Litestar's AsyncTestClient runs the app in a portal thread while blocking the test's
 loop, so it cannot reach gRPC servers living in that loop; a real server can.)
+
+To stay fast, a test module shares one set of fakes and one edge (module-scoped, in
+the module's event loop: modules using them set
+``pytestmark = pytest.mark.asyncio(loop_scope="module")``); ``fakes`` resets them
+before each test. A test that stops or reconfigures a server uses ``own_fakes``.
 """
 
 from __future__ import annotations
@@ -13,51 +18,57 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from edge_fakes import FakeUpstreams
 
 from edge.server import EdgeServer
 from runtime.settings import Settings
 
+MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
-@pytest.fixture
-async def fakes() -> AsyncIterator[FakeUpstreams]:
+
+@asynccontextmanager
+async def edge_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        EdgeServer(settings) as edge,
+        httpx.AsyncClient(base_url=edge.url, timeout=15) as http,
+    ):
+        yield http
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_fakes() -> AsyncIterator[FakeUpstreams]:
     async with FakeUpstreams() as upstreams:
         yield upstreams
 
 
 @pytest.fixture
-def edge_settings(
-    make_settings: Callable[..., Settings], fakes: FakeUpstreams
-) -> Callable[..., Settings]:
-    """Settings pointing the edge at the fakes; keyword arguments override."""
-
-    def factory(**overrides: Any) -> Settings:
-        return make_settings(**{**fakes.settings_overrides(), **overrides})
-
-    return factory
+def fakes(shared_fakes: FakeUpstreams) -> FakeUpstreams:
+    """The module's fakes, reset to their defaults."""
+    shared_fakes.reset()
+    return shared_fakes
 
 
-@pytest.fixture
-def make_client(
-    edge_settings: Callable[..., Settings],
-) -> Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]:
-    """``async with make_client(api_key="k") as client:`` an HTTP client of an edge
-    running on the fakes with those settings."""
-
-    @asynccontextmanager
-    async def factory(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-        async with (
-            EdgeServer(edge_settings(**overrides)) as edge,
-            httpx.AsyncClient(base_url=edge.url, timeout=15) as http,
-        ):
-            yield http
-
-    return factory
+@pytest_asyncio.fixture(loop_scope="module")
+async def own_fakes() -> AsyncIterator[FakeUpstreams]:
+    """Fakes of this test alone (free to stop or reconfigure)."""
+    async with FakeUpstreams() as upstreams:
+        yield upstreams
 
 
-@pytest.fixture
-async def client(
-    make_client: Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]],
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client() as http:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(shared_fakes: FakeUpstreams) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the module's edge, in front of the module's fakes."""
+    async with edge_client(shared_fakes.edge_settings()) as http:
         yield http
+
+
+@pytest.fixture
+def make_client(shared_fakes: FakeUpstreams) -> MakeClient:
+    """``async with make_client(api_key="k") as client:`` a new edge with those settings,
+    in front of the module's fakes (or ``upstreams=...``)."""
+
+    def factory(upstreams: FakeUpstreams | None = None, **overrides: Any) -> Any:
+        return edge_client((upstreams or shared_fakes).edge_settings(**overrides))
+
+    return factory

@@ -28,6 +28,7 @@ from hookline.trigger.v1 import trigger_service_pb2_grpc as trig_grpc
 from edge.upstreams import SERVICE_NAMES
 from runtime.errors import AlreadyExists, HooklineError, InvalidArgument, NotFound
 from runtime.grpc_server import ErrorMappingInterceptor
+from runtime.settings import Settings
 
 
 def workflow_json(workflow_id: str, name: str) -> bytes:
@@ -37,6 +38,10 @@ def workflow_json(workflow_id: str, name: str) -> bytes:
 
 class FakeTrigger(trig_grpc.TriggerServiceServicer):
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was received and answer as configured by default."""
         self.webhook_requests: list[trig_pb.HandleWebhookRequest] = []
         self.webhook_reply = trig_pb.HandleWebhookResponse(
             response_mode=trig_pb.RESPONSE_MODE_ON_RECEIVED
@@ -126,6 +131,10 @@ class FakeTrigger(trig_grpc.TriggerServiceServicer):
 
 class FakeExecution(exec_grpc.ExecutionServiceServicer):
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was received and answer as configured by default."""
         self.records: dict[str, bytes] = {}
         self.list_requests: list[exec_pb.ListExecutionsRequest] = []
         self.next_cursor = ""
@@ -167,6 +176,10 @@ class FakeCache(cache_grpc.CacheServiceServicer):
     """``events`` are sent after SUBSCRIBED; with ``hang`` only once ``release`` is set."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was received and answer as configured by default."""
         self.watch_requests: list[cache_pb.WatchResultRequest] = []
         self.events: list[cache_pb.WatchResultResponse] = [TIMED_OUT]
         self.hang = False
@@ -265,6 +278,21 @@ class FakeUpstreams:
     ) -> None:
         await self.cache_server.stop(0)
         await self.main.stop(0)
+
+    def reset(self) -> None:
+        for fake in (self.trigger, self.execution, self.cache):
+            fake.reset()
+
+    def edge_settings(self, **overrides: Any) -> Settings:
+        """Settings of an edge on 127.0.0.1:0 in front of these fakes."""
+        values: dict[str, Any] = {
+            "edge_addr": "127.0.0.1:0",
+            "shutdown_grace_seconds": 1.0,
+            "log_format": "console",
+            **self.settings_overrides(),
+            **overrides,
+        }
+        return Settings(**values)
 
     def settings_overrides(self) -> dict[str, str]:
         return {

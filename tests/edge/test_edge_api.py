@@ -9,12 +9,15 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from edge_fakes import TIMED_OUT, FakeUpstreams, result_event, workflow_json
 from hookline.execution.v1 import execution_service_pb2 as exec_pb
 
 from runtime.errors import Unavailable
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 WORKFLOW = {"name": "Greeter", "nodes": [], "connections": []}
 
@@ -179,7 +182,10 @@ async def test_executions_list_passes_filters_and_pages(
     assert resp.json() == {"data": [{"id": "e2"}, {"id": "e1"}], "nextCursor": "next"}
     filtered, unfiltered = fakes.execution.list_requests
     assert (filtered.workflow_id, filtered.status, filtered.limit, filtered.cursor) == (
-        "wf-1", exec_pb.EXECUTION_STATUS_ERROR, 5, "c",
+        "wf-1",
+        exec_pb.EXECUTION_STATUS_ERROR,
+        5,
+        "c",
     )
     assert unfiltered.status == exec_pb.EXECUTION_STATUS_UNSPECIFIED
     assert everything.status_code == 200

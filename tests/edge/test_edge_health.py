@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 import httpx
+import pytest
 from edge_fakes import FakeUpstreams, result_event
 from grpc_health.v1 import health_pb2
 from hookline.trigger.v1 import trigger_service_pb2 as trig_pb
@@ -13,6 +14,8 @@ from hookline.trigger.v1 import trigger_service_pb2 as trig_pb
 from edge.upstreams import SERVICE_NAMES
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -25,10 +28,11 @@ async def test_healthz_is_ok(client: httpx.AsyncClient) -> None:
 
 
 async def test_readyz_is_ready_when_every_service_and_redis_serve(
-    client: httpx.AsyncClient, fakes: FakeUpstreams
+    make_client: MakeClient, own_fakes: FakeUpstreams
 ) -> None:
-    await fakes.cache_server.health.set("redis", SERVING)
-    resp = await client.get("/readyz")
+    await own_fakes.cache_server.health.set("redis", SERVING)
+    async with make_client(own_fakes) as client:
+        resp = await client.get("/readyz")
     assert resp.status_code == 200
     assert resp.json() == {
         "status": "ready",
@@ -37,10 +41,11 @@ async def test_readyz_is_ready_when_every_service_and_redis_serve(
 
 
 async def test_readyz_is_degraded_when_redis_is_down(
-    client: httpx.AsyncClient, fakes: FakeUpstreams
+    make_client: MakeClient, own_fakes: FakeUpstreams
 ) -> None:
-    await fakes.cache_server.health.set("redis", NOT_SERVING)
-    resp = await client.get("/readyz")
+    await own_fakes.cache_server.health.set("redis", NOT_SERVING)
+    async with make_client(own_fakes) as client:
+        resp = await client.get("/readyz")
     assert resp.status_code == 200
     assert resp.json()["status"] == "degraded"
     assert resp.json()["checks"]["redis"] == "down"
@@ -56,10 +61,11 @@ async def test_readyz_says_redis_is_not_configured_when_the_cache_has_no_redis(
 
 
 async def test_readyz_is_503_not_ready_when_a_service_does_not_serve(
-    client: httpx.AsyncClient, fakes: FakeUpstreams
+    make_client: MakeClient, own_fakes: FakeUpstreams
 ) -> None:
-    await fakes.main.health.set(SERVICE_NAMES["execution"], NOT_SERVING)
-    resp = await client.get("/readyz")
+    await own_fakes.main.health.set(SERVICE_NAMES["execution"], NOT_SERVING)
+    async with make_client(own_fakes) as client:
+        resp = await client.get("/readyz")
     assert resp.status_code == 503
     assert resp.json()["status"] == "not_ready"
     assert resp.json()["checks"]["execution"] == "down"
@@ -67,10 +73,11 @@ async def test_readyz_is_503_not_ready_when_a_service_does_not_serve(
 
 
 async def test_readyz_is_503_when_the_cache_is_unreachable(
-    client: httpx.AsyncClient, fakes: FakeUpstreams
+    make_client: MakeClient, own_fakes: FakeUpstreams
 ) -> None:
-    await fakes.cache_server.stop(0)
-    resp = await client.get("/readyz")
+    await own_fakes.cache_server.stop(0)
+    async with make_client(own_fakes) as client:
+        resp = await client.get("/readyz")
     assert resp.status_code == 503
     assert resp.json()["checks"]["cache"] == "down"
     assert resp.json()["checks"]["redis"] == "unknown"
@@ -83,8 +90,11 @@ async def test_metrics_count_webhooks_by_mode_and_status_with_latency(
     fakes.trigger.webhook_reply = trig_pb.HandleWebhookResponse(
         response_mode=trig_pb.RESPONSE_MODE_LAST_NODE, response_timeout_seconds=5
     )
-    fakes.cache.events = [result_event({"status": "success", "nodes": {}, "response": {
-        "statusCode": 201, "body": "ok"}})]
+    fakes.cache.events = [
+        result_event(
+            {"status": "success", "nodes": {}, "response": {"statusCode": 201, "body": "ok"}}
+        )
+    ]
     await client.post("/webhook/a")
     await client.post("/webhook/a")
     fakes.trigger.webhook_reply = trig_pb.HandleWebhookResponse(
@@ -125,8 +135,12 @@ async def test_the_openapi_document_describes_every_route(client: httpx.AsyncCli
         "/metrics",
     ):
         assert path in paths, path
-    operation_ids = [op["operationId"] for item in paths.values() for op in item.values()
-                     if isinstance(op, dict) and "operationId" in op]
+    operation_ids = [
+        op["operationId"]
+        for item in paths.values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    ]
     assert len(operation_ids) == len(set(operation_ids))
     assert "createWorkflow" in operation_ids
     assert {"webhookGet", "webhookPost"} <= set(operation_ids)
@@ -145,4 +159,3 @@ async def test_a_method_the_route_lacks_is_405_json_with_allow(client: httpx.Asy
     assert resp.status_code == 405
     assert resp.json()["error"] == "method_not_allowed"
     assert "GET" in resp.headers["allow"]
-

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -14,13 +13,14 @@ from edge_fakes import FakeUpstreams, result_event
 from hookline.trigger.v1 import trigger_service_pb2 as trig_pb
 
 from edge.server import EdgeServer
-from runtime.settings import Settings
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def test_it_listens_on_a_free_port_and_stops_on_exit(
-    edge_settings: Callable[..., Settings],
+    fakes: FakeUpstreams,
 ) -> None:
-    async with EdgeServer(edge_settings()) as edge:
+    async with EdgeServer(fakes.edge_settings()) as edge:
         assert edge.port > 0
         assert edge.url == f"http://127.0.0.1:{edge.port}"
         async with httpx.AsyncClient() as http:
@@ -31,13 +31,13 @@ async def test_it_listens_on_a_free_port_and_stops_on_exit(
             await http.get(f"{edge.url}/healthz")
 
 
-async def test_a_taken_port_fails_the_start(edge_settings: Callable[..., Settings]) -> None:
+async def test_a_taken_port_fails_the_start(fakes: FakeUpstreams) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(OSError, match="cannot start"):
-            async with EdgeServer(edge_settings(edge_addr=f"127.0.0.1:{port}")):
+            async with EdgeServer(fakes.edge_settings(edge_addr=f"127.0.0.1:{port}")):
                 pass
 
 
@@ -49,12 +49,14 @@ def _waiting_webhook(fakes: FakeUpstreams) -> None:
 
 
 async def test_a_caller_that_hangs_up_cancels_the_watch_quietly(
-    edge_settings: Callable[..., Settings],
     fakes: FakeUpstreams,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _waiting_webhook(fakes)
-    async with EdgeServer(edge_settings()) as edge, httpx.AsyncClient(base_url=edge.url) as http:
+    async with (
+        EdgeServer(fakes.edge_settings()) as edge,
+        httpx.AsyncClient(base_url=edge.url) as http,
+    ):
         request = asyncio.create_task(http.post("/webhook/greet"))
         await asyncio.wait_for(fakes.cache.watching.wait(), 5)
         request.cancel()  # closes the connection: the client hangs up
@@ -68,13 +70,18 @@ async def test_a_caller_that_hangs_up_cancels_the_watch_quietly(
     assert "Caller disconnected" in caplog.text
 
 
-async def test_exit_lets_a_waiting_request_finish(
-    edge_settings: Callable[..., Settings], fakes: FakeUpstreams
-) -> None:
+async def test_exit_lets_a_waiting_request_finish(fakes: FakeUpstreams) -> None:
     _waiting_webhook(fakes)
-    fakes.cache.events = [result_event({"status": "success", "nodes": {}, "response": {
-        "statusCode": 201, "body": {"done": True}}})]
-    edge = EdgeServer(edge_settings(shutdown_grace_seconds=5))
+    fakes.cache.events = [
+        result_event(
+            {
+                "status": "success",
+                "nodes": {},
+                "response": {"statusCode": 201, "body": {"done": True}},
+            }
+        )
+    ]
+    edge = EdgeServer(fakes.edge_settings(shutdown_grace_seconds=5))
     await edge.__aenter__()
     async with httpx.AsyncClient(base_url=edge.url, timeout=10) as http:
         request = asyncio.create_task(http.post("/webhook/greet"))

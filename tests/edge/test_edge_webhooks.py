@@ -8,10 +8,13 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 import httpx
+import pytest
 from edge_fakes import TIMED_OUT, FakeUpstreams, response_event, result_event
 from hookline.trigger.v1 import trigger_service_pb2 as trig_pb
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 def waiting(fakes: FakeUpstreams, mode: int, *, timeout: int = 5, save: bool = True) -> None:
@@ -293,11 +296,11 @@ async def test_a_watch_that_outlives_its_deadline_is_504_not_a_hang(
 
 
 async def test_an_unreachable_cache_is_503_json(
-    make_client: MakeClient, fakes: FakeUpstreams
+    make_client: MakeClient, own_fakes: FakeUpstreams
 ) -> None:
-    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
-    await fakes.cache_server.stop(0)
-    async with make_client() as client:
+    waiting(own_fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
+    await own_fakes.cache_server.stop(0)
+    async with make_client(own_fakes) as client:
         resp = await client.post("/webhook/greet")
     assert resp.status_code == 503
     body = resp.json()
@@ -307,23 +310,24 @@ async def test_an_unreachable_cache_is_503_json(
 
 
 async def test_a_cache_that_goes_away_while_waiting_is_503(
-    client: httpx.AsyncClient, fakes: FakeUpstreams
+    make_client: MakeClient, own_fakes: FakeUpstreams
 ) -> None:
-    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE, timeout=30)
-    fakes.cache.hang = True
-    request = asyncio.create_task(client.post("/webhook/greet"))
-    await asyncio.wait_for(fakes.cache.watching.wait(), 5)
-    await fakes.cache_server.stop(0)
-    resp = await asyncio.wait_for(request, 10)
+    waiting(own_fakes, trig_pb.RESPONSE_MODE_LAST_NODE, timeout=30)
+    own_fakes.cache.hang = True
+    async with make_client(own_fakes) as client:
+        request = asyncio.create_task(client.post("/webhook/greet"))
+        await asyncio.wait_for(own_fakes.cache.watching.wait(), 5)
+        await own_fakes.cache_server.stop(0)
+        resp = await asyncio.wait_for(request, 10)
     assert resp.status_code == 503
     assert resp.json()["error"] == "unavailable"
 
 
 async def test_an_unreachable_trigger_is_503_with_a_general_message(
-    make_client: MakeClient, fakes: FakeUpstreams
+    make_client: MakeClient, own_fakes: FakeUpstreams
 ) -> None:
-    await fakes.main.stop(0)
-    async with make_client() as client:
+    await own_fakes.main.stop(0)
+    async with make_client(own_fakes) as client:
         resp = await client.post("/webhook/greet")
     assert resp.status_code == 503
     assert resp.json()["error"] == "unavailable"

@@ -4,29 +4,55 @@ contract of DESIGN.md section 3, end to end, on SQLite and the shared Redis."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from runtime.settings import Settings
 
 for _module in ("services.cache.server", "services.execution.server", "services.trigger.server"):
     pytest.importorskip(_module)
 
-from runtime.stack import LocalStack  # noqa: E402
+from runtime.stack import LocalStack
 
 Unique = Callable[[str], str]
 
 
-@pytest.fixture
-async def stack(make_settings: Callable[..., Settings], redis_url: str) -> AsyncIterator[LocalStack]:
-    async with LocalStack(make_settings(redis_url=redis_url, max_body_bytes=64 * 1024)) as running:
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+def stack_settings(tmp_path: Path, redis_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": f"sqlite:///{tmp_path / 'hookline.db'}",
+        "redis_url": redis_url,
+        "edge_addr": "127.0.0.1:0",
+        "trigger_listen": "127.0.0.1:0",
+        "execution_listen": "127.0.0.1:0",
+        "cache_listen": "127.0.0.1:0",
+        "shutdown_grace_seconds": 1.0,
+        "log_format": "console",
+        "max_body_bytes": 64 * 1024,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> AsyncIterator[LocalStack]:
+    """One stack for the module; tests keep apart by fresh webhook paths and names."""
+    settings = stack_settings(tmp_path_factory.mktemp("edge-stack"), redis_url)
+    async with LocalStack(settings) as running:
         yield running
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def http(stack: LocalStack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.edge_url, timeout=30) as client:
         yield client
@@ -37,32 +63,61 @@ def greeter(path: str, name: str, *, save: bool = True, mode: str = "lastNode") 
     return {
         "name": name,
         "active": True,
-        "settings": {"saveExecutionToDatabase": save, "resultTtlSeconds": 60,
-                     "responseTimeoutSeconds": 30},
+        "settings": {
+            "saveExecutionToDatabase": save,
+            "resultTtlSeconds": 60,
+            "responseTimeoutSeconds": 30,
+        },
         "nodes": [
-            {"name": "Hook", "type": "webhook",
-             "parameters": {"path": path, "method": "POST", "responseMode": mode}},
-            {"name": "Shape", "type": "set",
-             "parameters": {"values": {"greeting": "Hello {{ json.body.name }}"}}},
-            {"name": "Reply", "type": "httpResponse",
-             "parameters": {"statusCode": 201, "headers": {"X-Greeter": "1"},
-                            "body": {"message": "{{ json.greeting }}"}}},
+            {
+                "name": "Hook",
+                "type": "webhook",
+                "parameters": {"path": path, "method": "POST", "responseMode": mode},
+            },
+            {
+                "name": "Shape",
+                "type": "set",
+                "parameters": {"values": {"greeting": "Hello {{ json.body.name }}"}},
+            },
+            {
+                "name": "Reply",
+                "type": "httpResponse",
+                "parameters": {
+                    "statusCode": 201,
+                    "headers": {"X-Greeter": "1"},
+                    "body": {"message": "{{ json.greeting }}"},
+                },
+            },
         ],
         "connections": [{"from": "Hook", "to": "Shape"}, {"from": "Shape", "to": "Reply"}],
     }
 
 
-def hook_then(path: str, name: str, nodes: list[dict[str, Any]], *, mode: str = "lastNode",
-              timeout: int = 30, save: bool = True, method: str = "POST") -> dict[str, Any]:
+def hook_then(
+    path: str,
+    name: str,
+    nodes: list[dict[str, Any]],
+    *,
+    mode: str = "lastNode",
+    timeout: int = 30,
+    save: bool = True,
+    method: str = "POST",
+) -> dict[str, Any]:
     """A webhook followed by ``nodes`` in a chain."""
-    all_nodes = [{"name": "Hook", "type": "webhook",
-                  "parameters": {"path": path, "method": method, "responseMode": mode}}, *nodes]
+    all_nodes = [
+        {
+            "name": "Hook",
+            "type": "webhook",
+            "parameters": {"path": path, "method": method, "responseMode": mode},
+        },
+        *nodes,
+    ]
     names = [n["name"] for n in all_nodes]
     return {
         "name": name,
         "settings": {"saveExecutionToDatabase": save, "responseTimeoutSeconds": timeout},
         "nodes": all_nodes,
-        "connections": [{"from": a, "to": b} for a, b in zip(names, names[1:], strict=False)],
+        "connections": [{"from": a, "to": b} for a, b in itertools.pairwise(names)],
     }
 
 
@@ -115,8 +170,9 @@ async def test_on_received_answers_at_once_and_the_run_is_saved(
     assert resp.status_code == 200
     execution_id = resp.headers["x-execution-id"]
     assert resp.json() == {"executionId": execution_id, "status": "started"}
-    wait = await http.post(f"/api/v1/workflows/{workflow['id']}/run", params={"wait": "true"},
-                           json={})
+    wait = await http.post(
+        f"/api/v1/workflows/{workflow['id']}/run", params={"wait": "true"}, json={}
+    )
     assert wait.status_code == 200, wait.text  # a later run finished: so did this one, likely
     for _ in range(50):
         record = await http.get(f"/api/v1/executions/{execution_id}")
@@ -131,11 +187,23 @@ async def test_response_node_answers_before_the_run_ends(
     http: httpx.AsyncClient, unique: Unique
 ) -> None:
     path = unique("early")
-    await create(http, hook_then(path, unique("Early"), [
-        {"name": "Reply", "type": "httpResponse",
-         "parameters": {"statusCode": 202, "body": "accepted"}},
-        {"name": "Slow", "type": "wait", "parameters": {"seconds": 3}},
-    ], mode="responseNode", save=False))
+    await create(
+        http,
+        hook_then(
+            path,
+            unique("Early"),
+            [
+                {
+                    "name": "Reply",
+                    "type": "httpResponse",
+                    "parameters": {"statusCode": 202, "body": "accepted"},
+                },
+                {"name": "Slow", "type": "wait", "parameters": {"seconds": 3}},
+            ],
+            mode="responseNode",
+            save=False,
+        ),
+    )
     started = asyncio.get_running_loop().time()
     resp = await http.post(f"/webhook/{path}", json={})
     assert resp.status_code == 202, resp.text
@@ -148,10 +216,20 @@ async def test_without_a_response_node_the_last_output_is_the_answer(
     http: httpx.AsyncClient, unique: Unique
 ) -> None:
     path = unique("last")
-    await create(http, hook_then(path, unique("Last"), [
-        {"name": "Shape", "type": "set",
-         "parameters": {"values": {"n": "{{ json.body.n }}"}, "keepOnlySet": True}},
-    ]))
+    await create(
+        http,
+        hook_then(
+            path,
+            unique("Last"),
+            [
+                {
+                    "name": "Shape",
+                    "type": "set",
+                    "parameters": {"values": {"n": "{{ json.body.n }}"}, "keepOnlySet": True},
+                },
+            ],
+        ),
+    )
     resp = await http.post(f"/webhook/{path}", json={"n": 7})
     assert resp.status_code == 200, resp.text
     assert resp.json() == {"n": 7}
@@ -159,9 +237,16 @@ async def test_without_a_response_node_the_last_output_is_the_answer(
 
 async def test_a_failed_run_is_500_naming_the_node(http: httpx.AsyncClient, unique: Unique) -> None:
     path = unique("fail")
-    await create(http, hook_then(path, unique("Fail"), [
-        {"name": "Boom", "type": "stopAndError", "parameters": {"message": "no luck"}},
-    ]))
+    await create(
+        http,
+        hook_then(
+            path,
+            unique("Fail"),
+            [
+                {"name": "Boom", "type": "stopAndError", "parameters": {"message": "no luck"}},
+            ],
+        ),
+    )
     resp = await http.post(f"/webhook/{path}", json={})
     assert resp.status_code == 500, resp.text
     body = resp.json()
@@ -175,9 +260,18 @@ async def test_a_slow_run_is_504_and_its_record_can_be_fetched_later(
     http: httpx.AsyncClient, unique: Unique
 ) -> None:
     path = unique("slow")
-    await create(http, hook_then(path, unique("Slow"), [
-        {"name": "Nap", "type": "wait", "parameters": {"seconds": 1.5}},
-    ], timeout=1, save=False))
+    await create(
+        http,
+        hook_then(
+            path,
+            unique("Slow"),
+            [
+                {"name": "Nap", "type": "wait", "parameters": {"seconds": 1.5}},
+            ],
+            timeout=1,
+            save=False,
+        ),
+    )
     resp = await http.post(f"/webhook/{path}", json={})
     assert resp.status_code == 504, resp.text
     execution_id = resp.headers["x-execution-id"]
@@ -194,20 +288,36 @@ async def test_a_slow_run_is_504_and_its_record_can_be_fetched_later(
 
 async def test_webhook_rejections(http: httpx.AsyncClient, unique: Unique) -> None:
     path = unique("guarded")
-    await create(http, {
-        **hook_then(path, unique("Guarded"), [], method="PUT"),
-        "nodes": [{"name": "Hook", "type": "webhook", "parameters": {
-            "path": path, "method": "PUT", "responseMode": "onReceived",
-            "auth": {"type": "header", "name": "X-Token", "value": "t0ken"}}}],
-        "connections": [],
-    })
+    await create(
+        http,
+        {
+            **hook_then(path, unique("Guarded"), [], method="PUT"),
+            "nodes": [
+                {
+                    "name": "Hook",
+                    "type": "webhook",
+                    "parameters": {
+                        "path": path,
+                        "method": "PUT",
+                        "responseMode": "onReceived",
+                        "auth": {"type": "header", "name": "X-Token", "value": "t0ken"},
+                    },
+                }
+            ],
+            "connections": [],
+        },
+    )
     missing = await http.post(f"/webhook/{unique('nowhere')}")
     wrong_method = await http.post(f"/webhook/{path}")
     no_auth = await http.put(f"/webhook/{path}", json={})
-    bad_json = await http.put(f"/webhook/{path}", content=b"{",
-                              headers={"X-Token": "t0ken", "Content-Type": "application/json"})
-    too_big = await http.put(f"/webhook/{path}", content=b"x" * (64 * 1024 + 1),
-                             headers={"X-Token": "t0ken"})
+    bad_json = await http.put(
+        f"/webhook/{path}",
+        content=b"{",
+        headers={"X-Token": "t0ken", "Content-Type": "application/json"},
+    )
+    too_big = await http.put(
+        f"/webhook/{path}", content=b"x" * (64 * 1024 + 1), headers={"X-Token": "t0ken"}
+    )
     ok = await http.put(f"/webhook/{path}", json={}, headers={"X-Token": "t0ken"})
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     assert wrong_method.status_code == 405 and "PUT" in wrong_method.headers["allow"]
@@ -225,13 +335,14 @@ async def test_the_management_api_round_trip(http: httpx.AsyncClient, unique: Un
     assert created["settings"]["resultTtlSeconds"] == 60
     assert created["id"] and created["createdAt"]
     conflict = await http.post("/api/v1/workflows", json=greeter(path, unique("Other")))
-    invalid = await http.post("/api/v1/workflows", json={"name": "x", "nodes": [],
-                                                         "connections": []})
+    invalid = await http.post(
+        "/api/v1/workflows", json={"name": "x", "nodes": [], "connections": []}
+    )
     got = await http.get(f"/api/v1/workflows/{created['id']}")
-    patched = await http.patch(f"/api/v1/workflows/{created['id']}",
-                               json={"settings": {"resultTtlSeconds": 5}})
-    replaced = await http.put(f"/api/v1/workflows/{created['id']}",
-                              json=greeter(path, "Renamed"))
+    patched = await http.patch(
+        f"/api/v1/workflows/{created['id']}", json={"settings": {"resultTtlSeconds": 5}}
+    )
+    replaced = await http.put(f"/api/v1/workflows/{created['id']}", json=greeter(path, "Renamed"))
     page = await http.get("/api/v1/workflows", params={"limit": 1})
     deleted = await http.delete(f"/api/v1/workflows/{created['id']}")
     gone = await http.get(f"/api/v1/workflows/{created['id']}")
@@ -248,10 +359,8 @@ async def test_the_management_api_round_trip(http: httpx.AsyncClient, unique: Un
     assert gone.status_code == 404
 
 
-async def test_the_api_key_guards_the_management_api(
-    make_settings: Callable[..., Settings], redis_url: str, unique: Unique
-) -> None:
-    settings = make_settings(redis_url=redis_url, api_key="k3y")
+async def test_the_api_key_guards_the_management_api(tmp_path: Path, redis_url: str) -> None:
+    settings = stack_settings(tmp_path, redis_url, api_key="k3y")
     async with LocalStack(settings) as stack, httpx.AsyncClient(base_url=stack.edge_url) as http:
         denied = await http.get("/api/v1/workflows")
         allowed = await http.get("/api/v1/workflows", headers={"X-API-Key": "k3y"})
