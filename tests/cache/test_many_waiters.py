@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from hookline.cache.v1 import cache_service_pb2 as pb
+from services.cache.storage.base import Kind
 
 from .conftest import StartCache
 
@@ -42,12 +43,10 @@ async def test_two_thousand_waiters_use_at_most_two_redis_connections(
     assert len(waiting_side.server.delivery.waiters) == WAITERS  # type: ignore[union-attr]
 
     async def store(execution_id: str) -> None:
-        await storing_side.stub.StoreResult(
-            pb.StoreResultRequest(
-                execution_id=execution_id, record_json=b'{"id": "%s"}' % execution_id.encode(),
-                ttl_seconds=30,
-            ),
-            timeout=20,
+        # Straight into the other process's domain: the 2,000 StoreResult RPCs are
+        # not what this test is about, the waiting side's connections are.
+        await storing_side.server.delivery.store(  # type: ignore[union-attr]
+            Kind.RESULT, execution_id, b'{"id": "%s"}' % execution_id.encode(), 30
         )
 
     async def result(call: grpc.aio.UnaryStreamCall) -> bytes:  # type: ignore[type-arg]
