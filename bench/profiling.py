@@ -14,7 +14,7 @@ from typing import Any
 
 from runtime.logs import get_logger
 
-__all__ = ["ProfileSummary", "PySpy", "find_py_spy", "summarise_collapsed"]
+__all__ = ["CollapsedSummary", "ProfileSummary", "PySpy", "find_py_spy", "summarise_collapsed"]
 
 log = get_logger(__name__)
 
@@ -27,8 +27,11 @@ class ProfileSummary:
 
     process: str
     samples: int
+    idle_samples: int
     top_self: list[tuple[str, float]]
     top_inclusive: list[tuple[str, float]]
+    own_by_package: list[tuple[str, float]]
+    hookline_inclusive: list[tuple[str, float]]
     svg: str | None
     collapsed: str | None
 
@@ -42,39 +45,118 @@ def find_py_spy() -> str | None:
     return str(candidate) if candidate.exists() and os.access(candidate, os.X_OK) else None
 
 
+_HOOKLINE_DIRS = ("edge", "services", "runtime")
+# Native libraries, by a marker in the frame's "(library)" part.
+_NATIVE_LIBRARIES = (
+    ("libc.so", "libc (system calls: socket and log writes)"),
+    ("libpython", "CPython (interpreter, GC)"),
+    ("cygrpc", "grpc C core"),
+    ("libstdc++", "grpc C core"),
+    ("_message", "protobuf (upb)"),
+    ("hiredis", "hiredis"),
+)
+# Leaf frames of a thread that waits for I/O or a lock: with --native py-spy samples
+# them, so they are left out of the shares (and counted as idle).
+_IDLE_LEAVES = ("epoll_wait", "poll ", "select ", "pthread_cond_wait", "pthread_cond_timedwait",
+                "EpollSelector.select", "_PollLikeSelector.select", "sem_wait", "sem_timedwait")
+
+
+def _frame_file(frame: str) -> str | None:
+    """The file of a py-spy frame; py-spy already writes it relative to sys.path."""
+    match = _FRAME_FILE.search(frame)
+    return match["file"] if match else None
+
+
 def _short(frame: str) -> str:
-    """``fn (/long/path/pkg/mod.py:12)`` -> ``fn (pkg/mod.py:12)``."""
+    """``fn (a/b/c/mod.py:12)`` -> ``fn (c/mod.py:12)``."""
     match = _FRAME_FILE.search(frame)
     if not match:
         return frame
-    path = Path(match["file"])
-    short = "/".join(path.parts[-2:])
+    short = "/".join(Path(match["file"]).parts[-2:])
     return f"{frame[:match.start()].strip()} ({short}:{match['line']})"
 
 
-def summarise_collapsed(text: str, top: int = 15) -> tuple[int, list[tuple[str, float]],
-                                                            list[tuple[str, float]]]:
-    """Total samples, top frames by own share and by inclusive share (percent)."""
+def _function(frame: str) -> str:
+    """``fn (a/b/mod.py:12)`` -> ``fn (b/mod.py)``: all lines of a function together."""
+    match = _FRAME_FILE.search(frame)
+    if not match:
+        return frame
+    short = "/".join(Path(match["file"]).parts[-2:])
+    return f"{frame[:match.start()].strip()} ({short})"
+
+
+def _package(frame: str) -> str:
+    """Who owns a frame: ``hookline edge/…`` for project code, else the top-level
+    package or standard-library module (``grpc``, ``asyncio``, ``threading``), or
+    ``native`` for frames without a file."""
+    file = _frame_file(frame)
+    if file is None:
+        library = frame[frame.rfind("(") + 1:].rstrip(")") if frame.endswith(")") else ""
+        for marker, name in _NATIVE_LIBRARIES:
+            if marker in library:
+                return name
+        return f"native {library}" if library else "native"
+    parts = Path(file.removeprefix("<frozen ").removesuffix(">")).parts
+    if parts[0] in _HOOKLINE_DIRS:
+        inner = "/".join(parts[1:-1] + (Path(parts[-1]).stem,))
+        return f"hookline {parts[0]}/{inner}" if len(parts) > 1 else f"hookline {parts[0]}"
+    return Path(parts[0]).stem
+
+
+def _is_hookline(frame: str) -> bool:
+    file = _frame_file(frame)
+    if file is None:
+        return False
+    parts = Path(file).parts
+    return parts[0] in _HOOKLINE_DIRS and parts[-1] != "cli.py"
+
+
+@dataclass
+class CollapsedSummary:
+    """Shares (percent of samples) of frames and packages in one recording."""
+
+    samples: int
+    idle_samples: int
+    top_self: list[tuple[str, float]]
+    top_inclusive: list[tuple[str, float]]
+    own_by_package: list[tuple[str, float]]
+    hookline_inclusive: list[tuple[str, float]]
+
+
+def summarise_collapsed(text: str, top: int = 15) -> CollapsedSummary:
+    """Top frames by own and inclusive share, own share by package, and the hookline
+    functions (edge/, services/, runtime/) with the largest inclusive share; shares are
+    of the busy samples (idle waits left out)."""
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
-    total = 0
+    packages: collections.Counter[str] = collections.Counter()
+    ours: collections.Counter[str] = collections.Counter()
+    total = idle = 0
     for line in text.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
+        raw = stack.split(";")
+        if raw[-1].startswith(_IDLE_LEAVES):
+            idle += count
+            continue
         total += count
-        frames = [_short(f) for f in stack.split(";")]
+        frames = [_short(f) for f in raw]
         own[frames[-1]] += count
+        packages[_package(raw[-1])] += count
         for frame in set(frames):
             inclusive[frame] += count
-    if total == 0:
-        return 0, [], []
+        for frame in {_function(f) for f in raw if _is_hookline(f)}:
+            ours[frame] += count
 
     def share(counter: collections.Counter[str]) -> list[tuple[str, float]]:
+        if total == 0:
+            return []
         return [(frame, round(100.0 * n / total, 1)) for frame, n in counter.most_common(top)]
 
-    return total, share(own), share(inclusive)
+    return CollapsedSummary(total, idle, share(own), share(inclusive), share(packages),
+                            share(ours))
 
 
 @dataclass
@@ -85,10 +167,15 @@ class PySpy:
     out_dir: Path
     duration_s: int = 10
     rate: int = 100
+    native: bool = False
 
     def _start(self, name: str, pid: int, fmt: str, path: Path) -> subprocess.Popen[bytes]:
+        # The raw recording includes native frames (grpc's Cython core, libc, the GC),
+        # which is where much of the time goes; the flame graph stays Python-only and
+        # readable.
+        native = ["--native"] if self.native and fmt == "raw" else []
         command = [self.binary, "record", "--pid", str(pid), "--duration", str(self.duration_s),
-                   "--rate", str(self.rate), "--format", fmt, "--output", str(path)]
+                   "--rate", str(self.rate), "--format", fmt, "--output", str(path), *native]
         log_path = self.out_dir / f"py-spy-{name}-{fmt}.log"
         with log_path.open("ab") as out:
             return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -118,9 +205,12 @@ class PySpy:
             collapsed = self.out_dir / f"{name}.collapsed.txt"
             svg = self.out_dir / f"{name}.svg"
             text = collapsed.read_text() if collapsed.exists() else ""
-            total, top_self, top_inclusive = summarise_collapsed(text)
+            summary = summarise_collapsed(text)
             out.append(ProfileSummary(
-                process=name, samples=total, top_self=top_self, top_inclusive=top_inclusive,
+                process=name, samples=summary.samples, idle_samples=summary.idle_samples,
+                top_self=summary.top_self,
+                top_inclusive=summary.top_inclusive, own_by_package=summary.own_by_package,
+                hookline_inclusive=summary.hookline_inclusive,
                 svg=svg.name if svg.exists() else None,
                 collapsed=collapsed.name if collapsed.exists() else None,
             ))

@@ -56,6 +56,23 @@ def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
     for r in result.load:
         out.append(f"| {r.scenario} | {r.concurrency} | {r.rps:,.0f} | {r.p50_ms:.2f} | "
                    f"{r.p90_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |")
+    cpu_rows = [(r, result.server_side.get(f"{r.scenario} @c={r.concurrency}", {}))
+                for r in result.load]
+    if any(side.get("cpu_ms_per_request") for _, side in cpu_rows):
+        out += ["", "## CPU per request (service CPU ms / request) and neighbours' load", "",
+                ("| scenario | c | edge | trigger | execution | cache | total | "
+                "wrk CPU s | others' CPU % of machine | load avg |"),
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r, side in cpu_rows:
+            per = side.get("cpu_ms_per_request") or {}
+            cpu = side.get("cpu") or {}
+            if not per:
+                continue
+            out.append(
+                f"| {r.scenario} | {r.concurrency} | {per['edge']:.2f} | {per['trigger']:.2f} | "
+                f"{per['execution']:.2f} | {per['cache']:.2f} | {sum(per.values()):.2f} | "
+                f"{cpu.get('load_generator', 0):.1f} | "
+                f"{100 * side.get('others_cpu_share', 0):.0f} | {cpu.get('loadavg_1m', 0):.1f} |")
     out += ["", "## Performance bar", ""]
     out += [f"- **{_mark(line.passed)}** {line.requirement}: {line.measured}" for line in bar]
     if result.delivery:
@@ -69,7 +86,7 @@ def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
                            f"{d['p99_ms']:.3f} | {d['max_ms']:.3f} | "
                            f"{d['store_rtt_p50_ms']:.3f} |")
     server = {k: v for k, v in result.server_side.items()
-              if v.get("deliveries") or v.get("db_rows_written")}
+              if v.get("deliveries") or v.get("db_rows_written") or v.get("db_saves_skipped")}
     if server:
         out += ["", "## Server side (cache and execution metrics, per wrk run)", "",
                 ("| run | deliveries | delivery p50 ms (est.) | p99 ms (est.) | rows written | "
@@ -98,17 +115,23 @@ def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
                 f"peak {w['cache_rss_peak_bytes'] / 2**20:.0f} MiB; edge peak RSS "
                 f"{w['edge_rss_peak_bytes'] / 2**20:.0f} MiB; client fd limit {w['fd_limit']:,}")]
     if result.profiles:
-        out += ["", "## Profiles (py-spy, lastNode save-off at c=16)", ""]
+        out += ["", "## Profiles (py-spy, lastNode save-off at c=16)", "",
+                ("Own time by package (the leaf frame's package; time in C extensions counts "
+                "for the Python frame that called them), the hookline functions with the "
+                "largest inclusive share, and the top leaf frames."), ""]
         for p in result.profiles:
-            out.append(f"### {p['process']} ({p['samples']:,} samples; flame graph {p['svg']})")
+            out.append(f"### {p['process']} ({p['samples']:,} busy samples, "
+                       f"{p['idle_samples']:,} idle left out; flame graph {p['svg']})")
             out.append("")
-            out.append("| own % | frame | | inclusive % | frame |")
-            out.append("|---:|---|---|---:|---|")
-            rows = max(len(p["top_self"]), len(p["top_inclusive"]))
-            for i in range(min(rows, 12)):
-                own = p["top_self"][i] if i < len(p["top_self"]) else ("", "")
-                inc = p["top_inclusive"][i] if i < len(p["top_inclusive"]) else ("", "")
-                out.append(f"| {own[1]} | `{own[0]}` | | {inc[1]} | `{inc[0]}` |")
+            out.append("| own % | package | | incl. % | hookline function | | own % | frame |")
+            out.append("|---:|---|---|---:|---|---|---:|---|")
+            columns = (p["own_by_package"], p["hookline_inclusive"], p["top_self"])
+            for i in range(min(12, max(len(c) for c in columns))):
+                cells = []
+                for column in columns:
+                    name, share = column[i] if i < len(column) else ("", "")
+                    cells.append(f"{share} | `{name}`" if name else " | ")
+                out.append("| " + " | | ".join(cells) + " |")
             out.append("")
     if result.notes:
         out += ["", "## Notes", ""] + [f"- {note}" for note in result.notes]

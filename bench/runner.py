@@ -6,7 +6,7 @@ from __future__ import annotations
 import platform
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -15,6 +15,7 @@ import psutil
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from bench import scrape as prom
+from bench.cpu import CpuMeter
 from bench.database import BenchDatabase
 from bench.delivery import measure_delivery
 from bench.load import LoadResult, run_wrk
@@ -132,28 +133,36 @@ class BenchRunner:
             cache = procs["cache" if delivery == "push" else "cache-poll"]
             concurrencies = plan.large_concurrencies if key == "large_result" \
                 else plan.concurrencies
-            self._load(scenario, workflows[key], edge, cache, procs["execution"], concurrencies)
+            self._load(scenario, workflows[key], edge, cache, procs["trigger"],
+                       procs["execution"], concurrencies)
         self._delivery(procs)
         if plan.profile:
             self._profile(procs, workflows["last_node_save_off"])
         self._waiters(procs, workflows["waiting"])
 
     def _load(self, scenario: str, workflow: BenchWorkflow, edge: ServiceProcess,
-              cache: ServiceProcess, execution: ServiceProcess,
+              cache: ServiceProcess, trigger: ServiceProcess, execution: ServiceProcess,
               concurrencies: tuple[int, ...]) -> None:
         url = workflow.url(edge.url)
         run_wrk(f"{scenario} (warm-up)", url, concurrency=16, duration_s=self.plan.warmup_s,
                 body=REQUEST_BODY)
         self._drain(execution)
+        meter = CpuMeter({"edge": edge.pid, "trigger": trigger.pid,
+                          "execution": execution.pid, "cache": cache.pid})
         for concurrency in concurrencies:
             before = self._scrape_all(cache, execution)
+            meter.start()
             result = run_wrk(scenario, url, concurrency=concurrency,
                              duration_s=self.plan.duration_s, body=REQUEST_BODY)
+            # Runs that onReceived answered early still use CPU: count it up to the drain.
             drained = self._drain(execution)
+            cpu = meter.stop()
             after = self._scrape_all(cache, execution)
             self.result.load.append(result)
             self.result.server_side[f"{scenario} @c={concurrency}"] = {
                 **self._server_side(before, after), "drain_seconds": drained,
+                "cpu": asdict(cpu), "cpu_ms_per_request": cpu.per_request_ms(result.requests),
+                "others_cpu_share": round(cpu.others_share(), 3),
             }
 
     def _scrape_all(self, cache: ServiceProcess, execution: ServiceProcess
@@ -225,7 +234,7 @@ class BenchRunner:
             self.result.notes.append("py-spy not installed: `.venv/bin/pip install py-spy`; "
                                      "profiles skipped.")
             return
-        spy = PySpy(binary, self.out_dir, duration_s=self.plan.profile_seconds)
+        spy = PySpy(binary, self.out_dir, duration_s=self.plan.profile_seconds, native=True)
         pids = {name: procs[name].pid for name in ("edge", "trigger", "execution", "cache")}
         url = workflow.url(procs["edge"].url)
         for fmt in ("flamegraph", "raw"):

@@ -120,7 +120,7 @@ def run_waiters(url: str, body: str, *, count: int, wait_seconds: float, cache_p
     cache = psutil.Process(cache_pid)
     before_conns = redis_connections(cache, redis_port)
     before_rss = cache.memory_info().rss
-    timeout_s = wait_seconds + 60.0
+    timeout_s = wait_seconds + 300.0
     with ProcessSampler(cache_pid, redis_port, redis_url=redis_url) as cache_sampler, \
             ProcessSampler(edge_pid, redis_port) as edge_sampler:
         tally, wall = asyncio.run(_drive(url, body, count, timeout_s))

@@ -81,7 +81,7 @@ def _waiting(name: str, path: str, seconds: float) -> dict[str, Any]:
     return {
         "name": name,
         "active": True,
-        "settings": {"saveExecutionToDatabase": False, "responseTimeoutSeconds": 120},
+        "settings": {"saveExecutionToDatabase": False, "responseTimeoutSeconds": 300},
         "nodes": [
             {"name": "Hook", "type": "webhook",
              "parameters": {"path": path, "method": "POST", "responseMode": "lastNode"}},
