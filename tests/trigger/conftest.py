@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
@@ -18,6 +20,7 @@ from hookline.execution.v1 import execution_service_pb2_grpc as exec_grpc
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
+from runtime.database import create_engine, migrate
 from runtime.settings import Settings
 from services.trigger import TriggerOptions, TriggerServer
 
@@ -82,6 +85,36 @@ class FakeExecution:
     address: str
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with every migration applied, copied by ``fresh_sqlite``."""
+    path = tmp_path_factory.mktemp("trigger-template") / "template.db"
+
+    async def build() -> None:
+        engine = create_engine(f"sqlite:///{path}")
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(build())
+    return path
+
+
+@pytest.fixture
+def fresh_sqlite(migrated_sqlite: Path, tmp_path: Path) -> Callable[[str], str]:
+    """``fresh_sqlite("name")``: the URL of a migrated SQLite file private to the test
+    (the same name gives the same file, for replicas sharing a database)."""
+
+    def factory(name: str = "trigger") -> str:
+        path = tmp_path / f"{name}.db"
+        if not path.exists():
+            shutil.copyfile(migrated_sqlite, path)
+        return f"sqlite:///{path}"
+
+    return factory
+
+
 @pytest.fixture
 async def fake_execution() -> AsyncIterator[FakeExecution]:
     service = FakeExecutionService()
@@ -107,7 +140,9 @@ class StartTrigger(Protocol):
 
 @pytest.fixture
 async def start_trigger(
-    make_settings: Callable[..., Settings], fake_execution: FakeExecution
+    make_settings: Callable[..., Settings],
+    fake_execution: FakeExecution,
+    fresh_sqlite: Callable[[str], str],
 ) -> AsyncIterator[StartTrigger]:
     """Start TriggerServers (stopped at teardown); keyword arguments are Settings."""
     async with AsyncExitStack() as stack:
@@ -119,6 +154,7 @@ async def start_trigger(
             **overrides: Any,
         ) -> TriggerServer:
             values: dict[str, Any] = {
+                "database_url": fresh_sqlite("trigger"),
                 "execution_addr": fake_execution.address,
                 "shutdown_grace_seconds": 0.5,
             }

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
@@ -26,9 +25,9 @@ async def test_webhook_created_through_one_replica_is_found_by_another_at_once(
     start_trigger: StartTrigger,
     connect: Callable[[TriggerServer], Stub],
     redis_url: str,
-    tmp_path: Path,
+    fresh_sqlite: Callable[[str], str],
 ) -> None:
-    shared = {"database_url": f"sqlite:///{tmp_path / 'shared.db'}", "redis_url": redis_url}
+    shared = {"database_url": fresh_sqlite("shared"), "redis_url": redis_url}
     a = connect(await start_trigger(**shared))
     server_b = await start_trigger(**shared)
     b = connect(server_b)
@@ -49,9 +48,9 @@ async def test_webhook_created_through_one_replica_is_found_by_another_at_once(
 async def test_without_redis_a_miss_rereads_the_database(
     start_trigger: StartTrigger,
     connect: Callable[[TriggerServer], Stub],
-    tmp_path: Path,
+    fresh_sqlite: Callable[[str], str],
 ) -> None:
-    shared = {"database_url": f"sqlite:///{tmp_path / 'shared.db'}"}
+    shared = {"database_url": fresh_sqlite("shared")}
     a = connect(await start_trigger(**shared))
     b = connect(await start_trigger(**shared))
     stored = await create(a, webhook_workflow())
@@ -105,9 +104,9 @@ async def test_misses_reload_again_after_the_throttle_interval() -> None:
 async def test_periodic_refresh_picks_up_changes_made_elsewhere(
     start_trigger: StartTrigger,
     connect: Callable[[TriggerServer], Stub],
-    tmp_path: Path,
+    fresh_sqlite: Callable[[str], str],
 ) -> None:
-    shared = {"database_url": f"sqlite:///{tmp_path / 'shared.db'}"}
+    shared = {"database_url": fresh_sqlite("shared")}
     a = connect(await start_trigger(**shared))
     server_b = await start_trigger(**shared, options=TriggerOptions(refresh_seconds=0.2))
     stored = await create(a, webhook_workflow(name=fresh("refresh")))
