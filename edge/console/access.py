@@ -19,22 +19,21 @@ from litestar import Controller, Request, get, post
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
-from litestar.enums import RequestEncodingType
+from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Body
+from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.types import Guard
-from typing_extensions import Annotated
 
 from edge.console.context import KEY_COOKIE, ConsoleContext
 from edge.console.urls import CONSOLE_PATH, LOGIN_PATH
 from runtime.logs import get_logger
 
 __all__ = [
-    "LoginRequired",
     "LoginController",
-    "console_key_guard",
+    "LoginRequired",
     "console_csrf_config",
+    "console_key_guard",
     "safe_next",
 ]
 
@@ -69,8 +68,9 @@ def console_key_guard(api_key: str | None) -> list[Guard]:
     if not api_key:
         return []
 
-    def require_console_key(connection: ASGIConnection[Any, Any, Any, Any],
-                            handler: BaseRouteHandler) -> None:
+    def require_console_key(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
         if handler.opt.get(PUBLIC):
             return
         if not _matches(connection.cookies.get(KEY_COOKIE), api_key):
@@ -114,22 +114,21 @@ class LoginController(Controller):
     """``/console/login`` and ``/console/logout``."""
 
     path = "/"
-    opt = {PUBLIC: True}
 
-    @get("/login", name="console:login")
+    @get("/login", name="console:login", opt={PUBLIC: True})
     async def login_page(
-        self, console: ConsoleContext, next: str | None = None  # noqa: A002
+        self, console: NamedDependency[ConsoleContext], next: FromQuery[str | None] = None
     ) -> Template | Redirect:
         if not console.api_key:
             return Redirect(CONSOLE_PATH)
         return Template("console/login.html", context={"next": safe_next(next), "error": None})
 
-    @post("/login", name="console:login-submit", status_code=303)
+    @post("/login", name="console:login-submit", status_code=303, opt={PUBLIC: True})
     async def login(
         self,
         request: Request[Any, Any, Any],
-        console: ConsoleContext,
-        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+        console: NamedDependency[ConsoleContext],
+        data: URLEncodedBody[dict[str, str]],
     ) -> Template | Redirect:
         api_key = console.api_key
         target = safe_next(data.get("next"))
@@ -137,7 +136,9 @@ class LoginController(Controller):
             return Redirect(target, status_code=303)
         given = data.get("api_key", "")
         if not _matches(given, api_key):
-            log.warning("Console login refused", client=request.client.host if request.client else None)
+            log.warning(
+                "Console login refused", client=request.client.host if request.client else None
+            )
             return Template(
                 "console/login.html",
                 context={"next": target, "error": "That key is not valid."},
@@ -147,7 +148,7 @@ class LoginController(Controller):
         redirect.cookies.append(_key_cookie(request, given, max_age=None))
         return redirect
 
-    @post("/logout", name="console:logout", status_code=303)
+    @post("/logout", name="console:logout", status_code=303, opt={PUBLIC: True})
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
         redirect = Redirect(LOGIN_PATH, status_code=303)
         redirect.cookies.append(_key_cookie(request, "", max_age=0))

@@ -65,7 +65,7 @@ def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)
     except ValueError:
         return None
 
@@ -117,8 +117,9 @@ class HookApi:
 
     # ------------------------------------------------------------- workflows
     async def list_workflows(self, *, limit: int = 100, cursor: str | None = None) -> Page:
-        body = (await self._call("GET", "/api/v1/workflows",
-                                 params={"limit": limit, "cursor": cursor})).json()
+        body = (
+            await self._call("GET", "/api/v1/workflows", params={"limit": limit, "cursor": cursor})
+        ).json()
         return Page(list(body.get("data") or []), body.get("nextCursor"))
 
     async def all_workflows(self) -> list[dict[str, Any]]:
@@ -134,11 +135,15 @@ class HookApi:
         return found
 
     async def get_workflow(self, workflow_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = (await self._call("GET", f"/api/v1/workflows/{workflow_id}")).json()
+        result: dict[str, Any] = (
+            await self._call("GET", f"/api/v1/workflows/{workflow_id}")
+        ).json()
         return result
 
     async def create_workflow(self, document: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = (await self._call("POST", "/api/v1/workflows", json=document)).json()
+        result: dict[str, Any] = (
+            await self._call("POST", "/api/v1/workflows", json=document)
+        ).json()
         return result
 
     async def replace_workflow(self, workflow_id: str, document: dict[str, Any]) -> dict[str, Any]:

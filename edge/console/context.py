@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 from litestar import Request
+from litestar.di import NamedDependency
 
 from edge.console.api import HookApi
 
-__all__ = ["KEY_COOKIE", "ConsoleContext", "provide_api", "own_base_url", "operator_key"]
+__all__ = ["KEY_COOKIE", "ConsoleContext", "operator_key", "own_base_url", "provide_api"]
 
 KEY_COOKIE = "hookline_console_key"
 """The HttpOnly, SameSite=Strict cookie holding the operator's API key."""
@@ -52,7 +53,9 @@ def operator_key(request: Request[Any, Any, Any], api_key: str | None) -> str | 
     return request.cookies.get(KEY_COOKIE) if api_key else None
 
 
-def provide_api(console: ConsoleContext, request: Request[Any, Any, Any]) -> HookApi:
+def provide_api(
+    console: NamedDependency[ConsoleContext], request: Request[Any, Any, Any]
+) -> HookApi:
     if console.http is None:
         raise RuntimeError("the console's HTTP client is not open (app lifespan not started)")
     base = console.api_url or own_base_url(request)

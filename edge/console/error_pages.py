@@ -67,17 +67,28 @@ def _api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
         # The key in the cookie no longer opens the API (rotated): ask for it again.
         return _redirect(request, f"{LOGIN_PATH}?{urlencode({'next': request.url.path})}")
     if exc.status >= 500:
-        log.warning("Console could not reach the API", path=request.url.path,
-                    status=exc.status, error=exc.error, message=exc.message)
-        return _page(exc.status, "The hookline API did not answer this request.",
-                     "Try again in a moment; the edge's /readyz says which upstream is down.")
+        log.warning(
+            "Console could not reach the API",
+            path=request.url.path,
+            status=exc.status,
+            error=exc.error,
+            message=exc.message,
+        )
+        return _page(
+            exc.status,
+            "The hookline API did not answer this request.",
+            "Try again in a moment; the edge's /readyz says which upstream is down.",
+        )
     return _page(exc.status, exc.message)
 
 
 def _forbidden(_: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
-    return _page(403, "This form could not be verified (CSRF check failed).",
-                 "It may have been open too long, or it did not come from this console. "
-                 "Reload the page and try again.")
+    return _page(
+        403,
+        "This form could not be verified (CSRF check failed).",
+        "It may have been open too long, or it did not come from this console. "
+        "Reload the page and try again.",
+    )
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

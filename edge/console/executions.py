@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from edge.console.api import ApiError, ExecutionView, HookApi
@@ -26,7 +27,7 @@ POLL_SECONDS = 1
 MAX_PENDING_POLLS = 60
 """How many times a page opened right after a test request waits for a record that
 does not exist yet (an unsaved run reaches the cache only when it ends)."""
-_PAGE_SIZE = 20
+PAGE_SIZE = 20
 
 
 def _expires_in(moment: datetime | None) -> str:
@@ -51,21 +52,25 @@ class ExecutionPages(Controller):
     @get("/", name="console:executions")
     async def list_page(
         self,
-        api: HookApi,
-        workflow_id: Annotated[str | None, Parameter(query="workflowId")] = None,
-        status: str | None = None,
-        cursor: str | None = None,
+        api: NamedDependency[HookApi],
+        workflow_id: Annotated[str | None, QueryParameter(name="workflowId")] = None,
+        status: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = PAGE_SIZE,
     ) -> Template:
         workflows = await api.all_workflows()
         names = {str(wf.get("id")): str(wf.get("name")) for wf in workflows}
         listing: dict[str, Any] = {
-            "rows": [], "error": None, "show_workflow": not workflow_id, "names": names,
+            "rows": [],
+            "error": None,
+            "show_workflow": not workflow_id,
+            "names": names,
             "filtered": bool(workflow_id or status),
         }
         next_cursor: str | None = None
         try:
             page = await api.list_executions(
-                workflow_id=workflow_id, status=status, limit=_PAGE_SIZE, cursor=cursor
+                workflow_id=workflow_id, status=status, limit=limit, cursor=cursor
             )
             listing["rows"], next_cursor = page.data, page.next_cursor
         except ApiError as exc:
@@ -77,27 +82,40 @@ class ExecutionPages(Controller):
             context={
                 "listing": listing,
                 "next_cursor": next_cursor,
-                "filters": {"workflowId": workflow_id or "", "status": status or "",
-                            "cursor": cursor or ""},
+                "filters": {
+                    "workflowId": workflow_id or "",
+                    "status": status or "",
+                    "cursor": cursor or "",
+                    "limit": str(limit) if limit != PAGE_SIZE else "",
+                },
                 "workflow_name": names.get(workflow_id or ""),
                 "workflow_options": sorted(names.items(), key=lambda item: item[1].lower()),
             },
         )
 
     @get("/lookup", name="console:execution-lookup")
-    async def lookup(self, id: str) -> Redirect:  # noqa: A002
+    async def lookup(self, id: FromQuery[str]) -> Redirect:
         return Redirect(execution_url(id.strip()), status_code=303)
 
     @get("/{execution_id:str}", name="console:execution")
     async def execution_page(
-        self, api: HookApi, execution_id: str, pending: int = 0
+        self,
+        api: NamedDependency[HookApi],
+        execution_id: FromPath[str],
+        pending: FromQuery[int] = 0,
     ) -> Template:
         context = await self._detail(api, execution_id, pending=pending)
-        return Template("console/execution.html", context=context)
+        missing = context["record"] is None and not context["polling"]
+        return Template(
+            "console/execution.html", context=context, status_code=404 if missing else 200
+        )
 
     @get("/{execution_id:str}/live", name="console:execution-live")
     async def live_fragment(
-        self, api: HookApi, execution_id: str, pending: int = 0
+        self,
+        api: NamedDependency[HookApi],
+        execution_id: FromPath[str],
+        pending: FromQuery[int] = 0,
     ) -> Template:
         context = await self._detail(api, execution_id, pending=pending)
         return Template("console/_execution_detail.html", context=context)

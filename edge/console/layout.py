@@ -11,6 +11,7 @@ graph the server would have rejected (unknown names, cycles).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,17 +129,16 @@ def _layers(names: list[str], edges: list[tuple[str, str, str]]) -> dict[str, in
 def _order(columns: list[list[str]], slots: dict[str, _Slot]) -> None:
     """Reorder each column by the barycentre of its neighbours, sweeping both ways."""
 
+    def barycentre(key: str, neighbours: str, position: dict[str, int]) -> float:
+        linked: list[str] = getattr(slots[key], neighbours)
+        if not linked:
+            return float(position[key])
+        return sum(position[other] for other in linked) / len(linked)
+
     def sweep(indices: range, neighbours: str) -> None:
         for i in indices:
             position = {key: idx for col in columns for idx, key in enumerate(col)}
-
-            def barycentre(key: str) -> float:
-                linked = getattr(slots[key], neighbours)
-                if not linked:
-                    return float(position[key])
-                return sum(position[other] for other in linked) / len(linked)
-
-            columns[i].sort(key=barycentre)
+            columns[i].sort(key=lambda key: barycentre(key, neighbours, position))
 
     for _ in range(_SWEEPS // 2):
         sweep(range(1, len(columns)), "preds")
@@ -192,7 +192,7 @@ def layout_workflow(workflow: Mapping[str, Any]) -> Diagram:
             slots[key] = _Slot(key, step)
             chain.append(key)
         chain.append(target)
-        for a, b in zip(chain, chain[1:]):
+        for a, b in itertools.pairwise(chain):
             slots[a].succs.append(b)
             slots[b].preds.append(a)
         chains.append((source, target, output, chain[1:-1]))
@@ -211,7 +211,9 @@ def layout_workflow(workflow: Mapping[str, Any]) -> Diagram:
     height = max(y for _, y in centre.values()) + NODE_HEIGHT + MARGIN
 
     boxes = tuple(
-        NodeBox(name=name, type=types[name], layer=layer[name], x=centre[name][0], y=centre[name][1])
+        NodeBox(
+            name=name, type=types[name], layer=layer[name], x=centre[name][0], y=centre[name][1]
+        )
         for col in columns
         for name in col
         if name in types

@@ -60,7 +60,9 @@ class ConsolePlugin(InitPlugin):
             path=CONSOLE_PATH,
             route_handlers=[WorkflowPages, ExecutionPages, LoginController],
             guards=console_key_guard(context.api_key),
-            middleware=[DefineMiddleware(CSRFMiddleware, config=console_csrf_config(context.api_key))],
+            middleware=[
+                DefineMiddleware(CSRFMiddleware, config=console_csrf_config(context.api_key))
+            ],
             exception_handlers=console_exception_handlers(),
             dependencies={
                 "console": Provide(lambda: context, sync_to_thread=False),
@@ -84,7 +86,9 @@ class ConsolePlugin(InitPlugin):
             [
                 self.router(),
                 create_static_files_router(
-                    path=STATIC_PATH, directories=[STATIC_DIR], include_in_schema=False,
+                    path=STATIC_PATH,
+                    directories=[STATIC_DIR],
+                    include_in_schema=False,
                     name="console:static",
                 ),
                 _root,

@@ -124,12 +124,16 @@ def render_svg(
     statuses = statuses or {}
     marker = f"{dom_id}-arrow"
     parts = [
-        f'<svg id="{escape(dom_id)}" class="diagram" xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="0 0 {_num(diagram.width)} {_num(diagram.height)}" '
-        f'width="{_num(diagram.width)}" height="{_num(diagram.height)}" role="img" '
-        f'aria-label="Workflow diagram with {len(diagram.nodes)} nodes">',
-        f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>',
+        (
+            f'<svg id="{escape(dom_id)}" class="diagram" xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {_num(diagram.width)} {_num(diagram.height)}" '
+            f'width="{_num(diagram.width)}" height="{_num(diagram.height)}" role="img" '
+            f'aria-label="Workflow diagram with {len(diagram.nodes)} nodes">'
+        ),
+        (
+            f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+            'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>'
+        ),
         '<g class="edges">',
         *(_edge(edge, marker) for edge in diagram.edges),
         "</g>",

@@ -5,11 +5,11 @@ shown next to the input that caused it (status 409/422, which htmx swaps in)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from edge.console.api import ApiError, HookApi, WebhookReply
@@ -26,7 +26,7 @@ from edge.console.views import (
 
 __all__ = ["WorkflowPages"]
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, str]]
 
 _CLIENT_ERRORS = frozenset({400, 404, 409, 413, 422})
 _NOTICES = {
@@ -71,7 +71,10 @@ class WorkflowPages(Controller):
     # ------------------------------------------------------------------ list
     @get("/", name="console:workflows")
     async def list_page(
-        self, request: Request[Any, Any, Any], api: HookApi, notice: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        api: NamedDependency[HookApi],
+        notice: FromQuery[str | None] = None,
     ) -> Template:
         return await self._list(request, api, notice=_NOTICES.get(notice or ""))
 
@@ -102,7 +105,7 @@ class WorkflowPages(Controller):
     # ---------------------------------------------------------------- import
     @post("/workflows", name="console:import")
     async def import_workflow(
-        self, request: Request[Any, Any, Any], api: HookApi, data: Form
+        self, request: Request[Any, Any, Any], api: NamedDependency[HookApi], data: Form
     ) -> Response[Any]:
         text = data.get("document", "")
         form_id = data.get("form_id", "import-form")
@@ -146,20 +149,29 @@ class WorkflowPages(Controller):
             return Template(
                 "console/_import_form.html",
                 context={
-                    "form_id": form_id if form_id in ("import-form", "edit-form") else "import-form",
+                    "form_id": form_id
+                    if form_id in ("import-form", "edit-form")
+                    else "import-form",
                     "document": text,
                     "import_error": message,
-                    "submit_label": "Replace workflow" if form_id == "edit-form" else "Save workflow",
+                    "submit_label": "Replace workflow"
+                    if form_id == "edit-form"
+                    else "Save workflow",
                 },
                 status_code=status,
             )
-        return await self._list(request, api, document=text, import_error=message,
-                                status_code=status)
+        return await self._list(
+            request, api, document=text, import_error=message, status_code=status
+        )
 
     # ---------------------------------------------------------------- active
     @post("/workflows/{workflow_id:str}/active", name="console:active")
     async def set_active(
-        self, request: Request[Any, Any, Any], api: HookApi, workflow_id: str, data: Form
+        self,
+        request: Request[Any, Any, Any],
+        api: NamedDependency[HookApi],
+        workflow_id: FromPath[str],
+        data: Form,
     ) -> Response[Any]:
         wanted = data.get("active", "").lower() in ("true", "on", "1")
         row_error: str | None = None
@@ -186,10 +198,10 @@ class WorkflowPages(Controller):
     async def workflow_page(
         self,
         request: Request[Any, Any, Any],
-        api: HookApi,
-        workflow_id: str,
-        dialog: str | None = None,
-        notice: str | None = None,
+        api: NamedDependency[HookApi],
+        workflow_id: FromPath[str],
+        dialog: FromQuery[str | None] = None,
+        notice: FromQuery[str | None] = None,
     ) -> Template:
         workflow = await api.get_workflow(workflow_id)
         return await self._workflow(
@@ -212,8 +224,13 @@ class WorkflowPages(Controller):
         status_code: int = 200,
     ) -> Template:
         row = workflow_row(workflow)
-        recent: dict[str, Any] = {"rows": [], "error": None, "show_workflow": False,
-                                  "names": {}, "filtered": False}
+        recent: dict[str, Any] = {
+            "rows": [],
+            "error": None,
+            "show_workflow": False,
+            "names": {},
+            "filtered": False,
+        }
         try:
             recent["rows"] = (await api.list_executions(workflow_id=row.id, limit=10)).data
         except ApiError as exc:
@@ -260,7 +277,11 @@ class WorkflowPages(Controller):
     # -------------------------------------------------------------- settings
     @post("/workflows/{workflow_id:str}/settings", name="console:settings")
     async def save_settings(
-        self, request: Request[Any, Any, Any], api: HookApi, workflow_id: str, data: Form
+        self,
+        request: Request[Any, Any, Any],
+        api: NamedDependency[HookApi],
+        workflow_id: FromPath[str],
+        data: Form,
     ) -> Response[Any]:
         form: dict[str, Any] = {
             "saveExecutionToDatabase": data.get("saveExecutionToDatabase") in ("true", "on"),
@@ -287,14 +308,23 @@ class WorkflowPages(Controller):
             return Redirect(workflow_url(workflow_id, notice="settings"), status_code=303)
         workflow = await api.get_workflow(workflow_id)
         return await self._workflow(
-            request, api, workflow, dialog="settings", settings_form=form,
-            settings_error=error, status_code=422,
+            request,
+            api,
+            workflow,
+            dialog="settings",
+            settings_form=form,
+            settings_error=error,
+            status_code=422,
         )
 
     # ---------------------------------------------------------- test request
     @post("/workflows/{workflow_id:str}/test", name="console:test")
     async def send_test(
-        self, request: Request[Any, Any, Any], api: HookApi, workflow_id: str, data: Form
+        self,
+        request: Request[Any, Any, Any],
+        api: NamedDependency[HookApi],
+        workflow_id: FromPath[str],
+        data: Form,
     ) -> Template:
         workflow = await api.get_workflow(workflow_id)
         row = workflow_row(workflow)
@@ -315,7 +345,10 @@ class WorkflowPages(Controller):
                     headers.append(("Content-Type", test["content_type"]))
                 path = row.path + (f"?{test['query']}" if test["query"] else "")
                 reply = await api.send_webhook(
-                    row.method, path, body=test["body"], headers=headers,
+                    row.method,
+                    path,
+                    body=test["body"],
+                    headers=headers,
                     wait_seconds=row.response_timeout_seconds,
                 )
             except ValueError as exc:
@@ -331,13 +364,17 @@ class WorkflowPages(Controller):
                     "test_error": error,
                 },
             )
-        return await self._workflow(request, api, workflow, test=test, reply=reply,
-                                    test_error=error)
+        return await self._workflow(
+            request, api, workflow, test=test, reply=reply, test_error=error
+        )
 
     # ---------------------------------------------------------------- delete
     @post("/workflows/{workflow_id:str}/delete", name="console:delete")
     async def delete(
-        self, request: Request[Any, Any, Any], api: HookApi, workflow_id: str
+        self,
+        request: Request[Any, Any, Any],
+        api: NamedDependency[HookApi],
+        workflow_id: FromPath[str],
     ) -> Response[Any]:
         await api.delete_workflow(workflow_id)
         return _go(request, f"{CONSOLE_PATH}?notice=deleted")
