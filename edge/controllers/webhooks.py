@@ -63,9 +63,10 @@ _REJECTIONS: dict[int, tuple[int, str, str]] = {
 
 
 def _operation_id(
-    handler: HTTPRouteHandler, method: HttpMethod, components: list[str | Any]
+    handler: HTTPRouteHandler, method: HttpMethod | str, components: list[Any]
 ) -> str:
-    return f"webhook{method.value.capitalize()}"
+    name = method.value if isinstance(method, HttpMethod) else method
+    return f"webhook{name.capitalize()}"
 
 
 def _to_request(

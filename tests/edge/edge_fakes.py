@@ -26,7 +26,7 @@ from hookline.trigger.v1 import trigger_service_pb2 as trig_pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as trig_grpc
 
 from edge.upstreams import SERVICE_NAMES
-from runtime.errors import AlreadyExists, HooklineError, InvalidArgument, NotFound
+from runtime.errors import AlreadyExists, InvalidArgument, NotFound
 from runtime.grpc_server import ErrorMappingInterceptor
 from runtime.settings import Settings
 
@@ -50,7 +50,7 @@ class FakeTrigger(trig_grpc.TriggerServiceServicer):
         self.received: list[Any] = []
         self.run_requests: list[trig_pb.RunWorkflowRequest] = []
         self.run_timeout_seconds = 2
-        self.fail_with: HooklineError | None = None
+        self.fail_with: Exception | None = None
         self.next_cursor = ""
 
     def _check(self, request: Any) -> None:

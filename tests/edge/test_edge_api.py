@@ -263,7 +263,7 @@ async def test_an_upstream_internal_error_is_500_with_a_general_message(
     fakes.trigger.workflows["x"] = b"{}"
     fakes.trigger.received.clear()
     # A servicer bug (an exception that is not a HooklineError) reaches the edge as UNKNOWN.
-    fakes.trigger.fail_with = KeyError("internal detail")  # type: ignore[assignment]
+    fakes.trigger.fail_with = KeyError("internal detail")
     broken = await client.get("/api/v1/workflows/x")
     assert unavailable.status_code == 503
     assert unavailable.json()["error"] == "unavailable"
