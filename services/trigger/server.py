@@ -61,8 +61,9 @@ class TriggerOptions:
     """At most one index reload per this many seconds for webhook calls finding no route."""
     misfire_grace_seconds: float = 2.0
     """A schedule tick later than this is skipped (and logged), not fired."""
-    start_timeout_seconds: float = 10.0
-    """Deadline of StartExecution calls."""
+    start_timeout_seconds: float = 5.0
+    """Deadline of StartExecution calls; shorter than the edge's own deadline (10 s), so
+    a hung execution service is answered as 503, not 504."""
     claim_ttl_seconds: int = 120
     """Lifetime of a Redis schedule tick claim."""
     subscribe_wait_seconds: float = 2.0
