@@ -93,10 +93,10 @@ class ExecutionRecord:
         self.error = {"node": node, "message": message}
         self.finished_at = at
 
-    def too_large(self, size: int, limit: int) -> ExecutionRecord:
+    def stripped(self, message: str) -> ExecutionRecord:
         """A small error record standing in for this one when it cannot be delivered:
-        node statuses are kept, outputs and the response are dropped."""
-        node = self.last_node
+        node statuses are kept, outputs and the response are dropped, and ``error``
+        names the last node with ``message``."""
         small = ExecutionRecord(
             id=self.id,
             workflow_id=self.workflow_id,
@@ -108,13 +108,15 @@ class ExecutionRecord:
                 for name, run in self.nodes.items()
             },
         )
-        small.fail(
-            node,
-            f"the execution result is too large to deliver ({size} bytes; the limit is "
-            f"{limit} bytes)",
-            self.finished_at or self.started_at,
-        )
+        small.fail(self.last_node, message, self.finished_at or self.started_at)
         return small
+
+    def too_large(self, size: int, limit: int) -> ExecutionRecord:
+        """``stripped`` with a message giving the record's size and the limit."""
+        return self.stripped(
+            f"the execution result is too large to deliver ({size} bytes; the limit is "
+            f"{limit} bytes)"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

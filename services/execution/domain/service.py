@@ -229,7 +229,14 @@ class ExecutionService:
         pending = [*job.early, *([job.saving] if job.saving else [])]
         if pending:
             await asyncio.wait(pending)
-        data = record.encode()
+        try:
+            data = record.encode()
+        except (ValueError, TypeError, RecursionError) as exc:  # e.g. absurdly deep output
+            log.error("execution record cannot be encoded", error=str(exc))
+            record = record.stripped(
+                f"the execution result cannot be encoded as JSON ({type(exc).__name__})"
+            )
+            data = record.encode()
         if len(data) > self._max_result_bytes:
             record = record.too_large(len(data), self._max_result_bytes)
             data = record.encode()
