@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from types import TracebackType
+from typing import Self
 
 from grpc_health.v1 import health_pb2
-
 from hookline.cache.v1 import cache_service_pb2_grpc
+
 from runtime.grpc_server import GrpcServer
 from runtime.ids import new_id
 from runtime.logs import get_logger
@@ -39,7 +40,7 @@ from services.cache.storage.redis_pipeline import AutoPipeline
 from services.cache.storage.redis_store import RedisResultStore
 from services.cache.storage.saved_records import ExecutionServiceRecords
 
-__all__ = ["CacheServer", "REDIS_HEALTH_SERVICE"]
+__all__ = ["REDIS_HEALTH_SERVICE", "CacheServer"]
 
 log = get_logger(__name__)
 
@@ -71,7 +72,7 @@ class CacheServer:
         """``127.0.0.1:<port>`` (or the listen host) once started."""
         return self._grpc.address if self._grpc is not None else ""
 
-    async def __aenter__(self) -> CacheServer:
+    async def __aenter__(self) -> Self:
         try:
             await self._start()
         except BaseException:

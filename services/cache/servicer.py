@@ -10,13 +10,13 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
-
 from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
+
 from services.cache.domain.delivery import ResultDelivery
 from services.cache.domain.model import Delivered, Subscribed, WatchRequest
 from services.cache.storage.base import Kind
 
-__all__ = ["CacheServicer", "SERVICE_NAME"]
+__all__ = ["SERVICE_NAME", "CacheServicer"]
 
 SERVICE_NAME: str = cache_service_pb2.DESCRIPTOR.services_by_name["CacheService"].full_name
 

@@ -17,8 +17,8 @@ import grpc
 import pytest
 import redis.asyncio as aioredis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from hookline.cache.v1 import cache_service_pb2_grpc
+
 from runtime.grpc_server import grpc_options
 from runtime.settings import Settings
 from services.cache.server import CacheServer
@@ -34,9 +34,7 @@ class CacheHandle:
     health: health_pb2_grpc.HealthStub
 
     async def redis_health(self) -> int:
-        reply = await self.health.Check(
-            health_pb2.HealthCheckRequest(service="redis"), timeout=2
-        )
+        reply = await self.health.Check(health_pb2.HealthCheckRequest(service="redis"), timeout=2)
         status: int = reply.status
         return status
 

@@ -11,8 +11,8 @@ import uuid
 import grpc
 import pytest
 import redis.asyncio as aioredis
-
 from hookline.cache.v1 import cache_service_pb2 as pb
+
 from .conftest import CacheHandle, LogEvents, StartCache
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -29,7 +29,7 @@ def record(execution_id: str, **extra: object) -> bytes:
 
 async def open_watch(
     cache: CacheHandle, execution_id: str, timeout_ms: int = 5000, **fields: bool
-) -> grpc.aio.UnaryStreamCall:  # type: ignore[type-arg]
+) -> grpc.aio.UnaryStreamCall[pb.WatchResultRequest, pb.WatchResultResponse]:
     call = cache.stub.WatchResult(
         pb.WatchResultRequest(execution_id=execution_id, timeout_ms=timeout_ms, **fields),
         timeout=timeout_ms / 1000 + 5,
@@ -39,14 +39,18 @@ async def open_watch(
     return call
 
 
-async def rest_of(call: grpc.aio.UnaryStreamCall) -> list[pb.WatchResultResponse]:  # type: ignore[type-arg]
+async def rest_of(
+    call: grpc.aio.UnaryStreamCall[pb.WatchResultRequest, pb.WatchResultResponse],
+) -> list[pb.WatchResultResponse]:
     events = []
     while (event := await call.read()) is not grpc.aio.EOF:
         events.append(event)
     return events
 
 
-async def store(cache: CacheHandle, execution_id: str, data: bytes, ttl: int = 60) -> pb.StoreResultResponse:
+async def store(
+    cache: CacheHandle, execution_id: str, data: bytes, ttl: int = 60
+) -> pb.StoreResultResponse:
     response: pb.StoreResultResponse = await cache.stub.StoreResult(
         pb.StoreResultRequest(execution_id=execution_id, record_json=data, ttl_seconds=ttl),
         timeout=10,
@@ -99,7 +103,7 @@ async def test_result_key_holds_the_record_json_with_the_workflow_ttl(
     key = f"execution:result:{execution_id}"
     assert await redis_client.get(key) == data
     assert 43 <= await redis_client.ttl(key) <= 45
-    assert json.loads(await redis_client.get(key))["id"] == execution_id
+    assert json.loads(await redis_client.get(key) or b"null")["id"] == execution_id
     assert reply.compressed is False and reply.stored_bytes == len(data)
 
 
@@ -132,6 +136,7 @@ async def test_record_over_the_threshold_is_stored_compressed_and_round_trips(
     reply = await store(cache, execution_id, data)
 
     raw = await redis_client.get(f"execution:result:{execution_id}")
+    assert isinstance(raw, bytes)
     assert reply.compressed is True
     assert raw.startswith(ZSTD_MAGIC) and len(raw) == reply.stored_bytes < len(data)
     assert (await rest_of(call))[0].record_json == data
@@ -298,4 +303,6 @@ async def test_watches_of_one_execution_all_get_the_result(cache: CacheHandle) -
 
     results = await asyncio.gather(*(rest_of(call) for call in calls))
 
-    assert all([(e.event, e.record_json) for e in r] == [(pb.WATCH_EVENT_RESULT, data)] for r in results)
+    assert all(
+        [(e.event, e.record_json) for e in r] == [(pb.WATCH_EVENT_RESULT, data)] for r in results
+    )

@@ -8,8 +8,8 @@ import uuid
 import grpc
 import pytest
 import redis.asyncio as aioredis
-
 from hookline.cache.v1 import cache_service_pb2 as pb
+
 from services.cache.storage.base import Kind
 
 from .conftest import StartCache
@@ -49,7 +49,9 @@ async def test_two_thousand_waiters_use_at_most_two_redis_connections(
             Kind.RESULT, execution_id, b'{"id": "%s"}' % execution_id.encode(), 30
         )
 
-    async def result(call: grpc.aio.UnaryStreamCall) -> bytes:  # type: ignore[type-arg]
+    async def result(
+        call: grpc.aio.UnaryStreamCall[pb.WatchResultRequest, pb.WatchResultResponse],
+    ) -> bytes:
         event = await call.read()
         assert event.event == pb.WATCH_EVENT_RESULT
         assert await call.read() is grpc.aio.EOF

@@ -7,7 +7,6 @@ import uuid
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
-
 from hookline.cache.v1 import cache_service_pb2 as pb
 
 from .conftest import CacheHandle, LogEvents, StartCache
@@ -24,7 +23,9 @@ async def store(cache: CacheHandle, execution_id: str, data: bytes) -> None:
     )
 
 
-async def watch(cache: CacheHandle, execution_id: str, **fields: bool) -> grpc.aio.UnaryStreamCall:  # type: ignore[type-arg]
+async def watch(
+    cache: CacheHandle, execution_id: str, **fields: bool
+) -> grpc.aio.UnaryStreamCall[pb.WatchResultRequest, pb.WatchResultResponse]:
     call = cache.stub.WatchResult(
         pb.WatchResultRequest(execution_id=execution_id, timeout_ms=3000, **fields), timeout=5
     )
@@ -36,12 +37,10 @@ async def test_without_redis_results_are_delivered_in_process_and_it_says_so(
     start_cache: StartCache, log_events: LogEvents
 ) -> None:
     cache = await start_cache()
-    warnings = [
-        e for e in log_events(
-            "No Redis configured: execution results are delivered in-process only "
-            "(single cache process)"
-        )
-    ]
+    warnings = log_events(
+        "No Redis configured: execution results are delivered in-process only "
+        "(single cache process)"
+    )
     assert [w["level"] for w in warnings] == ["warning"]
 
     first, second = new_execution_id(), new_execution_id()

@@ -15,7 +15,6 @@ import grpc
 import pytest
 import redis.asyncio as aioredis
 from grpc_health.v1 import health_pb2
-
 from hookline.cache.v1 import cache_service_pb2 as pb
 from hookline.execution.v1 import execution_service_pb2, execution_service_pb2_grpc
 
@@ -37,7 +36,7 @@ def record(execution_id: str) -> bytes:
 
 async def open_watch(
     cache: CacheHandle, execution_id: str, timeout_ms: int = 5000, **fields: bool
-) -> grpc.aio.UnaryStreamCall:  # type: ignore[type-arg]
+) -> grpc.aio.UnaryStreamCall[pb.WatchResultRequest, pb.WatchResultResponse]:
     call = cache.stub.WatchResult(
         pb.WatchResultRequest(execution_id=execution_id, timeout_ms=timeout_ms, **fields),
         timeout=timeout_ms / 1000 + 5,
@@ -46,10 +45,13 @@ async def open_watch(
     return call
 
 
-async def last_event(call: grpc.aio.UnaryStreamCall) -> pb.WatchResultResponse:  # type: ignore[type-arg]
+async def last_event(
+    call: grpc.aio.UnaryStreamCall[pb.WatchResultRequest, pb.WatchResultResponse],
+) -> pb.WatchResultResponse:
     event = await call.read()
     assert await call.read() is grpc.aio.EOF
-    return event  # type: ignore[no-any-return]
+    assert isinstance(event, pb.WatchResultResponse)
+    return event
 
 
 async def store(cache: CacheHandle, execution_id: str, data: bytes) -> pb.StoreResultResponse:
@@ -61,7 +63,11 @@ async def store(cache: CacheHandle, execution_id: str, data: bytes) -> pb.StoreR
 
 
 class FakeExecutionService(execution_service_pb2_grpc.ExecutionServiceServicer):
-    """GetExecution answers from ``saved`` (NOT_FOUND otherwise) and counts calls."""
+    """GetExecution answers from ``saved`` (NOT_FOUND otherwise) and counts calls;
+    nothing else is implemented."""
+
+    StartExecution = execution_service_pb2_grpc.ExecutionServiceServicer.StartExecution
+    ListExecutions = execution_service_pb2_grpc.ExecutionServiceServicer.ListExecutions
 
     def __init__(self) -> None:
         self.saved: dict[str, bytes] = {}

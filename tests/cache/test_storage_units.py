@@ -154,7 +154,7 @@ async def test_redis_store_writes_with_a_ttl_then_publishes(
     stored = await store.get_with_ttl(Kind.RESULT, "e-1")
     assert stored is not None and stored.data == b'{"a": 1}'
     assert await store.get_many("e-1", [Kind.RESPONSE, Kind.RESULT]) == [None, b'{"a": 1}']
-    await pubsub.aclose()
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
     await pipeline.close()
 
 

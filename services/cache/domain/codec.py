@@ -16,7 +16,7 @@ import zstandard
 
 from runtime.errors import HooklineError, ResourceExhausted
 
-__all__ = ["ResultCodec", "Encoded", "ZSTD_MAGIC"]
+__all__ = ["ZSTD_MAGIC", "Encoded", "ResultCodec"]
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 

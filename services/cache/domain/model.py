@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from services.cache.storage.base import Kind
 
 __all__ = [
-    "WatchRequest",
-    "StoreOutcome",
-    "CachedResult",
-    "Subscribed",
-    "Delivered",
-    "TimedOut",
-    "WatchEvent",
     "SUBSCRIBED",
     "TIMED_OUT",
+    "CachedResult",
+    "Delivered",
     "Kind",
+    "StoreOutcome",
+    "Subscribed",
+    "TimedOut",
+    "WatchEvent",
+    "WatchRequest",
 ]
 
 

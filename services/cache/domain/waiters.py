@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from services.cache.storage.base import Kind
 
-__all__ = ["Wake", "Waiter", "WaiterRegistry", "LOOK_AGAIN"]
+__all__ = ["LOOK_AGAIN", "Waiter", "WaiterRegistry", "Wake"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ LOOK_AGAIN = Wake(None, None)
 class Waiter:
     """One waiting request."""
 
-    __slots__ = ("execution_id", "accept_response", "_future")
+    __slots__ = ("_future", "accept_response", "execution_id")
 
     def __init__(self, execution_id: str, accept_response: bool) -> None:
         self.execution_id = execution_id
@@ -45,7 +45,9 @@ class Waiter:
         future = self._future
         if not future.done():
             future.set_result(wake)
-        elif wake.payload is not None and not future.cancelled() and future.result().payload is None:
+        elif (
+            wake.payload is not None and not future.cancelled() and future.result().payload is None
+        ):
             self._future = future.get_loop().create_future()  # a value beats "look again"
             self._future.set_result(wake)
 

@@ -18,11 +18,11 @@ from typing import Protocol
 
 __all__ = [
     "Kind",
-    "StoredValue",
-    "ResultStore",
     "NotificationSink",
+    "ResultStore",
     "SavedRecords",
     "StoreUnavailable",
+    "StoredValue",
 ]
 
 

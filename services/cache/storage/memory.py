@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from services.cache.storage.base import Kind, StoredValue
 
-__all__ = ["MemoryResultStore", "MemoryEntry"]
+__all__ = ["MemoryEntry", "MemoryResultStore"]
 
 _SWEEP_INTERVAL_SECONDS = 1.0
 

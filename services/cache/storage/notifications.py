@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from services.cache.storage.base import Kind
 
-__all__ = ["CHANNEL", "INLINE_MAX_BYTES", "encode_notification", "decode_notification"]
+__all__ = ["CHANNEL", "INLINE_MAX_BYTES", "decode_notification", "encode_notification"]
 
 CHANNEL = "hookline:results"
 

@@ -23,7 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 
 from runtime.logs import get_logger
 
-__all__ = ["RedisLink", "OUTAGE_ERRORS", "StateListener"]
+__all__ = ["OUTAGE_ERRORS", "RedisLink", "StateListener"]
 
 log = get_logger(__name__)
 

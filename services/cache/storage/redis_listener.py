@@ -131,4 +131,4 @@ class RedisNotificationListener:
             if not confirmed:
                 raise
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -89,6 +89,6 @@ class AutoPipeline:
     async def _one(self, command: Command) -> Any:
         """One command, its own error returned in place like a pipeline's."""
         try:
-            return await self._client.execute_command(*command)
+            return await self._client.execute_command(*command)  # type: ignore[no-untyped-call]
         except ResponseError as exc:
             return exc

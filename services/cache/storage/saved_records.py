@@ -8,8 +8,8 @@ and any failure to answer in time both mean "not there yet".
 from __future__ import annotations
 
 import grpc
-
 from hookline.execution.v1 import execution_service_pb2, execution_service_pb2_grpc
+
 from runtime.grpc_client import ServiceClient
 from runtime.logs import get_logger
 
