@@ -104,7 +104,7 @@ async def wait_for_caller(
     """``watch_result`` on behalf of an HTTP caller; None when the caller hung up first
     (the watch is cancelled quietly, the run goes on)."""
     try:
-        return await until_done_or_disconnected(
+        outcome = await until_done_or_disconnected(
             watch_result(
                 cache,
                 execution_id,
@@ -119,3 +119,10 @@ async def wait_for_caller(
             "Caller disconnected before the result; the run goes on", execution_id=execution_id
         )
         return None
+    if outcome.kind is OutcomeKind.TIMED_OUT:
+        log.info(
+            "No result within the response timeout; answering 504",
+            execution_id=execution_id,
+            timeout_seconds=timeout_seconds,
+        )
+    return outcome

@@ -143,7 +143,7 @@ class WebhookController(Controller):
         self,
         request: Request[Any, Any, Any],
         webhook_path: str,
-        upstreams: NamedDependency[Upstreams],
+        upstreams: Upstreams,
     ) -> pb.HandleWebhookResponse:
         body = await request.body()
         execution_id = new_id()
@@ -154,14 +154,16 @@ class WebhookController(Controller):
             )
         if reply.rejection != pb.WEBHOOK_REJECTION_UNSPECIFIED:
             raise _rejected(reply)
-        bind_execution(reply.execution_id or execution_id)
+        if not reply.execution_id:
+            reply.execution_id = execution_id
+        bind_execution(reply.execution_id)
         return reply
 
     async def _answer(
         self,
         request: Request[Any, Any, Any],
         reply: pb.HandleWebhookResponse,
-        upstreams: NamedDependency[Upstreams],
+        upstreams: Upstreams,
     ) -> Response[Any]:
         execution_id = reply.execution_id
         headers = {EXECUTION_ID_HEADER: execution_id}

@@ -17,7 +17,13 @@ MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-def waiting(fakes: FakeUpstreams, mode: trig_pb.ResponseMode.ValueType, *, timeout: int = 5, save: bool = True) -> None:
+def waiting(
+    fakes: FakeUpstreams,
+    mode: trig_pb.ResponseMode.ValueType,
+    *,
+    timeout: int = 5,
+    save: bool = True,
+) -> None:
     fakes.trigger.webhook_reply = trig_pb.HandleWebhookResponse(
         response_mode=mode, response_timeout_seconds=timeout, save_execution=save
     )
