@@ -29,6 +29,7 @@ from runtime.grpc_client import ServiceClient
 from runtime.grpc_server import GrpcServer
 from runtime.ids import new_id
 from runtime.logs import get_logger
+from runtime.metrics import MetricsEndpoint
 from runtime.redis_client import create_redis
 from runtime.settings import Settings
 from services.trigger.domain.manual_runs import ManualRunner
@@ -38,6 +39,7 @@ from services.trigger.domain.trigger_index import TriggerIndex
 from services.trigger.domain.webhooks import WebhookHandler
 from services.trigger.domain.workflows import WorkflowManager
 from services.trigger.execution_client import GrpcExecutionStarter
+from services.trigger.metrics import TriggerMetrics
 from services.trigger.servicer import SERVICE_NAME, TriggerServicer
 from services.trigger.storage.redis_change_feed import RedisChangeFeed
 from services.trigger.storage.redis_tick_ledger import RedisTickLedger
@@ -102,6 +104,7 @@ class TriggerServer:
         self._grpc: GrpcServer | None = None
         self._index: TriggerIndex | None = None
         self._scheduler: Scheduler | None = None
+        self.metrics = TriggerMetrics()
 
     @property
     def address(self) -> str:
@@ -150,6 +153,9 @@ class TriggerServer:
         settings, options = self._settings, self._options
         replica_id = options.replica_id or _default_replica_id()
 
+        await stack.enter_async_context(
+            MetricsEndpoint(self.metrics.registry, settings.trigger_metrics_listen)
+        )
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
         await migrate(engine)
@@ -187,8 +193,10 @@ class TriggerServer:
             starter=starter,
             clock=self._clock,
             misfire_grace_seconds=options.misfire_grace_seconds,
+            on_tick=self.metrics.tick,
         )
         index.on_change(scheduler.apply)
+        index.on_change(self.metrics.index_changed)
         stack.push_async_callback(scheduler.stop)
         await index.reload()
 
@@ -209,6 +217,7 @@ class TriggerServer:
             WorkflowManager(store, on_change=index.workflow_changed),
             WebhookHandler(index, starter),
             ManualRunner(store, starter),
+            self.metrics,
         )
 
         def register(server: grpc.aio.Server) -> None:

@@ -14,6 +14,7 @@ from services.trigger.domain.records import WorkflowRecord
 from services.trigger.domain.webhook_request import WebhookCall
 from services.trigger.domain.webhooks import Rejection, WebhookHandler, WebhookOutcome
 from services.trigger.domain.workflows import WorkflowManager
+from services.trigger.metrics import TriggerMetrics
 
 __all__ = ["SERVICE_NAME", "TriggerServicer"]
 
@@ -63,11 +64,16 @@ def _webhook_response(outcome: WebhookOutcome) -> pb.HandleWebhookResponse:
 
 class TriggerServicer(pb_grpc.TriggerServiceServicer):
     def __init__(
-        self, workflows: WorkflowManager, webhooks: WebhookHandler, runs: ManualRunner
+        self,
+        workflows: WorkflowManager,
+        webhooks: WebhookHandler,
+        runs: ManualRunner,
+        metrics: TriggerMetrics,
     ) -> None:
         self._workflows = workflows
         self._webhooks = webhooks
         self._runs = runs
+        self._metrics = metrics
 
     async def CreateWorkflow(
         self, request: pb.CreateWorkflowRequest, context: grpc.aio.ServicerContext
@@ -119,7 +125,10 @@ class TriggerServicer(pb_grpc.TriggerServiceServicer):
             body=request.body,
             execution_id=request.execution_id,
         )
-        return _webhook_response(await self._webhooks.handle(call))
+        outcome = await self._webhooks.handle(call)
+        label = outcome.rejection.value if outcome.rejection else "started"
+        self._metrics.webhook_calls.labels(label).inc()
+        return _webhook_response(outcome)
 
     async def RunWorkflow(
         self, request: pb.RunWorkflowRequest, context: grpc.aio.ServicerContext

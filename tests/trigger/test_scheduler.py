@@ -106,7 +106,19 @@ async def test_two_replicas_fire_every_tick_exactly_once_until_deactivated(
 
         with pytest.raises(TimeoutError):
             await fake_execution.service.wait_until(fired_after_stop, timeout=1.5)
-        _assert_each_tick_once(fake_execution.service.runs_of(workflow_id))
+        runs = fake_execution.service.runs_of(workflow_id)
+        _assert_each_tick_once(runs)
+
+        # Both replicas went for the ticks; each tick was won by one of them.
+        def ticks(server: TriggerServer, outcome: str) -> float:
+            value = server.metrics.registry.get_sample_value(
+                "hookline_schedule_ticks_total", {"outcome": outcome}
+            )
+            return value or 0.0
+
+        assert ticks(server_a, "fired") + ticks(server_b, "fired") == len(runs)
+        contested = ticks(server_a, "claimed_elsewhere") + ticks(server_b, "claimed_elsewhere")
+        assert contested >= len(runs) // 2
     finally:
         await stub.DeleteWorkflow(pb.DeleteWorkflowRequest(id=workflow_id))
 

@@ -90,11 +90,22 @@ async def test_response_mode_is_reported_and_response_node_publishes_early(
     assert run.publish_early_response is early
 
 
-async def test_unknown_path_is_not_found(trigger: Stub, fake_execution: FakeExecution) -> None:
-    response = await trigger.HandleWebhook(call(fresh("nowhere")))
+async def test_unknown_path_is_not_found_and_counted(
+    start_trigger: StartTrigger,
+    connect: Callable[[TriggerServer], Stub],
+    fake_execution: FakeExecution,
+) -> None:
+    server = await start_trigger()
+    response = await connect(server).HandleWebhook(call(fresh("nowhere")))
     assert response.rejection == pb.WEBHOOK_REJECTION_NOT_FOUND
     assert not response.execution_id
     assert fake_execution.service.runs == []
+    assert (
+        server.metrics.registry.get_sample_value(
+            "hookline_trigger_webhook_calls_total", {"outcome": "not_found"}
+        )
+        == 1.0
+    )
 
 
 async def test_other_method_is_not_allowed_and_lists_the_allowed_ones(

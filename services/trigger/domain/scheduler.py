@@ -50,7 +50,10 @@ class Scheduler:
         clock: Callable[[], datetime] = utcnow,
         misfire_grace_seconds: float = 2.0,
         max_sleep_seconds: float = 30.0,
+        on_tick: Callable[[str, int], None] | None = None,
     ) -> None:
+        """``on_tick(outcome, count)`` hears of every tick: fired, claimed_elsewhere,
+        skipped or failed."""
         self._ledger = ledger
         self._starter = starter
         self._clock = clock
@@ -60,6 +63,7 @@ class Scheduler:
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._firing: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._on_tick = on_tick or (lambda outcome, count: None)
 
     @property
     def scheduled(self) -> frozenset[str]:
@@ -129,6 +133,7 @@ class Scheduler:
                     first=to_iso(tick),
                     until=to_iso(horizon),
                 )
+                self._on_tick("skipped", missed)
                 cursor = horizon
                 continue
             delay = (tick - now).total_seconds()
@@ -151,9 +156,11 @@ class Scheduler:
                 tick=to_iso(tick),
                 error=exc.message,
             )
+            self._on_tick("failed", 1)
             return
         entry = self._entries.get(workflow_id)
         if not won or entry is None:
+            self._on_tick("claimed_elsewhere" if not won else "skipped", 1)
             return
         execution_id = new_id()
         bind_execution(execution_id)
@@ -173,5 +180,7 @@ class Scheduler:
                 tick=to_iso(tick),
                 error=exc.message,
             )
+            self._on_tick("failed", 1)
             return
+        self._on_tick("fired", 1)
         log.info("Fired schedule tick", workflow_id=workflow_id, tick=to_iso(tick))
