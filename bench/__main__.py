@@ -13,6 +13,7 @@ from bench.load import WrkMissing, require_wrk
 from bench.plan import full_plan, quick_plan
 from bench.report import publish_latest, write_results
 from bench.runner import BenchRunner, RunResult, machine_info
+from bench.source import CodeSource
 from bench.waiters import raise_fd_limit
 from runtime.logs import configure_logging, get_logger
 
@@ -30,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL",
                                                               "redis://127.0.0.1:6379/0"))
     parser.add_argument("--log-level", default="info", help="the services' log level")
+    parser.add_argument("--source", default="HEAD",
+                        help="code to run: a git ref exported to a temporary folder "
+                        "(default HEAD), or 'worktree' for the files as they are")
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help="parent folder of the timestamped results folder")
     return parser
@@ -59,10 +63,13 @@ def main(argv: list[str] | None = None) -> int:
                         "and the services it starts")
     command = "bench/run" + ("" if argv is None and len(sys.argv) < 2
                              else " " + shlex.join(argv if argv is not None else sys.argv[1:]))
-    runner = BenchRunner(plan, out_dir, args.redis_url, log_level=args.log_level, result=result)
     failed = False
     try:
-        runner.run()
+        with CodeSource(args.source) as source:
+            result.code = {"ref": args.source, "commit": source.commit, "dirty": source.dirty}
+            runner = BenchRunner(plan, out_dir, args.redis_url, log_level=args.log_level,
+                                 result=result, source=source)
+            runner.run()
     except KeyboardInterrupt:
         result.notes.append("interrupted (Ctrl-C): figures are partial")
         failed = True

@@ -58,6 +58,7 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     metrics_address: str | None = None
+    cwd: Path = REPO_ROOT
     popen: subprocess.Popen[bytes] | None = None
 
     @property
@@ -77,7 +78,7 @@ class ServiceProcess:
         with self.log_path.open("ab") as out:
             self.popen = subprocess.Popen(
                 [str(HOOKLINE), "serve", self.service],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=self.cwd,
             )
         log.info("started", service=self.name, pid=self.popen.pid, address=self.address)
 
@@ -149,6 +150,8 @@ class Stack:
 
     log_dir: Path
     base_env: Mapping[str, str]
+    code_root: Path = REPO_ROOT
+    pythonpath: str | None = None
     processes: list[ServiceProcess] = field(default_factory=list)
 
     def add(self, name: str, service: ServiceName, **env: str) -> ServiceProcess:
@@ -156,6 +159,9 @@ class Stack:
         metrics endpoint on another fresh port."""
         address = f"127.0.0.1:{free_port()}"
         full = {**os.environ, **self.base_env, **env, "HOOKLINE_LOG_FORMAT": "json"}
+        if self.pythonpath:
+            # Ahead of the editable install: the services import the code under test.
+            full["PYTHONPATH"] = self.pythonpath
         metrics_address = None
         if service == "edge":
             full["HOOKLINE_EDGE_ADDR"] = address
@@ -165,7 +171,7 @@ class Stack:
             metrics_address = f"127.0.0.1:{free_port()}"
             full[f"HOOKLINE_{service.upper()}_METRICS_LISTEN"] = metrics_address
         proc = ServiceProcess(name, service, address, full, self.log_dir / f"{name}.log",
-                              metrics_address)
+                              metrics_address, cwd=self.code_root)
         self.processes.append(proc)
         return proc
 

@@ -27,6 +27,7 @@ def as_json(result: RunResult, bar: list[BarLine]) -> dict[str, Any]:
         "started_at": result.started_at,
         "plan": result.plan,
         "machine": result.machine,
+        "code": result.code,
         "load": [r.to_json() for r in result.load],
         "server_side": result.server_side,
         "delivery": result.delivery,
@@ -46,7 +47,8 @@ def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
         "",
         (f"`{command}` ({result.plan['name']} plan: {result.plan['duration_s']:g} s per wrk run). "
         f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, "
-        f"Python {m['python']}."),
+        f"Python {m['python']}. Code: commit {result.code.get('commit', '?')[:12]}"
+        f"{' (working tree, with uncommitted changes)' if result.code.get('dirty') else ''}."),
         "",
         "## Load (wrk)",
         "",

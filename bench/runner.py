@@ -22,6 +22,7 @@ from bench.load import LoadResult, run_wrk
 from bench.plan import Plan
 from bench.processes import ServiceProcess, Stack
 from bench.profiling import PySpy, find_py_spy
+from bench.source import CodeSource
 from bench.waiters import run_waiters
 from bench.workflows import REQUEST_BODY, BenchWorkflow, apply_workflows, bench_workflows
 from runtime.logs import get_logger
@@ -48,6 +49,7 @@ class RunResult:
     plan: dict[str, Any]
     machine: dict[str, Any]
     started_at: str
+    code: dict[str, Any] = field(default_factory=dict)
     load: list[LoadResult] = field(default_factory=list)
     server_side: dict[str, dict[str, Any]] = field(default_factory=dict)
     delivery: dict[str, Any] = field(default_factory=dict)
@@ -77,13 +79,14 @@ class BenchRunner:
     """Runs ``plan`` with processes and logs under ``out_dir``."""
 
     def __init__(self, plan: Plan, out_dir: Path, redis_url: str, *, log_level: str,
-                 result: RunResult) -> None:
+                 result: RunResult, source: CodeSource) -> None:
         self.plan = plan
         self.out_dir = out_dir
         self.redis_url = redis_url
         self.redis_port = urlparse(redis_url).port or 6379
         self.log_level = log_level
         self.result = result
+        self.source = source
         self.run_id = secrets.token_hex(4)
 
     # ---------------------------------------------------------------- stack
@@ -111,7 +114,8 @@ class BenchRunner:
                 "HOOKLINE_DATABASE_URL": database_url,
                 "HOOKLINE_SHUTDOWN_GRACE_SECONDS": "5",
                 "HOOKLINE_LOG_LEVEL": self.log_level,
-            })
+            }, code_root=self.source.root,
+                pythonpath=None if self.source.ref == "worktree" else self.source.pythonpath)
             (self.out_dir / "logs").mkdir(parents=True, exist_ok=True)
             procs = self._declare(stack)
             try:
