@@ -68,6 +68,18 @@ class FakeExecutionService(exec_grpc.ExecutionServiceServicer):
             self._arrived.notify_all()
         return exec_pb.StartExecutionResponse(execution_id=request.execution_id)
 
+    async def GetExecution(
+        self, request: exec_pb.GetExecutionRequest, context: grpc.aio.ServicerContext
+    ) -> exec_pb.GetExecutionResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not faked")
+        raise AssertionError("unreachable")
+
+    async def ListExecutions(
+        self, request: exec_pb.ListExecutionsRequest, context: grpc.aio.ServicerContext
+    ) -> exec_pb.ListExecutionsResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not faked")
+        raise AssertionError("unreachable")
+
     def runs_of(self, workflow_id: str) -> list[StartedRun]:
         return [run for run in self.runs if run.workflow_id == workflow_id]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
@@ -27,7 +28,7 @@ async def test_webhook_created_through_one_replica_is_found_by_another_at_once(
     redis_url: str,
     fresh_sqlite: Callable[[str], str],
 ) -> None:
-    shared = {"database_url": fresh_sqlite("shared"), "redis_url": redis_url}
+    shared: dict[str, Any] = {"database_url": fresh_sqlite("shared"), "redis_url": redis_url}
     a = connect(await start_trigger(**shared))
     server_b = await start_trigger(**shared)
     b = connect(server_b)
@@ -50,7 +51,7 @@ async def test_without_redis_a_miss_rereads_the_database(
     connect: Callable[[TriggerServer], Stub],
     fresh_sqlite: Callable[[str], str],
 ) -> None:
-    shared = {"database_url": fresh_sqlite("shared")}
+    shared: dict[str, Any] = {"database_url": fresh_sqlite("shared")}
     a = connect(await start_trigger(**shared))
     b = connect(await start_trigger(**shared))
     stored = await create(a, webhook_workflow())
@@ -72,11 +73,20 @@ class CountingStore:
         await self.release.wait()
         return []
 
-    async def insert(self, record: WorkflowRecord) -> None: ...
-    async def update(self, record: WorkflowRecord) -> None: ...
-    async def get(self, workflow_id: str) -> WorkflowRecord | None: ...
-    async def delete(self, workflow_id: str) -> bool: ...
-    async def page(self, after: PageKey | None, limit: int) -> list[WorkflowRecord]: ...
+    async def insert(self, record: WorkflowRecord) -> None:
+        raise NotImplementedError
+
+    async def update(self, record: WorkflowRecord) -> None:
+        raise NotImplementedError
+
+    async def get(self, workflow_id: str) -> WorkflowRecord | None:
+        raise NotImplementedError
+
+    async def delete(self, workflow_id: str) -> bool:
+        raise NotImplementedError
+
+    async def page(self, after: PageKey | None, limit: int) -> list[WorkflowRecord]:
+        raise NotImplementedError
 
 
 async def test_a_flood_of_unknown_paths_reloads_the_index_once() -> None:
@@ -106,7 +116,7 @@ async def test_periodic_refresh_picks_up_changes_made_elsewhere(
     connect: Callable[[TriggerServer], Stub],
     fresh_sqlite: Callable[[str], str],
 ) -> None:
-    shared = {"database_url": fresh_sqlite("shared")}
+    shared: dict[str, Any] = {"database_url": fresh_sqlite("shared")}
     a = connect(await start_trigger(**shared))
     server_b = await start_trigger(**shared, options=TriggerOptions(refresh_seconds=0.2))
     stored = await create(a, webhook_workflow(name=fresh("refresh")))

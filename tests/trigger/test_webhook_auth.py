@@ -38,9 +38,10 @@ async def _hook(stub: Stub, auth: dict[str, Any]) -> str:
 async def _send(
     stub: Stub, path: str, headers: Sequence[tuple[str, str]]
 ) -> pb.HandleWebhookResponse:
-    return await stub.HandleWebhook(
+    response: pb.HandleWebhookResponse = await stub.HandleWebhook(
         call(path, body=BODY, headers=[("Content-Type", "application/json"), *headers])
     )
+    return response
 
 
 def _assert_no_secret(fake: FakeExecution, *secrets: str) -> None:
