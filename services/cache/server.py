@@ -24,6 +24,7 @@ from hookline.cache.v1 import cache_service_pb2_grpc
 from runtime.grpc_server import GrpcServer
 from runtime.ids import new_id
 from runtime.logs import get_logger
+from runtime.metrics import CacheMetrics, MetricsEndpoint
 from runtime.redis_client import create_redis
 from runtime.settings import Settings
 from services.cache.domain.codec import ResultCodec
@@ -60,6 +61,7 @@ class CacheServer:
         self.redis_client_name = f"hookline-cache-{new_id()[-12:]}"
         self.delivery: ResultDelivery | None = None
         self.link: RedisLink | None = None
+        self.metrics = CacheMetrics()
         self._grpc: GrpcServer | None = None
         self._exit = AsyncExitStack()
 
@@ -111,7 +113,7 @@ class CacheServer:
             self._exit.push_async_callback(link.close)
             pipeline = AutoPipeline(client)
             self._exit.push_async_callback(pipeline.close)
-            shared = RedisResultStore(pipeline, link)
+            shared = RedisResultStore(pipeline, link, on_error=self.metrics.redis_errors.inc)
             records = ExecutionServiceRecords(
                 settings.execution_addr, max_message_bytes=settings.grpc_max_message_bytes
             )
@@ -129,6 +131,7 @@ class CacheServer:
             saved=saved,
             push=push,
             poll_interval=settings.poll_interval_ms / 1000,
+            metrics=self.metrics,
         )
         servicer = CacheServicer(delivery)
         grpc_server = GrpcServer(
@@ -164,6 +167,9 @@ class CacheServer:
                 if link.up:
                     await listener.wait_subscribed(_SUBSCRIBE_WAIT_SECONDS)
 
+        await self._exit.enter_async_context(
+            MetricsEndpoint(self.metrics.registry, settings.cache_metrics_listen)
+        )
         await self._exit.enter_async_context(grpc_server)
         self._grpc = grpc_server
         self.delivery = delivery

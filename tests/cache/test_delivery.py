@@ -306,3 +306,24 @@ async def test_watches_of_one_execution_all_get_the_result(cache: CacheHandle) -
     assert all(
         [(e.event, e.record_json) for e in r] == [(pb.WATCH_EVENT_RESULT, data)] for r in results
     )
+
+
+async def test_metrics_count_stores_watches_and_local_delivery_time(cache: CacheHandle) -> None:
+    registry = cache.server.metrics.registry
+    execution_id = new_execution_id()
+    call = await open_watch(cache, execution_id)
+    assert registry.get_sample_value("hookline_waiting_requests") == 1
+
+    await store(cache, execution_id, record(execution_id))
+    await rest_of(call)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await cache.stub.GetResult(pb.GetResultRequest(execution_id=new_execution_id()), timeout=5)
+
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert sample("hookline_waiting_requests") == 0
+    assert sample("hookline_result_cache_stored_total", backend="redis") == 1
+    assert sample("hookline_watch_outcomes_total", outcome="result") == 1
+    assert sample("hookline_result_cache_lookups_total", outcome="miss") == 1
+    assert sample("hookline_result_delivery_seconds_count") == 1

@@ -18,6 +18,7 @@ from services.cache.storage.memory import MemoryResultStore
 from services.cache.storage.notifications import (
     CHANNEL,
     INLINE_MAX_BYTES,
+    Notification,
     decode_notification,
     encode_notification,
 )
@@ -102,11 +103,13 @@ async def test_codec_refuses_a_payload_over_the_cap_with_a_clear_message() -> No
 
 
 def test_notifications_carry_small_values_inline_and_large_ones_by_reference() -> None:
-    small = encode_notification(Kind.RESULT, "e-1", b'{"x": 1}')
-    large = encode_notification(Kind.RESPONSE, "e-2", b"y" * (INLINE_MAX_BYTES + 1))
+    small = encode_notification(Kind.RESULT, "e-1", b'{"x": 1}', 1700000000.25)
+    large = encode_notification(Kind.RESPONSE, "e-2", b"y" * (INLINE_MAX_BYTES + 1), 1.5)
 
-    assert decode_notification(small) == (Kind.RESULT, "e-1", b'{"x": 1}')
-    assert decode_notification(large) == (Kind.RESPONSE, "e-2", None)
+    assert decode_notification(small) == Notification(
+        Kind.RESULT, "e-1", b'{"x": 1}', 1700000000.25
+    )
+    assert decode_notification(large) == Notification(Kind.RESPONSE, "e-2", None, 1.5)
     assert decode_notification(b"garbage") is None
 
 
@@ -144,13 +147,15 @@ async def test_redis_store_writes_with_a_ttl_then_publishes(
     await pubsub.subscribe(CHANNEL)
     await pubsub.get_message(timeout=1)  # the subscribe confirmation
 
-    await store.put(Kind.RESULT, "e-1", b'{"a": 1}', 30_000)
+    await store.put(Kind.RESULT, "e-1", b'{"a": 1}', 30_000, 1.0)
 
     assert await fake_redis.get("execution:result:e-1") == b'{"a": 1}'
     assert 29_000 < await fake_redis.pttl("execution:result:e-1") <= 30_000
     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
     assert message is not None
-    assert decode_notification(message["data"]) == (Kind.RESULT, "e-1", b'{"a": 1}')
+    assert decode_notification(message["data"]) == Notification(
+        Kind.RESULT, "e-1", b'{"a": 1}', 1.0
+    )
     stored = await store.get_with_ttl(Kind.RESULT, "e-1")
     assert stored is not None and stored.data == b'{"a": 1}'
     assert await store.get_many("e-1", [Kind.RESPONSE, Kind.RESULT]) == [None, b'{"a": 1}']
@@ -167,7 +172,7 @@ async def test_redis_store_fails_fast_while_the_link_is_down(
     await link.report_failure(ConnectionError("gone"))
     try:
         with pytest.raises(StoreUnavailable):
-            await store.put(Kind.RESULT, "e-1", b"{}", 1000)
+            await store.put(Kind.RESULT, "e-1", b"{}", 1000, 1.0)
         assert await fake_redis.exists("execution:result:e-1") == 0
     finally:
         await link.close()

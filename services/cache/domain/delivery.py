@@ -16,11 +16,13 @@ asks ``SavedRecords`` every ``outage_interval``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from functools import partial
 
 from runtime.errors import HooklineError, InvalidArgument, NotFound
 from runtime.logs import get_logger
+from runtime.metrics import CacheMetrics
 from services.cache.domain.codec import ResultCodec
 from services.cache.domain.model import (
     SUBSCRIBED,
@@ -73,6 +75,7 @@ class ResultDelivery:
         poll_interval: float = 0.1,
         outage_interval: float = 0.25,
         saved_timeout: float = 1.0,
+        metrics: CacheMetrics | None = None,
     ) -> None:
         self._codec = codec
         self._memory = memory
@@ -82,6 +85,7 @@ class ResultDelivery:
         self._poll_interval = poll_interval
         self._outage_interval = outage_interval
         self._saved_timeout = saved_timeout
+        self._metrics = metrics or CacheMetrics()
         self.waiters = WaiterRegistry()
 
     # ------------------------------------------------------------------ writes
@@ -89,6 +93,7 @@ class ResultDelivery:
         self, kind: Kind, execution_id: str, payload: bytes, ttl_seconds: int
     ) -> StoreOutcome:
         """Store a record (or an early response), then wake whoever waits for it."""
+        started = time.time()
         check_execution_id(execution_id)
         if not 1 <= ttl_seconds <= _MAX_TTL_SECONDS:
             raise InvalidArgument(
@@ -101,7 +106,7 @@ class ResultDelivery:
         where = "memory"
         if self._shared is not None:
             try:
-                await self._shared.put(kind, execution_id, encoded.data, ttl_ms)
+                await self._shared.put(kind, execution_id, encoded.data, ttl_ms, started)
                 where = "redis"
             except StoreUnavailable:
                 pass
@@ -114,7 +119,8 @@ class ResultDelivery:
                 )
         elif len(self._memory):
             self._memory.discard(kind, execution_id)
-        self.waiters.wake(execution_id, kind, payload)
+        self.waiters.wake(execution_id, kind, payload, started)
+        self._metrics.stored.labels(where).inc()
         # Logged once the woken waiters have run: a log line costs more than a delivery.
         asyncio.get_running_loop().call_soon(
             partial(
@@ -141,7 +147,9 @@ class ResultDelivery:
             except StoreUnavailable:
                 stored = None
         if stored is None:
+            self._metrics.lookups.labels("miss").inc()
             raise NotFound(f"no cached result for execution {execution_id}")
+        self._metrics.lookups.labels("hit").inc()
         payload = await self._codec.decode(stored.data)
         log.info("Retrieved cached execution result", execution_id=execution_id, source=source)
         return CachedResult(payload, stored.ttl_ms)
@@ -156,6 +164,7 @@ class ResultDelivery:
             self.waiters.add(request.execution_id, request.accept_response) if self._push else None
         )
         outcome: Delivered | None = None
+        self._metrics.waiting.inc()
         try:
             yield SUBSCRIBED
             try:
@@ -164,9 +173,11 @@ class ResultDelivery:
             except TimeoutError:
                 outcome = None
         finally:
+            self._metrics.waiting.dec()
             if waiter is not None:
                 self.waiters.remove(waiter)
         if outcome is None:
+            self._metrics.watch_outcomes.labels("timed_out").inc()
             log.warning(
                 "Timeout waiting for execution result",
                 execution_id=request.execution_id,
@@ -174,6 +185,9 @@ class ResultDelivery:
             )
             yield TIMED_OUT
             return
+        self._metrics.watch_outcomes.labels(outcome.kind.value).inc()
+        if outcome.stored_at is not None:
+            self._metrics.delivery_seconds.observe(max(0.0, time.time() - outcome.stored_at))
         yield outcome  # sent first, logged after: the log line is off the delivery path
         log.info(
             "Retrieved cached execution result",
@@ -196,7 +210,7 @@ class ResultDelivery:
                 wake = await waiter.next(self._outage_interval if fallback else None)
                 if wake is not None:
                     if wake.kind is not None and wake.payload is not None:
-                        return Delivered(wake.kind, wake.payload, "notification")
+                        return Delivered(wake.kind, wake.payload, "notification", wake.stored_at)
                     continue  # look again
             if self._saved is not None and self._use_saved(request):
                 record = await self._saved.fetch(execution_id, self._saved_timeout)
@@ -228,7 +242,9 @@ class ResultDelivery:
         )
 
     # ------------------------------------------------- the shared subscription
-    def on_stored(self, kind: Kind, execution_id: str, inline: bytes | None) -> None:
+    def on_stored(
+        self, kind: Kind, execution_id: str, inline: bytes | None, stored_at: float | None
+    ) -> None:
         if not self.waiters.wants(execution_id, kind):
             return
         payload: bytes | None = None
@@ -237,7 +253,7 @@ class ResultDelivery:
                 payload = self._codec.decode_now(inline)
             except HooklineError:
                 payload = None  # the waiter reads it from the store instead
-        self.waiters.wake(execution_id, kind, payload)
+        self.waiters.wake(execution_id, kind, payload, stored_at)
 
     def on_resync(self) -> None:
         self.waiters.wake_all()
@@ -256,7 +272,9 @@ class ResultDelivery:
             if entry.ttl_ms <= 0:
                 continue
             try:
-                await self._shared.put(entry.kind, entry.execution_id, entry.data, entry.ttl_ms)
+                await self._shared.put(
+                    entry.kind, entry.execution_id, entry.data, entry.ttl_ms, time.time()
+                )
             except StoreUnavailable:
                 return
             self._memory.discard(entry.kind, entry.execution_id, entry.data)

@@ -61,6 +61,8 @@ class Delivered:
     kind: Kind
     payload: bytes
     source: str
+    #: Unix time when the store call began, when known (for the delivery-time metric).
+    stored_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

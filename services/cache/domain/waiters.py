@@ -26,6 +26,8 @@ class Wake:
 
     kind: Kind | None
     payload: bytes | None
+    #: Unix time when the store call began (for the delivery-time metric).
+    stored_at: float | None = None
 
 
 LOOK_AGAIN = Wake(None, None)
@@ -97,12 +99,18 @@ class WaiterRegistry:
             return False
         return kind is Kind.RESULT or any(w.accept_response for w in waiters)
 
-    def wake(self, execution_id: str, kind: Kind, payload: bytes | None) -> None:
+    def wake(
+        self,
+        execution_id: str,
+        kind: Kind,
+        payload: bytes | None,
+        stored_at: float | None = None,
+    ) -> None:
         """A value of ``kind`` was stored; ``payload`` is its JSON when at hand."""
         waiters = self._by_id.get(execution_id)
         if not waiters:
             return
-        wake = Wake(kind, payload)
+        wake = Wake(kind, payload, stored_at)
         for waiter in waiters:
             if kind is Kind.RESULT or waiter.accept_response:
                 waiter.wake(wake)

@@ -53,9 +53,12 @@ class ResultStore(Protocol):
         """False while the backend is known to be unreachable."""
         ...
 
-    async def put(self, kind: Kind, execution_id: str, data: bytes, ttl_ms: int) -> None:
+    async def put(
+        self, kind: Kind, execution_id: str, data: bytes, ttl_ms: int, stored_at: float
+    ) -> None:
         """Store ``data`` for ``ttl_ms``; a shared backend then notifies its
-        subscribers (the write always comes before the notification)."""
+        subscribers (the write always comes before the notification). ``stored_at``
+        is the Unix time the store call began (it travels with the notification)."""
         ...
 
     async def get_many(self, execution_id: str, kinds: Sequence[Kind]) -> list[bytes | None]:
@@ -70,9 +73,12 @@ class ResultStore(Protocol):
 class NotificationSink(Protocol):
     """Receives what the shared backend's subscription hears."""
 
-    def on_stored(self, kind: Kind, execution_id: str, inline: bytes | None) -> None:
-        """A value was stored; ``inline`` is the encoded value when it was small
-        enough to travel with the notification, else None (read it from the store)."""
+    def on_stored(
+        self, kind: Kind, execution_id: str, inline: bytes | None, stored_at: float | None
+    ) -> None:
+        """A value was stored (at Unix time ``stored_at``); ``inline`` is the encoded
+        value when it was small enough to travel with the notification, else None
+        (read it from the store)."""
         ...
 
     def on_resync(self) -> None:

@@ -63,7 +63,9 @@ class MemoryResultStore:
     def available(self) -> bool:
         return True
 
-    async def put(self, kind: Kind, execution_id: str, data: bytes, ttl_ms: int) -> None:
+    async def put(
+        self, kind: Kind, execution_id: str, data: bytes, ttl_ms: int, stored_at: float = 0.0
+    ) -> None:
         self.put_now(kind, execution_id, data, ttl_ms)
 
     def put_now(self, kind: Kind, execution_id: str, data: bytes, ttl_ms: int) -> bool:

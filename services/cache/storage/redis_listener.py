@@ -117,9 +117,11 @@ class RedisNotificationListener:
                     continue
                 kind = message["type"]
                 if kind == "message":
-                    decoded = decode_notification(message["data"])
-                    if decoded is not None:
-                        self._sink.on_stored(*decoded)
+                    note = decode_notification(message["data"])
+                    if note is not None:
+                        self._sink.on_stored(
+                            note.kind, note.execution_id, note.inline, note.stored_at
+                        )
                 elif kind == "subscribe":
                     confirmed = True
                     self._subscribed.set()

@@ -10,7 +10,7 @@ connection). Connection errors are reported to the ``RedisLink`` and surface as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -33,19 +33,24 @@ def redis_key(kind: Kind, execution_id: str) -> str:
 class RedisResultStore:
     """``ResultStore`` on a shared Redis; see module docstring."""
 
-    def __init__(self, pipeline: AutoPipeline, link: RedisLink) -> None:
+    def __init__(
+        self, pipeline: AutoPipeline, link: RedisLink, *, on_error: Callable[[], None] | None = None
+    ) -> None:
         self._pipeline = pipeline
         self._link = link
+        self._on_error = on_error or (lambda: None)
 
     @property
     def available(self) -> bool:
         return self._link.up
 
-    async def put(self, kind: Kind, execution_id: str, data: bytes, ttl_ms: int) -> None:
+    async def put(
+        self, kind: Kind, execution_id: str, data: bytes, ttl_ms: int, stored_at: float
+    ) -> None:
         await self._run(
             [
                 ("SET", redis_key(kind, execution_id), data, "PX", ttl_ms),
-                ("PUBLISH", CHANNEL, encode_notification(kind, execution_id, data)),
+                ("PUBLISH", CHANNEL, encode_notification(kind, execution_id, data, stored_at)),
             ]
         )
 
@@ -66,11 +71,14 @@ class RedisResultStore:
         try:
             replies = await self._pipeline.execute(commands)
         except OUTAGE_ERRORS as exc:
+            self._on_error()
             await self._link.report_failure(exc)
             raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
         except RedisError as exc:
+            self._on_error()
             raise StoreUnavailable(f"Redis failed: {exc}") from exc
         for reply in replies:
             if isinstance(reply, Exception):
+                self._on_error()
                 raise StoreUnavailable(f"Redis refused a command: {reply}")
         return replies
