@@ -155,12 +155,11 @@ def _rows(columns: list[list[str]], slots: dict[str, _Slot]) -> dict[str, float]
     pitch = NODE_HEIGHT + ROW_GAP
     y: dict[str, float] = {}
     for col in columns:
-        wanted = [
-            sum(y[p] for p in slots[key].preds) / len(slots[key].preds)
-            if slots[key].preds
-            else None
-            for key in col
-        ]
+        wanted: list[float | None] = []
+        for key in col:
+            # Predecessors to the left only (a cycle's back edge points the other way).
+            placed_preds = [y[p] for p in slots[key].preds if p in y]
+            wanted.append(sum(placed_preds) / len(placed_preds) if placed_preds else None)
         placed: list[float] = []
         for want in wanted:
             if not placed:

@@ -94,6 +94,24 @@ def greeter(unique: Callable[[str], str], *, save: bool = True, **hook: Any) -> 
     }
 
 
+def branching_greeter(unique: Callable[[str], str], *, save: bool = True) -> dict[str, Any]:
+    """``greeter`` with an ``if`` in front: no name in the body stops with an error."""
+    document = greeter(unique, save=save)
+    document["nodes"].insert(
+        1, {"name": "Has name", "type": "if", "parameters": {"condition": "{{ json.body.name }}"}}
+    )
+    document["nodes"].append(
+        {"name": "Refuse", "type": "stopAndError", "parameters": {"message": "name is required"}}
+    )
+    document["connections"] = [
+        {"from": "Hook", "to": "Has name"},
+        {"from": "Has name", "to": "Shape", "output": "true"},
+        {"from": "Has name", "to": "Refuse", "output": "false"},
+        {"from": "Shape", "to": "Reply"},
+    ]
+    return document
+
+
 def delete_by_name(api: httpx.Client, name: str) -> None:
     """Remove a workflow the browser created (found by name)."""
     page = api.get("/api/v1/workflows", params={"limit": 100}).json()

@@ -25,7 +25,13 @@ except ImportError:  # pragma: no cover - environment
         "Playwright for Python is not installed (pip install -e '.[test]')", allow_module_level=True
     )
 
-from tests.console.support import API_KEY, BackgroundStack, delete_by_name, greeter
+from tests.console.support import (
+    API_KEY,
+    BackgroundStack,
+    branching_greeter,
+    delete_by_name,
+    greeter,
+)
 
 Shot = Callable[[Page, str], Path]
 MakeWorkflow = Callable[[dict[str, Any]], dict[str, Any]]
@@ -44,19 +50,7 @@ def test_pasting_json_creates_a_workflow_shown_in_the_list_and_as_a_diagram(
     unique: Callable[[str], str],
     screenshot: Shot,
 ) -> None:
-    document = greeter(unique)
-    document["nodes"].insert(
-        1, {"name": "Has name", "type": "if", "parameters": {"condition": "{{ json.body.name }}"}}
-    )
-    document["nodes"].append(
-        {"name": "Refuse", "type": "stopAndError", "parameters": {"message": "no name"}}
-    )
-    document["connections"] = [
-        {"from": "Hook", "to": "Has name"},
-        {"from": "Has name", "to": "Shape", "output": "true"},
-        {"from": "Has name", "to": "Refuse", "output": "false"},
-        {"from": "Shape", "to": "Reply"},
-    ]
+    document = branching_greeter(unique)
     try:
         page.goto(console_stack.edge_url + "/")
         expect(page).to_have_url(re.compile(r"/console$"))
@@ -211,7 +205,7 @@ def test_a_test_request_shows_the_custom_response_and_opens_the_cached_execution
     create_workflow: MakeWorkflow,
     screenshot: Shot,
 ) -> None:
-    stored = create_workflow(greeter(unique, save=False))
+    stored = create_workflow(branching_greeter(unique, save=False))
     page.goto(f"{console_stack.edge_url}/console/workflows/{stored['id']}")
     page.fill("#test-body", json.dumps({"name": "Ada"}))
     page.click("#send-test")
@@ -231,7 +225,10 @@ def test_a_test_request_shows_the_custom_response_and_opens_the_cached_execution
     expect(page.locator("tr[data-node='Reply']")).to_contain_text("success")
     expect(page.locator("#execution-response")).to_contain_text("201")
     expect(page.locator("#execution-response")).to_contain_text("Hello Ada")
-    expect(page.locator("svg.diagram g.node.status-success")).to_have_count(3)
+    expect(page.locator("svg.diagram g.node.status-success")).to_have_count(4)
+    expect(page.locator("svg.diagram g.node[data-node='Refuse']")).not_to_have_class(
+        re.compile("status-success")
+    )
     screenshot(page, "execution-cached")
     record = api.get(f"/api/v1/executions/{execution_id}")
     assert record.headers["X-Hookline-Source"] == "cache"
