@@ -89,7 +89,9 @@ class RunningExecution:
         *,
         execution_id: str | None = None,
         early: bool = False,
-        mode: int = execution_service_pb2.EXECUTION_MODE_MANUAL,
+        mode: execution_service_pb2.ExecutionMode.ValueType = (
+            execution_service_pb2.EXECUTION_MODE_MANUAL
+        ),
     ) -> str:
         execution_id = execution_id or new_id()
         await self.stub.StartExecution(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
 
@@ -68,6 +69,18 @@ class FakeCache(pb_grpc.CacheServiceServicer):
             self.events.append(("response", request.execution_id))
             self._changed.notify_all()
         return pb.StoreResponseResponse()
+
+    async def GetResult(
+        self, request: pb.GetResultRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetResultResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of the fake")
+        raise AssertionError("unreachable")
+
+    async def WatchResult(
+        self, request: pb.WatchResultRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.WatchResultResponse]:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of the fake")
+        yield pb.WatchResultResponse()  # makes this a stream handler
 
     async def result(self, execution_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The first record handed over for this execution (waits for it)."""

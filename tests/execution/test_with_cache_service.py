@@ -143,6 +143,7 @@ async def _result_of(stack: Stack, execution_id: str) -> cache_pb.WatchResultRes
     )
     async for event in stream:
         if event.event == cache_pb.WATCH_EVENT_RESULT:
-            return event
+            result: cache_pb.WatchResultResponse = event
+            return result
         assert event.event == cache_pb.WATCH_EVENT_SUBSCRIBED
     raise AssertionError("the watch ended without a result")
