@@ -5,6 +5,9 @@ notification channel and hands each message to the ``NotificationSink`` (the
 domain), which wakes the matching waiters. Its connection has no socket timeout (an
 idle subscription must not time out) and no retries of its own: when it breaks, the
 failure goes to the ``RedisLink`` and tenacity reconnects with exponential backoff.
+After ``idle_ping_seconds`` of silence it sends a PING on the subscription; no answer
+within as long again counts as a broken connection (a peer that vanished without
+closing the socket would otherwise go unnoticed).
 Each confirmed (re)subscription tells the sink to resync, since notifications sent
 while unsubscribed are lost, and tells the link that Redis answers again.
 """
@@ -17,6 +20,7 @@ import contextlib
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from runtime.logs import get_logger
@@ -62,11 +66,13 @@ class RedisNotificationListener:
         link: RedisLink,
         *,
         backoff_max_seconds: float = 1.0,
+        idle_ping_seconds: float = 15.0,
     ) -> None:
         self._client = client
         self._sink = sink
         self._link = link
         self._backoff_max = backoff_max_seconds
+        self._idle_ping = idle_ping_seconds
         self._subscribed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -109,12 +115,18 @@ class RedisNotificationListener:
         got subscribed (tenacity retries); returns when a live subscription broke."""
         pubsub = self._client.pubsub()
         confirmed = False
+        awaiting_pong = False
         try:
             await pubsub.subscribe(CHANNEL)
             while True:
-                message = await pubsub.get_message(timeout=None)
-                if message is None:
+                message = await pubsub.get_message(timeout=self._idle_ping)
+                if message is None:  # silence: is the connection still alive?
+                    if awaiting_pong:
+                        raise RedisTimeoutError("no answer to PING on the subscription")
+                    await pubsub.ping()
+                    awaiting_pong = True
                     continue
+                awaiting_pong = False
                 kind = message["type"]
                 if kind == "message":
                     note = decode_notification(message["data"])
