@@ -20,7 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from runtime.stack import LocalStack
-from tests.stack.conftest import logged, saved_execution_rows
+from tests.stack.support import logged, saved_execution_rows
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from runtime.settings import Settings
 from runtime.stack import LocalStack
 from tests.redis_server import ThrowawayRedis
-from tests.stack.conftest import logged
+from tests.stack.support import logged
 from tests.stack.test_feature_matrix import create, webhook_workflow
 
 pytestmark = pytest.mark.timeout(90)
