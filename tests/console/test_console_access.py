@@ -167,3 +167,38 @@ def test_the_console_calls_the_api_with_the_operators_key(
     assert page.status_code == 200
     assert stored["name"] in page.text
     keyed_client.delete(f"/api/v1/workflows/{stored['id']}", headers={"X-API-Key": API_KEY})
+
+
+def test_console_routes_stay_out_of_the_openapi_document(browser_client: httpx.Client) -> None:
+    paths = browser_client.get("/schema/openapi.json").json()["paths"]
+    assert "/api/v1/workflows" in paths
+    assert not [path for path in paths if path == "/" or path.startswith("/console")]
+
+
+def test_a_page_opened_before_an_unsaved_run_ends_waits_for_it_then_gives_up(
+    browser_client: httpx.Client,
+    create_workflow: Callable[[dict[str, Any]], dict[str, Any]],
+    api: httpx.Client,
+    unique: Callable[[str], str],
+) -> None:
+    path = unique("later")
+    create_workflow(
+        {
+            "name": unique("Later"),
+            "settings": {"saveExecutionToDatabase": False},
+            "nodes": [
+                {"name": "Hook", "type": "webhook", "parameters": {"path": path}},
+                {"name": "Pause", "type": "wait", "parameters": {"seconds": 1}},
+            ],
+            "connections": [{"from": "Hook", "to": "Pause"}],
+        }
+    )
+    execution_id = api.post(f"/webhook/{path}", json={}).json()["executionId"]
+
+    waiting = browser_client.get(f"/console/executions/{execution_id}?pending=1")
+    assert waiting.status_code == 200
+    assert f'hx-get="/console/executions/{execution_id}/live?pending=2"' in waiting.text
+    assert "Waiting for this execution" in waiting.text
+    gave_up = browser_client.get(f"/console/executions/{unique('gone')}/live?pending=61")
+    assert "hx-get" not in gave_up.text
+    assert "Not found" in gave_up.text

@@ -344,3 +344,25 @@ def test_with_an_api_key_the_console_asks_for_it_once(
     expect(page).to_have_url(re.compile(r"/console/login"))
     page.goto(keyed_stack.edge_url + "/console")
     expect(page).to_have_url(re.compile(r"/console/login"))
+
+
+def test_deleting_a_workflow_asks_first_then_removes_it(
+    page: Page,
+    console_stack: BackgroundStack,
+    api: httpx.Client,
+    unique: Callable[[str], str],
+    create_workflow: MakeWorkflow,
+) -> None:
+    stored = create_workflow(greeter(unique))
+    page.goto(f"{console_stack.edge_url}/console/workflows/{stored['id']}")
+    questions: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    page.click("text=Delete workflow")
+    expect(page.locator(".notice")).to_have_text("Workflow deleted.")
+    assert questions and stored["name"] in questions[0]
+    assert api.get(f"/api/v1/workflows/{stored['id']}").status_code == 404
