@@ -48,7 +48,7 @@ class ServiceProcess:
         )
         log.close()
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 90.0) -> None:
         """Until the service answers its health check (gRPC) or /healthz (edge)."""
         deadline = time.monotonic() + timeout
         while True:
