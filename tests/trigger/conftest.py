@@ -1,6 +1,11 @@
 """Fixtures for the trigger service: a recording fake ExecutionService on its own
 in-process gRPC server, real TriggerServers on 127.0.0.1:0, and stubs over real
-channels."""
+channels.
+
+Modules whose tests only need *a* server share one per module (``shared_trigger``;
+such modules set ``pytestmark = pytest.mark.asyncio(loop_scope="module")``); the
+fake's record is cleared before each test. Tests that need servers of their own use
+``start_trigger``."""
 
 from __future__ import annotations
 
@@ -8,13 +13,14 @@ import asyncio
 import json
 import shutil
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
 import pytest
+import pytest_asyncio
 from hookline.execution.v1 import execution_service_pb2 as exec_pb
 from hookline.execution.v1 import execution_service_pb2_grpc as exec_grpc
 from hookline.trigger.v1 import trigger_service_pb2 as pb
@@ -127,8 +133,8 @@ def fresh_sqlite(migrated_sqlite: Path, tmp_path: Path) -> Callable[[str], str]:
     return factory
 
 
-@pytest.fixture
-async def fake_execution() -> AsyncIterator[FakeExecution]:
+@asynccontextmanager
+async def _fake_execution() -> AsyncIterator[FakeExecution]:
     service = FakeExecutionService()
     server = grpc.aio.server()
     exec_grpc.add_ExecutionServiceServicer_to_server(service, server)
@@ -138,6 +144,12 @@ async def fake_execution() -> AsyncIterator[FakeExecution]:
         yield FakeExecution(service, f"127.0.0.1:{port}")
     finally:
         await server.stop(None)
+
+
+@pytest.fixture
+async def fake_execution() -> AsyncIterator[FakeExecution]:
+    async with _fake_execution() as fake:
+        yield fake
 
 
 class StartTrigger(Protocol):
@@ -200,6 +212,43 @@ async def trigger(
 ) -> pb_grpc.TriggerServiceStub:
     """A stub to one TriggerServer on the test's SQLite file, without Redis."""
     return connect(await start_trigger())
+
+
+@dataclass(frozen=True)
+class SharedTrigger:
+    server: TriggerServer
+    stub: pb_grpc.TriggerServiceStub
+    execution: FakeExecution
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def _module_trigger(
+    migrated_sqlite: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SharedTrigger]:
+    database = tmp_path_factory.mktemp("trigger-module") / "trigger.db"
+    shutil.copyfile(migrated_sqlite, database)
+    async with _fake_execution() as fake:
+        settings = Settings(
+            database_url=f"sqlite:///{database}",
+            trigger_listen="127.0.0.1:0",
+            execution_addr=fake.address,
+            shutdown_grace_seconds=0.5,
+            log_format="console",
+        )
+        async with TriggerServer(settings) as server:
+            channel = grpc.aio.insecure_channel(server.address)
+            try:
+                yield SharedTrigger(server, pb_grpc.TriggerServiceStub(channel), fake)
+            finally:
+                await channel.close()
+
+
+@pytest.fixture
+def shared_trigger(_module_trigger: SharedTrigger) -> SharedTrigger:
+    """The module's TriggerServer (no Redis), with the fake's record cleared."""
+    _module_trigger.execution.service.runs.clear()
+    _module_trigger.execution.service.fail_with = None
+    return _module_trigger
 
 
 async def create(stub: pb_grpc.TriggerServiceStub, workflow: dict[str, Any]) -> dict[str, Any]:

@@ -14,9 +14,22 @@ from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
 from .builders import call, fresh, webhook_workflow
-from .conftest import FakeExecution, create
+from .conftest import FakeExecution, SharedTrigger, create
 
 Stub = pb_grpc.TriggerServiceStub
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture
+def trigger(shared_trigger: SharedTrigger) -> Stub:
+    return shared_trigger.stub
+
+
+@pytest.fixture
+def fake_execution(shared_trigger: SharedTrigger) -> FakeExecution:
+    return shared_trigger.execution
+
 
 BODY = b'{"order": 42}'
 

@@ -4,22 +4,29 @@ output built from the call, and the StartExecution request."""
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Callable
 from typing import Any
 
-import grpc
 import pytest
 from hookline.execution.v1 import execution_service_pb2 as exec_pb
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
-from services.trigger import TriggerServer
-
 from .builders import call, fresh, webhook_workflow
-from .conftest import FakeExecution, StartTrigger, create
+from .conftest import FakeExecution, SharedTrigger, create
 
 Stub = pb_grpc.TriggerServiceStub
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture
+def trigger(shared_trigger: SharedTrigger) -> Stub:
+    return shared_trigger.stub
+
+
+@pytest.fixture
+def fake_execution(shared_trigger: SharedTrigger) -> FakeExecution:
+    return shared_trigger.execution
 
 
 async def test_webhook_starts_an_execution_with_the_trigger_output(
@@ -90,22 +97,19 @@ async def test_response_mode_is_reported_and_response_node_publishes_early(
     assert run.publish_early_response is early
 
 
-async def test_unknown_path_is_not_found_and_counted(
-    start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
-    fake_execution: FakeExecution,
-) -> None:
-    server = await start_trigger()
-    response = await connect(server).HandleWebhook(call(fresh("nowhere")))
-    assert response.rejection == pb.WEBHOOK_REJECTION_NOT_FOUND
-    assert not response.execution_id
-    assert fake_execution.service.runs == []
-    assert (
-        server.metrics.registry.get_sample_value(
+async def test_unknown_path_is_not_found_and_counted(shared_trigger: SharedTrigger) -> None:
+    def not_found() -> float:
+        value = shared_trigger.server.metrics.registry.get_sample_value(
             "hookline_trigger_webhook_calls_total", {"outcome": "not_found"}
         )
-        == 1.0
-    )
+        return value or 0.0
+
+    before = not_found()
+    response = await shared_trigger.stub.HandleWebhook(call(fresh("nowhere")))
+    assert response.rejection == pb.WEBHOOK_REJECTION_NOT_FOUND
+    assert not response.execution_id
+    assert shared_trigger.execution.service.runs == []
+    assert not_found() == before + 1
 
 
 async def test_other_method_is_not_allowed_and_lists_the_allowed_ones(
@@ -210,30 +214,3 @@ async def test_replaced_webhook_answers_on_its_new_path(trigger: Stub) -> None:
     moved = await trigger.HandleWebhook(call(new_path))
     assert moved.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
     assert moved.workflow_id == stored["id"]
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-async def test_unreachable_execution_service_is_unavailable(
-    start_trigger: StartTrigger, connect: Callable[[TriggerServer], Stub]
-) -> None:
-    stub = connect(await start_trigger(execution_addr=f"127.0.0.1:{_closed_port()}"))
-    stored = await create(stub, webhook_workflow())
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.HandleWebhook(call(stored["nodes"][0]["parameters"]["path"]), timeout=20)
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-
-
-async def test_refusing_execution_service_is_an_error_not_a_start(
-    trigger: Stub, fake_execution: FakeExecution
-) -> None:
-    fake_execution.service.fail_with = grpc.StatusCode.RESOURCE_EXHAUSTED
-    stored = await create(trigger, webhook_workflow())
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await trigger.HandleWebhook(call(stored["nodes"][0]["parameters"]["path"]))
-    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED

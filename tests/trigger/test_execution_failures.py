@@ -1,0 +1,48 @@
+"""What HandleWebhook answers when the execution service cannot take the run."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import grpc
+import pytest
+from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
+
+from services.trigger import TriggerServer
+
+from .builders import call, webhook_workflow
+from .conftest import FakeExecution, StartTrigger, create
+
+Stub = pb_grpc.TriggerServiceStub
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_unreachable_execution_service_is_unavailable(
+    start_trigger: StartTrigger, connect: Callable[[TriggerServer], Stub]
+) -> None:
+    stub = connect(await start_trigger(execution_addr=f"127.0.0.1:{_closed_port()}"))
+    stored = await create(stub, webhook_workflow())
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.HandleWebhook(call(stored["nodes"][0]["parameters"]["path"]), timeout=20)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_refusing_execution_service_is_an_error_not_a_start(
+    start_trigger: StartTrigger,
+    connect: Callable[[TriggerServer], Stub],
+    fake_execution: FakeExecution,
+) -> None:
+    trigger = connect(await start_trigger())
+    fake_execution.service.fail_with = grpc.StatusCode.RESOURCE_EXHAUSTED
+    stored = await create(trigger, webhook_workflow())
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await trigger.HandleWebhook(call(stored["nodes"][0]["parameters"]["path"]))
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert fake_execution.service.runs == []
