@@ -1,7 +1,8 @@
-"""HTTP bodies the edge builds itself (documented in the OpenAPI schema).
+"""HTTP bodies, for the OpenAPI document.
 
-Workflow documents and execution records are passed through as the services' JSON
-bytes; these are the small answers the edge composes.
+The small answers the edge composes itself (errors, started runs, health) are built
+from these. Workflow documents and execution records are passed through as the
+services' JSON bytes; their classes here only describe them.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ from litestar.openapi.datastructures import ResponseSpec
 
 __all__ = [
     "ErrorBody",
+    "ExecutionPage",
+    "ExecutionRecord",
     "Liveness",
-    "Page",
     "Readiness",
     "RunStarted",
     "WebhookStarted",
+    "WorkflowDocument",
+    "WorkflowPage",
+    "documented",
     "error_responses",
 ]
 
@@ -55,11 +60,79 @@ class Readiness(msgspec.Struct):
     checks: dict[str, str]
 
 
-class Page(msgspec.Struct, rename="camel"):
-    """One page of workflows or executions (documentation only: built from bytes)."""
+class WorkflowSettings(msgspec.Struct, rename="camel"):
+    save_execution_to_database: bool
+    result_ttl_seconds: int
+    response_timeout_seconds: int
 
-    data: list[dict[str, Any]]
+
+class WorkflowNode(msgspec.Struct):
+    name: str
+    type: str
+    parameters: dict[str, Any]
+
+
+class WorkflowConnection(msgspec.Struct, rename={"source": "from", "target": "to"}):
+    source: str
+    target: str
+    output: str = "main"
+
+
+class WorkflowDocument(msgspec.Struct, rename="camel"):
+    """A stored workflow (DESIGN.md section 2); passed through from the trigger service."""
+
+    id: str
+    name: str
+    active: bool
+    settings: WorkflowSettings
+    nodes: list[WorkflowNode]
+    connections: list[WorkflowConnection]
+    created_at: str
+    updated_at: str
+
+
+class NodeRun(msgspec.Struct, rename="camel"):
+    status: Literal["success", "error", "skipped"]
+    output: Any
+    started_at: str
+    duration_ms: float
+
+
+class HttpAnswer(msgspec.Struct, rename="camel"):
+    status_code: int
+    headers: dict[str, str]
+    body: Any
+
+
+class ExecutionRecord(msgspec.Struct, rename="camel"):
+    """An execution record (DESIGN.md section 3); passed through from the services."""
+
+    id: str
+    workflow_id: str
+    mode: Literal["webhook", "manual", "schedule"]
+    status: Literal["running", "success", "error"]
+    started_at: str
+    finished_at: str | None
+    nodes: dict[str, NodeRun]
+    response: HttpAnswer | None
+    error: dict[str, Any] | None
+
+
+class WorkflowPage(msgspec.Struct, rename="camel"):
+    data: list[WorkflowDocument]
     next_cursor: str | None
+
+
+class ExecutionPage(msgspec.Struct, rename="camel"):
+    data: list[ExecutionRecord]
+    next_cursor: str | None
+
+
+def documented(
+    status: int, container: type[msgspec.Struct], description: str
+) -> dict[int, ResponseSpec]:
+    """The OpenAPI entry of a success answer whose body the edge passes through as bytes."""
+    return {status: ResponseSpec(data_container=container, description=description)}
 
 
 _ERROR_DESCRIPTIONS = {

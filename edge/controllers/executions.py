@@ -16,7 +16,7 @@ from litestar.params import FromPath, QueryParameter
 from edge.errors import EdgeError, from_rpc_error, upstream_errors
 from edge.paging import page_json
 from edge.rendering import json_response
-from edge.schemas import Page, error_responses
+from edge.schemas import ExecutionPage, ExecutionRecord, documented, error_responses
 from edge.upstreams import CALL_TIMEOUT_SECONDS, Upstreams
 from runtime.clock import to_iso
 
@@ -40,7 +40,10 @@ class ExecutionController(Controller):
         "/",
         operation_id="listExecutions",
         summary="List saved executions, newest first",
-        responses=error_responses(400, 401),
+        responses={
+            **documented(200, ExecutionPage, "One page of saved executions"),
+            **error_responses(400, 401),
+        },
     )
     async def list_executions(
         self,
@@ -51,7 +54,7 @@ class ExecutionController(Controller):
         ] = None,
         limit: Annotated[int | None, QueryParameter(ge=1, le=100, description="Page size")] = None,
         cursor: Annotated[str | None, QueryParameter(description="From nextCursor")] = None,
-    ) -> Response[Page]:
+    ) -> Response[bytes]:
         status_filter = pb.EXECUTION_STATUS_UNSPECIFIED
         if status:
             if status not in _STATUS_FILTER:
@@ -72,7 +75,7 @@ class ExecutionController(Controller):
                 timeout=CALL_TIMEOUT_SECONDS,
             )
         body = page_json(list(reply.records_json), reply.next_cursor)
-        return json_response(body)  # type: ignore[return-value]
+        return json_response(body)
 
     @get(
         "/{execution_id:str}",
@@ -80,7 +83,10 @@ class ExecutionController(Controller):
         summary="Get an execution record",
         description="From the database when it was saved, else from the result cache while "
         "its TTL lasts (headers X-Hookline-Source and X-Hookline-Expires-At say which).",
-        responses=error_responses(401, 404),
+        responses={
+            **documented(200, ExecutionRecord, "The execution record"),
+            **error_responses(401, 404),
+        },
     )
     async def get_execution(
         self, execution_id: FromPath[str], upstreams: NamedDependency[Upstreams]

@@ -23,7 +23,14 @@ from edge.errors import (
 from edge.json_body import read_json_body
 from edge.paging import page_json
 from edge.rendering import json_response
-from edge.schemas import Page, RunStarted, error_responses
+from edge.schemas import (
+    ExecutionRecord,
+    RunStarted,
+    WorkflowDocument,
+    WorkflowPage,
+    documented,
+    error_responses,
+)
 from edge.upstreams import CALL_TIMEOUT_SECONDS, Upstreams
 from edge.watch import OutcomeKind, wait_for_caller
 from runtime.ids import new_id
@@ -46,7 +53,10 @@ class WorkflowController(Controller):
         operation_id="createWorkflow",
         summary="Create a workflow",
         status_code=201,
-        responses=error_responses(400, 401, 409, 422),
+        responses={
+            **documented(201, WorkflowDocument, "The stored workflow"),
+            **error_responses(400, 401, 409, 422),
+        },
     )
     async def create_workflow(
         self, request: Request[Any, Any, Any], upstreams: NamedDependency[Upstreams]
@@ -62,28 +72,33 @@ class WorkflowController(Controller):
         "/",
         operation_id="listWorkflows",
         summary="List workflows",
-        response_description="One page of workflows",
-        responses=error_responses(400, 401),
+        responses={
+            **documented(200, WorkflowPage, "One page of workflows, oldest first"),
+            **error_responses(400, 401),
+        },
     )
     async def list_workflows(
         self,
         upstreams: NamedDependency[Upstreams],
         limit: Annotated[int | None, QueryParameter(ge=1, le=100, description="Page size")] = None,
         cursor: Annotated[str | None, QueryParameter(description="From nextCursor")] = None,
-    ) -> Response[Page]:
+    ) -> Response[bytes]:
         with upstream_errors("trigger"):
             reply = await upstreams.trigger.stub.ListWorkflows(
                 pb.ListWorkflowsRequest(limit=limit or 0, cursor=cursor or ""),
                 timeout=CALL_TIMEOUT_SECONDS,
             )
         items = [workflow.workflow_json for workflow in reply.workflows]
-        return json_response(page_json(items, reply.next_cursor))  # type: ignore[return-value]
+        return json_response(page_json(items, reply.next_cursor))
 
     @get(
         "/{workflow_id:str}",
         operation_id="getWorkflow",
         summary="Get a workflow",
-        responses=error_responses(401, 404),
+        responses={
+            **documented(200, WorkflowDocument, "The stored workflow"),
+            **error_responses(401, 404),
+        },
     )
     async def get_workflow(
         self, workflow_id: FromPath[str], upstreams: NamedDependency[Upstreams]
@@ -98,7 +113,10 @@ class WorkflowController(Controller):
         "/{workflow_id:str}",
         operation_id="replaceWorkflow",
         summary="Replace a workflow",
-        responses=error_responses(400, 401, 404, 409, 422),
+        responses={
+            **documented(200, WorkflowDocument, "The stored workflow"),
+            **error_responses(400, 401, 404, 409, 422),
+        },
     )
     async def replace_workflow(
         self,
@@ -118,7 +136,10 @@ class WorkflowController(Controller):
         "/{workflow_id:str}",
         operation_id="patchWorkflow",
         summary="Merge name, active and settings into a workflow",
-        responses=error_responses(400, 401, 404, 409, 422),
+        responses={
+            **documented(200, WorkflowDocument, "The stored workflow"),
+            **error_responses(400, 401, 404, 409, 422),
+        },
     )
     async def patch_workflow(
         self,
@@ -155,7 +176,10 @@ class WorkflowController(Controller):
         description="The body is the manual node's output (empty: {}). Answers 202 at once, "
         "or with ?wait=true the execution record when the run ends (504 on timeout).",
         status_code=HTTP_202_ACCEPTED,
-        responses=error_responses(400, 401, 404, 503, 504),
+        responses={
+            **documented(200, ExecutionRecord, "With ?wait=true: the finished record"),
+            **error_responses(400, 401, 404, 503, 504),
+        },
     )
     async def run_workflow(
         self,

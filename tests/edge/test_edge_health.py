@@ -144,6 +144,10 @@ async def test_the_openapi_document_describes_every_route(client: httpx.AsyncCli
     assert len(operation_ids) == len(set(operation_ids))
     assert "createWorkflow" in operation_ids
     assert {"webhookGet", "webhookPost"} <= set(operation_ids)
+    created = paths["/api/v1/workflows"]["post"]["responses"]["201"]
+    assert created["content"]["application/json"]["schema"]["$ref"].endswith("/WorkflowDocument")
+    connection = document["components"]["schemas"]["WorkflowConnection"]
+    assert {"from", "to", "output"} <= set(connection["properties"])
 
 
 async def test_an_unknown_route_is_404_json(client: httpx.AsyncClient) -> None:

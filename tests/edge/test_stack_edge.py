@@ -18,6 +18,7 @@ from runtime.settings import Settings
 for _module in ("services.cache.server", "services.execution.server", "services.trigger.server"):
     pytest.importorskip(_module)
 
+from edge.server import EdgeServer
 from runtime.stack import LocalStack
 
 Unique = Callable[[str], str]
@@ -359,9 +360,9 @@ async def test_the_management_api_round_trip(http: httpx.AsyncClient, unique: Un
     assert gone.status_code == 404
 
 
-async def test_the_api_key_guards_the_management_api(tmp_path: Path, redis_url: str) -> None:
-    settings = stack_settings(tmp_path, redis_url, api_key="k3y")
-    async with LocalStack(settings) as stack, httpx.AsyncClient(base_url=stack.edge_url) as http:
+async def test_the_api_key_guards_the_management_api(stack: LocalStack) -> None:
+    settings = stack.settings.model_copy(update={"api_key": "k3y", "edge_addr": "127.0.0.1:0"})
+    async with EdgeServer(settings) as edge, httpx.AsyncClient(base_url=edge.url) as http:
         denied = await http.get("/api/v1/workflows")
         allowed = await http.get("/api/v1/workflows", headers={"X-API-Key": "k3y"})
         ready = await http.get("/readyz")
