@@ -77,6 +77,11 @@ def test_pasting_json_creates_a_workflow_shown_in_the_list_and_as_a_diagram(
         expect(row.locator("code.copyable")).to_have_text(
             f"{console_stack.edge_url}/webhook/{path}"
         )
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        row.get_by_role("button", name="Copy").click()
+        expect(row.get_by_role("button", name="Copied")).to_be_visible()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == f"{console_stack.edge_url}/webhook/{path}"
         expect(row).to_contain_text("lastNode")
         expect(row).to_contain_text("saved")
         expect(row.get_by_role("switch")).to_have_attribute("aria-checked", "true")
