@@ -31,12 +31,30 @@ def as_json(result: RunResult, bar: list[BarLine]) -> dict[str, Any]:
         "load": [r.to_json() for r in result.load],
         "server_side": result.server_side,
         "delivery": result.delivery,
+        "baseline": result.baseline,
         "waiters": result.waiters,
         "performance_bar": [line.to_json() for line in bar],
         "profiles": result.profiles,
         "notes": result.notes,
         "exit_codes": result.exit_codes,
     }
+
+
+def _count(value: float | None) -> str:
+    return "not measured" if value is None else f"{value:,.0f}"
+
+
+def _baseline_lines(result: RunResult) -> list[str]:
+    b = result.baseline
+    if not b:
+        return []
+    ping, check = b["redis_ping"], b["grpc_health_check"]
+    return [
+        (f"Baseline before the scenarios (no hookline code): Redis PING p50 "
+        f"{ping['p50_ms']:.3f} ms (p99 {ping['p99_ms']:.3f}); gRPC health Check on the cache "
+        f"process p50 {check['p50_ms']:.3f} ms (p99 {check['p99_ms']:.3f})."),
+        "",
+    ]
 
 
 def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
@@ -50,6 +68,7 @@ def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
         f"Python {m['python']}. Code: commit {result.code.get('commit', '?')[:12]}"
         f"{' (working tree, with uncommitted changes)' if result.code.get('dirty') else ''}."),
         "",
+        *_baseline_lines(result),
         "## Load (wrk)",
         "",
         "| scenario | concurrency | req/s | p50 ms | p90 ms | p99 ms | errors |",
@@ -106,7 +125,9 @@ def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
                 f"(wait node {w['wait_seconds']:g} s)"), "",
                 (f"- succeeded {w['succeeded']:,}, failed {w['failed']:,} "
                 f"(statuses {w['statuses']}, client errors {w['failures']}); "
-                f"peak in flight {w['peak_in_flight']:,}; all done in {w['wall_seconds']:.1f} s"),
+                f"peak in flight {w['peak_in_flight']:,} (client side); peak waiting in the cache "
+                f"service {_count(w.get('cache_waiting_peak'))}; all done in "
+                f"{w['wall_seconds']:.1f} s"),
                 (f"- latency ms: p50 {_ms(lat.get('p50'), 0)}, p90 {_ms(lat.get('p90'), 0)}, "
                 f"p99 {_ms(lat.get('p99'), 0)}, max {_ms(lat.get('max'), 0)}"),
                 (f"- cache process Redis connections: {w['cache_redis_connections_before']} before, "

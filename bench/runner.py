@@ -15,6 +15,7 @@ import psutil
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from bench import scrape as prom
+from bench.baseline import measure_baseline
 from bench.cpu import CpuMeter
 from bench.database import BenchDatabase
 from bench.delivery import measure_delivery
@@ -53,6 +54,7 @@ class RunResult:
     load: list[LoadResult] = field(default_factory=list)
     server_side: dict[str, dict[str, Any]] = field(default_factory=dict)
     delivery: dict[str, Any] = field(default_factory=dict)
+    baseline: dict[str, Any] = field(default_factory=dict)
     waiters: dict[str, Any] | None = None
     profiles: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -132,6 +134,7 @@ class BenchRunner:
         workflows = bench_workflows(self.run_id, large_bytes=plan.large_bytes,
                                     wait_seconds=plan.wait_seconds)
         apply_workflows(procs["edge"].url, workflows)
+        self.result.baseline = measure_baseline(self.redis_url, procs["cache"].address)
         for scenario, key, delivery in LOAD_SCENARIOS:
             edge = procs["edge" if delivery == "push" else "edge-poll"]
             cache = procs["cache" if delivery == "push" else "cache-poll"]
@@ -253,5 +256,7 @@ class BenchRunner:
             workflow.url(procs["edge"].url), REQUEST_BODY, count=self.plan.waiters,
             wait_seconds=self.plan.wait_seconds, cache_pid=procs["cache"].pid,
             edge_pid=procs["edge"].pid, redis_url=self.redis_url, redis_port=self.redis_port,
+            cache_metrics_url=f"http://{procs['cache'].metrics_address}/metrics"
+            if procs["cache"].metrics_address else None,
         )
         self.result.waiters = result.to_json()

@@ -13,7 +13,15 @@ from typing import Self
 import psutil
 import redis
 
-__all__ = ["ProcessSample", "ProcessSampler", "redis_connections", "subscribed_connections"]
+from bench import scrape as prom
+
+__all__ = [
+    "GaugeSampler",
+    "ProcessSample",
+    "ProcessSampler",
+    "redis_connections",
+    "subscribed_connections",
+]
 
 
 @dataclass(frozen=True)
@@ -105,3 +113,40 @@ class ProcessSampler:
     @property
     def peak_redis_subscribed(self) -> int:
         return max((s.redis_subscribed for s in self.samples), default=0)
+
+
+@dataclass
+class GaugeSampler:
+    """Samples one Prometheus gauge (e.g. the cache's ``hookline_waiting_requests``)
+    from a metrics endpoint in a thread; ``peak`` is the highest value seen."""
+
+    url: str
+    name: str
+    interval: float = 0.25
+    values: list[tuple[float, float]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        while True:
+            value = prom.value(prom.scrape(self.url, timeout=2.0), self.name)
+            if value is not None:
+                self.values.append((time.monotonic() - started, value))
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> Self:
+        self._thread = threading.Thread(target=self._run, name="gauge-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @property
+    def peak(self) -> float | None:
+        return max((v for _, v in self.values), default=None)

@@ -5,6 +5,7 @@ resident memory and its Redis connections are sampled every 100 ms."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import statistics
 import time
@@ -14,7 +15,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from bench.sampling import ProcessSampler, redis_connections
+from bench.sampling import GaugeSampler, ProcessSampler, redis_connections
 from runtime.logs import get_logger
 
 __all__ = ["WaitersResult", "raise_fd_limit", "run_waiters"]
@@ -54,6 +55,7 @@ class WaitersResult:
     cache_redis_connections_peak: int
     cache_redis_connections_after: int
     cache_redis_subscribed_peak: int
+    cache_waiting_peak: float | None
     cache_rss_before_bytes: int
     cache_rss_peak_bytes: int
     edge_rss_peak_bytes: int
@@ -115,14 +117,17 @@ async def _drive(url: str, body: str, count: int, timeout_s: float) -> tuple[_Ta
 
 
 def run_waiters(url: str, body: str, *, count: int, wait_seconds: float, cache_pid: int,
-                edge_pid: int, redis_url: str, redis_port: int) -> WaitersResult:
+                edge_pid: int, redis_url: str, redis_port: int,
+                cache_metrics_url: str | None = None) -> WaitersResult:
     """Open ``count`` requests at once and wait for all of them."""
     cache = psutil.Process(cache_pid)
     before_conns = redis_connections(cache, redis_port)
     before_rss = cache.memory_info().rss
     timeout_s = wait_seconds + 300.0
+    gauge = GaugeSampler(cache_metrics_url or "", "hookline_waiting_requests")
     with ProcessSampler(cache_pid, redis_port, redis_url=redis_url) as cache_sampler, \
-            ProcessSampler(edge_pid, redis_port) as edge_sampler:
+            ProcessSampler(edge_pid, redis_port) as edge_sampler, \
+            (gauge if cache_metrics_url else contextlib.nullcontext()):
         tally, wall = asyncio.run(_drive(url, body, count, timeout_s))
     after_conns = redis_connections(cache, redis_port)
     succeeded = len(tally.latencies)
@@ -135,6 +140,7 @@ def run_waiters(url: str, body: str, *, count: int, wait_seconds: float, cache_p
         cache_redis_connections_peak=cache_sampler.peak_redis_connections,
         cache_redis_connections_after=after_conns,
         cache_redis_subscribed_peak=cache_sampler.peak_redis_subscribed,
+        cache_waiting_peak=gauge.peak,
         cache_rss_before_bytes=before_rss, cache_rss_peak_bytes=cache_sampler.peak_rss_bytes,
         edge_rss_peak_bytes=edge_sampler.peak_rss_bytes,
         fd_limit=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
