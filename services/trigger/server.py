@@ -104,6 +104,7 @@ class TriggerServer:
         self._grpc: GrpcServer | None = None
         self._index: TriggerIndex | None = None
         self._scheduler: Scheduler | None = None
+        self._feed: RedisChangeFeed | None = None
         self.metrics = TriggerMetrics()
 
     @property
@@ -121,6 +122,11 @@ class TriggerServer:
     @property
     def scheduler(self) -> Scheduler:
         return self._started(self._scheduler)
+
+    @property
+    def change_feed(self) -> RedisChangeFeed | None:
+        """The Redis change subscription; None without Redis."""
+        return self._feed
 
     @staticmethod
     def _started(part: _PartT | None) -> _PartT:
@@ -148,6 +154,7 @@ class TriggerServer:
         if stack is not None:
             await stack.aclose()
         self._grpc = self._index = self._scheduler = None
+        self._feed = None
 
     async def _start(self, stack: AsyncExitStack) -> None:
         settings, options = self._settings, self._options
@@ -233,7 +240,7 @@ class TriggerServer:
                 grace_seconds=settings.shutdown_grace_seconds,
             )
         )
-        self._index, self._scheduler = index, scheduler
+        self._index, self._scheduler, self._feed = index, scheduler, feed
         log.info(
             "Trigger service started",
             redis=redis is not None,
