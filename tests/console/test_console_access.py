@@ -202,3 +202,25 @@ def test_a_page_opened_before_an_unsaved_run_ends_waits_for_it_then_gives_up(
     gave_up = browser_client.get(f"/console/executions/{unique('gone')}/live?pending=61")
     assert "hx-get" not in gave_up.text
     assert "Not found" in gave_up.text
+
+
+def test_activating_a_workflow_whose_webhook_is_taken_shows_why_in_its_row(
+    browser_client: httpx.Client, create_workflow: Callable[[dict[str, Any]], dict[str, Any]],
+    unique: Callable[[str], str],
+) -> None:
+    first = create_workflow(greeter(unique))
+    second_doc = greeter(unique)
+    second_doc["active"] = False
+    second_doc["nodes"][0]["parameters"]["path"] = first["nodes"][0]["parameters"]["path"]
+    second = create_workflow(second_doc)
+    token = _token(browser_client)
+
+    row = browser_client.post(
+        f"/console/workflows/{second['id']}/active",
+        data={"active": "true", "_csrf_token": token},
+        headers={"HX-Request": "true"},
+    )
+    assert row.status_code == 409
+    assert row.text.lstrip().startswith(f'<tr id="wf-{second["id"]}"')
+    assert 'role="alert"' in row.text
+    assert 'aria-checked="false"' in row.text
