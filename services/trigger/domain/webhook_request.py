@@ -93,18 +93,24 @@ def parse_body(headers: Mapping[str, list[str]], body: bytes) -> Any:
 
 
 def trigger_output(
-    call: WebhookCall, body: Any, *, hidden_headers: frozenset[str] = frozenset()
+    *,
+    method: str,
+    path: str,
+    headers: Mapping[str, list[str]],
+    query: Iterable[tuple[str, str]],
+    body: Any,
+    hidden_headers: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """The webhook node's output; ``hidden_headers`` (lower case) are left out."""
-    headers = {
-        name: ", ".join(values)
-        for name, values in call.header_values.items()
-        if name not in hidden_headers
-    }
+    """The webhook node's output; ``headers`` maps lower-case names to values, and
+    ``hidden_headers`` (lower case) are left out."""
     return {
         "body": body,
-        "headers": headers,
-        "query": query_object(call.query),
-        "method": call.method,
-        "path": call.path,
+        "headers": {
+            name: ", ".join(values)
+            for name, values in headers.items()
+            if name not in hidden_headers
+        },
+        "query": query_object(query),
+        "method": method,
+        "path": path,
     }

@@ -92,8 +92,11 @@ class WebhookHandler:
         execution_id = call.execution_id or new_id()
         bind_execution(execution_id)
         output = trigger_output(
-            WebhookCall(method, path, call.headers, call.query, call.body),
-            body,
+            method=method,
+            path=path,
+            headers=headers,
+            query=call.query,
+            body=body,
             hidden_headers=secret_headers(auth),
         )
         response_mode = route.params.responseMode
