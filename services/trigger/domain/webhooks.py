@@ -72,7 +72,6 @@ class WebhookHandler:
         method, path = call.method.upper(), call.path.strip("/")
         route = await self._resolve(method, path)
         if isinstance(route, WebhookOutcome):
-            log.debug("Webhook call matched no workflow", method=method, path=path)
             return route
         headers = call.header_values
         auth = route.params.auth
@@ -109,7 +108,6 @@ class WebhookHandler:
                 publish_early_response=response_mode == "responseNode",
             )
         )
-        log.debug("Webhook started execution", workflow_id=route.workflow_id, path=path)
         return WebhookOutcome(
             execution_id=execution_id,
             workflow_id=route.workflow_id,
