@@ -110,8 +110,13 @@ def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
               if v.get("deliveries") or v.get("db_rows_written") or v.get("db_saves_skipped")}
     if server:
         out += ["", "## Server side (cache and execution metrics, per wrk run)", "",
-                ("| run | deliveries | delivery p50 ms (est.) | p99 ms (est.) | rows written | "
-                "saves skipped |"), "|---|---:|---:|---:|---:|---:|"]
+                ("The cache's `hookline_result_delivery_seconds` (StoreResult received → the "
+                "waiting stream sends the result) counts only results that arrived while a "
+                "stream waited; the others were already stored when the watch began and were "
+                "answered by its first read. Quantiles are estimated from histogram buckets."),
+                "",
+                ("| run | results pushed to a waiting stream | push delivery p50 ms (est.) | "
+                 "p99 ms (est.) | rows written | saves skipped |"), "|---|---:|---:|---:|---:|---:|"]
         for key, v in server.items():
             out.append(f"| {key} | {v.get('deliveries') or 0:,.0f} | "
                        f"{_ms(v.get('delivery_p50_ms_estimate'), 3)} | "
