@@ -90,6 +90,8 @@ class ConsolePlugin(InitPlugin):
                     directories=[STATIC_DIR],
                     include_in_schema=False,
                     name="console:static",
+                    guards=console_key_guard(self.context.api_key),
+                    exception_handlers=console_exception_handlers(),
                 ),
                 _root,
             ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar.plugins.jinja import JinjaTemplateEngine
+from markupsafe import Markup
 from litestar.template.config import TemplateConfig
 
 from edge.console import urls, views
@@ -17,6 +18,7 @@ from edge.console import urls, views
 __all__ = ["TEMPLATE_DIR", "console_template_config"]
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+STYLESHEET = Path(__file__).parent / "static" / "console.css"
 
 
 def _environment(auth_enabled: bool) -> Environment:
@@ -42,6 +44,9 @@ def _environment(auth_enabled: bool) -> Environment:
         executions_url=urls.executions_url,
         run_duration_ms=views.run_duration_ms,
         auth_enabled=auth_enabled,
+        # Pages shown before the key is given carry their styles inline: with a key
+        # set, nothing under /console (static files included) is served without it.
+        inline_stylesheet=Markup(STYLESHEET.read_text(encoding="utf-8")),
     )
     return env
 

@@ -106,6 +106,7 @@ def test_htmx_is_served_from_the_project_with_its_license(browser_client: httpx.
         "/console/workflows/any",
         "/console/executions/any",
         "/console/executions/any/live",
+        "/console/static/console.css",
     ],
 )
 def test_with_an_api_key_no_console_page_is_reachable_without_it(
