@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,8 @@ class ServiceProcess:
     metrics_address: str | None = None
     cwd: Path = REPO_ROOT
     popen: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    ready_seconds: float | None = None
 
     @property
     def pid(self) -> int:
@@ -75,6 +78,7 @@ class ServiceProcess:
         return psutil.Process(self.pid)
 
     def start(self) -> None:
+        self.started_at = time.monotonic()
         with self.log_path.open("ab") as out:
             self.popen = subprocess.Popen(
                 [str(HOOKLINE), "serve", self.service],
@@ -88,7 +92,8 @@ class ServiceProcess:
             self._wait_http_ready(timeout)
         else:
             self._wait_grpc_serving(timeout)
-        log.info("ready", service=self.name)
+        self.ready_seconds = round(time.monotonic() - self.started_at, 2)
+        log.info("ready", service=self.name, seconds=self.ready_seconds)
 
     def _check_alive(self) -> None:
         if self.popen is not None and self.popen.poll() is not None:

@@ -37,6 +37,7 @@ def as_json(result: RunResult, bar: list[BarLine]) -> dict[str, Any]:
         "profiles": result.profiles,
         "notes": result.notes,
         "exit_codes": result.exit_codes,
+        "startup_seconds": result.startup_seconds,
     }
 
 
@@ -163,7 +164,8 @@ def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
             out.append("")
     if result.notes:
         out += ["", "## Notes", ""] + [f"- {note}" for note in result.notes]
-    out += ["", f"Process exit codes: {result.exit_codes}", ""]
+    out += ["", f"Start-up to ready (s): {result.startup_seconds}",
+            "", f"Process exit codes: {result.exit_codes}", ""]
     return "\n".join(out)
 
 

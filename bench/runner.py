@@ -59,6 +59,7 @@ class RunResult:
     profiles: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     exit_codes: dict[str, int | None] = field(default_factory=dict)
+    startup_seconds: dict[str, float | None] = field(default_factory=dict)
 
 
 def machine_info() -> dict[str, Any]:
@@ -124,6 +125,7 @@ class BenchRunner:
                 stack.start(procs["cache"], procs["cache-poll"], procs["execution"])
                 stack.start(procs["trigger"])
                 stack.start(procs["edge"], procs["edge-poll"])
+                self.result.startup_seconds = {n: p.ready_seconds for n, p in procs.items()}
                 self._scenarios(procs)
             finally:
                 self.result.exit_codes = stack.stop_all()
