@@ -9,7 +9,7 @@ import pytest
 from bench.bar import SAVE_OFF, SAVE_ON, check_bar
 from bench.load import LoadResult
 from bench.profiling import summarise_collapsed
-from bench.scrape import bucket_quantile, histogram_delta
+from bench.scrape import Scrape, bucket_quantile, histogram_delta
 
 COLLAPSED = """\
 main (runtime/cli.py:1);call (edge/controllers/webhooks.py:10);sendmsg (libc.so.6) 6
@@ -34,10 +34,10 @@ def test_profile_summary_leaves_idle_waits_out_and_groups_by_package_and_functio
 
 def test_bucket_quantile_interpolates_inside_the_bucket_of_the_delta() -> None:
     name = "d_seconds"
-    before = {(f"{name}_bucket", (("le", "0.001"),)): 5.0,
+    before: Scrape = {(f"{name}_bucket", (("le", "0.001"),)): 5.0,
               (f"{name}_bucket", (("le", "0.01"),)): 5.0,
               (f"{name}_bucket", (("le", "+Inf"),)): 5.0}
-    after = {(f"{name}_bucket", (("le", "0.001"),)): 55.0,
+    after: Scrape = {(f"{name}_bucket", (("le", "0.001"),)): 55.0,
              (f"{name}_bucket", (("le", "0.01"),)): 105.0,
              (f"{name}_bucket", (("le", "+Inf"),)): 105.0}
 
