@@ -32,7 +32,7 @@ from services.cache.domain.delivery import ResultDelivery
 from services.cache.servicer import SERVICE_NAME, CacheServicer
 from services.cache.storage.base import ResultStore, SavedRecords
 from services.cache.storage.memory import MemoryResultStore
-from services.cache.storage.redis_link import RedisLink
+from services.cache.storage.redis_link import RedisLink, describe_redis
 from services.cache.storage.redis_listener import (
     RedisNotificationListener,
     create_subscriber_redis,
@@ -109,10 +109,10 @@ class CacheServer:
         if url is not None:
             client = create_redis(url, client_name=self.redis_client_name)
             self._exit.push_async_callback(client.aclose)
-            link = RedisLink(client)
-            self._exit.push_async_callback(link.close)
             pipeline = AutoPipeline(client)
             self._exit.push_async_callback(pipeline.close)
+            link = RedisLink(pipeline, where=describe_redis(client))
+            self._exit.push_async_callback(link.close)
             shared = RedisResultStore(pipeline, link, on_error=self.metrics.redis_errors.inc)
             records = ExecutionServiceRecords(
                 settings.execution_addr, max_message_bytes=settings.grpc_max_message_bytes

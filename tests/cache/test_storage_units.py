@@ -9,6 +9,7 @@ from typing import Any
 
 import fakeredis
 import pytest
+import redis.exceptions
 
 from runtime.errors import ResourceExhausted
 from services.cache.domain.codec import ZSTD_MAGIC, ResultCodec
@@ -140,8 +141,8 @@ async def fake_redis() -> AsyncIterator[fakeredis.FakeAsyncRedis]:
 async def test_redis_store_writes_with_a_ttl_then_publishes(
     fake_redis: fakeredis.FakeAsyncRedis,
 ) -> None:
-    link = RedisLink(fake_redis)
     pipeline = AutoPipeline(fake_redis)
+    link = RedisLink(pipeline, where="fake")
     store = RedisResultStore(pipeline, link)
     pubsub = fake_redis.pubsub()
     await pubsub.subscribe(CHANNEL)
@@ -166,8 +167,8 @@ async def test_redis_store_writes_with_a_ttl_then_publishes(
 async def test_redis_store_fails_fast_while_the_link_is_down(
     fake_redis: fakeredis.FakeAsyncRedis,
 ) -> None:
-    link = RedisLink(fake_redis)
     pipeline = AutoPipeline(fake_redis)
+    link = RedisLink(pipeline, where="fake")
     store = RedisResultStore(pipeline, link)
     await link.report_failure(ConnectionError("gone"))
     try:
@@ -179,18 +180,17 @@ async def test_redis_store_fails_fast_while_the_link_is_down(
         await pipeline.close()
 
 
-async def test_auto_pipeline_sends_concurrent_requests_together(
-    fake_redis: fakeredis.FakeAsyncRedis,
+async def test_auto_pipeline_sends_concurrent_requests_in_one_round_trip(
+    fake_redis: fakeredis.FakeAsyncRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pipelines_sent = 0
-    make_pipeline = fake_redis.pipeline
+    batches: list[int] = []
+    round_trip = AutoPipeline._round_trip
 
-    def counting_pipeline(*args: Any, **kwargs: Any) -> Any:
-        nonlocal pipelines_sent
-        pipelines_sent += 1
-        return make_pipeline(*args, **kwargs)
+    async def counting_round_trip(connection: Any, commands: list[Any]) -> list[Any]:
+        batches.append(len(commands))
+        return await round_trip(connection, commands)
 
-    fake_redis.pipeline = counting_pipeline  # type: ignore[method-assign]
+    monkeypatch.setattr(AutoPipeline, "_round_trip", staticmethod(counting_round_trip))
     pipeline = AutoPipeline(fake_redis)
     await fake_redis.set("k", b"v")
 
@@ -199,5 +199,17 @@ async def test_auto_pipeline_sends_concurrent_requests_together(
     )
 
     assert replies == [[b"v", 1]] * 50
-    assert pipelines_sent == 1
+    assert batches == [100]
+    await pipeline.close()
+
+
+async def test_auto_pipeline_returns_a_command_error_in_its_place(
+    fake_redis: fakeredis.FakeAsyncRedis,
+) -> None:
+    pipeline = AutoPipeline(fake_redis)
+    await fake_redis.set("text", b"v")
+
+    replies = await pipeline.execute([("INCR", "text"), ("GET", "text")])
+
+    assert isinstance(replies[0], redis.exceptions.ResponseError) and replies[1] == b"v"
     await pipeline.close()

@@ -2,7 +2,7 @@
 
 ``ResultDelivery`` writes each value to the shared store (Redis), which notifies
 every cache process after the write, and wakes this process's waiters directly with
-the JSON at hand. When there is no shared store, or it is unreachable, the value
+the JSON at hand (without waiting for the write's reply). When there is no shared store, or it is unreachable, the value
 goes to the bounded in-memory store instead, so waiters of this process still get
 it; once Redis is back, what the memory store holds is handed over to it.
 
@@ -103,6 +103,11 @@ class ResultDelivery:
             raise InvalidArgument("the stored JSON must not be empty", field=kind.value)
         encoded = await self._codec.encode(payload, kind.value)
         ttl_ms = ttl_seconds * 1000
+        # Waiters of this process get the JSON itself, so they need not wait for the
+        # write's reply: woken now, they send while the SET is in flight (it goes out
+        # in the same turn of the event loop). Other processes are notified by the
+        # PUBLISH that follows the SET, so their GET always finds the value.
+        self.waiters.wake(execution_id, kind, payload, started)
         where = "memory"
         if self._shared is not None:
             try:
@@ -119,7 +124,6 @@ class ResultDelivery:
                 )
         elif len(self._memory):
             self._memory.discard(kind, execution_id)
-        self.waiters.wake(execution_id, kind, payload, started)
         self._metrics.stored.labels(where).inc()
         # Logged once the woken waiters have run: a log line costs more than a delivery.
         asyncio.get_running_loop().call_soon(

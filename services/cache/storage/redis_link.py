@@ -22,8 +22,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from runtime.logs import get_logger
+from services.cache.storage.redis_pipeline import AutoPipeline
 
-__all__ = ["OUTAGE_ERRORS", "RedisLink", "StateListener"]
+__all__ = ["OUTAGE_ERRORS", "RedisLink", "StateListener", "describe_redis"]
 
 log = get_logger(__name__)
 
@@ -37,17 +38,24 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 StateListener = Callable[[bool], Awaitable[None]]
 
 
+def describe_redis(client: aioredis.Redis) -> str:
+    """``host:port/db`` of a client, for logs (never the password)."""
+    kwargs = client.connection_pool.connection_kwargs
+    return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+
+
 class RedisLink:
     """The connection state to one Redis server (see module docstring)."""
 
-    def __init__(self, client: aioredis.Redis, *, backoff_max_seconds: float = 1.0) -> None:
-        self._client = client
+    def __init__(
+        self, pipeline: AutoPipeline, *, where: str, backoff_max_seconds: float = 1.0
+    ) -> None:
+        self._pipeline = pipeline
+        self._where = where
         self._backoff_max = backoff_max_seconds
         self._state: str = "unknown"  # unknown | up | down
         self._listeners: list[StateListener] = []
         self._probe: asyncio.Task[None] | None = None
-        kwargs = client.connection_pool.connection_kwargs
-        self._where = f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
 
     @property
     def up(self) -> bool:
@@ -61,7 +69,7 @@ class RedisLink:
     async def start(self) -> None:
         """PING once; an unreachable Redis starts an outage (and the probe)."""
         try:
-            await self._client.ping()
+            await self._ping()
         except OUTAGE_ERRORS as exc:
             await self.report_failure(exc)
         else:
@@ -103,8 +111,12 @@ class RedisLink:
             retry=retry_if_exception_type(OUTAGE_ERRORS),
         ):
             with attempt:
-                await self._client.ping()
+                await self._ping()
         await self.report_success()
+
+    async def _ping(self) -> None:
+        # Through the process's one command connection: probing opens no other.
+        await self._pipeline.execute([("PING",)])
 
     async def _tell(self, up: bool) -> None:
         for listener in self._listeners:

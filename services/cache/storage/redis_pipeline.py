@@ -2,10 +2,16 @@
 
 Thousands of waiters each GET their key once when they start; sent one by one they
 would take one pooled connection each while in flight. ``AutoPipeline`` queues the
-commands of every caller and sends whatever has queued as one non-transactional
-pipeline, with at most one pipeline in flight, so all of a process's commands use a
-single connection and a burst costs one round trip (redis-py has no auto-pipelining
-of its own; its ``Retry`` still applies to each pipeline).
+commands of every caller and sends whatever has queued as one pipelined write on
+one connection that it keeps, with at most one batch in flight, so all of a
+process's commands use a single connection and a burst costs one round trip.
+
+redis-py has no auto-pipelining of its own, and its ``Pipeline`` object costs more
+than the round trip it saves here, so a batch is written with the connection's
+``pack_commands``/``send_packed_command`` and read back reply by reply; redis-py's
+``Retry`` (from the client's settings) still reconnects and retries a batch whose
+connection broke. A command's own error comes back in its place; a connection
+error fails every request of the batch.
 """
 
 from __future__ import annotations
@@ -16,26 +22,27 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
 from redis.exceptions import RedisError, ResponseError
 
-__all__ = ["AutoPipeline", "Command"]
+__all__ = ["AutoPipeline", "Command", "PipelineAborted"]
 
 Command = tuple[Any, ...]
 _Request = tuple[Sequence[Command], "asyncio.Future[list[Any]]"]
 
 
 class PipelineAborted(RedisError):
-    """The pipeline carrying a request stopped without an answer."""
+    """The batch carrying a request stopped without an answer."""
 
 
 class AutoPipeline:
-    """``await pipeline.execute([("GET", key), ...])`` returns the replies in order;
-    a command's own error comes back in its place, a connection error is raised."""
+    """``await pipeline.execute([("GET", key), ...])`` returns the replies in order."""
 
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
         self._pending: list[_Request] = []
         self._sender: asyncio.Task[None] | None = None
+        self._connection: Connection | None = None
 
     async def execute(self, commands: Sequence[Command]) -> list[Any]:
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
@@ -50,6 +57,10 @@ class AutoPipeline:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.disconnect()
+            await self._client.connection_pool.release(connection)
 
     async def _send_all(self) -> None:
         try:
@@ -65,30 +76,36 @@ class AutoPipeline:
             self._sender = None
 
     async def _send(self, batch: list[_Request]) -> None:
+        commands = [command for request, _ in batch for command in request]
         try:
-            if len(batch) == 1 and len(batch[0][0]) == 1:  # alone: skip the pipeline's cost
-                replies = [await self._one(batch[0][0][0])]
-            else:
-                pipe = self._client.pipeline(transaction=False)
-                for commands, _ in batch:
-                    for command in commands:
-                        pipe.execute_command(*command)
-                replies = await pipe.execute(raise_on_error=False)
+            if self._connection is None:
+                self._connection = await self._client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+            connection = self._connection
+            replies = await connection.retry.call_with_retry(
+                lambda: self._round_trip(connection, commands),
+                lambda error: connection.disconnect(),
+            )
         except (RedisError, OSError) as exc:
+            if self._connection is not None:  # never reuse a socket left mid-reply
+                await self._connection.disconnect()
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
         start = 0
-        for commands, future in batch:
-            end = start + len(commands)
+        for request, future in batch:
+            end = start + len(request)
             if not future.done():
                 future.set_result(replies[start:end])
             start = end
 
-    async def _one(self, command: Command) -> Any:
-        """One command, its own error returned in place like a pipeline's."""
-        try:
-            return await self._client.execute_command(*command)  # type: ignore[no-untyped-call]
-        except ResponseError as exc:
-            return exc
+    @staticmethod
+    async def _round_trip(connection: Connection, commands: list[Command]) -> list[Any]:
+        await connection.send_packed_command(connection.pack_commands(commands))
+        replies: list[Any] = []
+        for _ in commands:
+            try:
+                replies.append(await connection.read_response())
+            except ResponseError as exc:
+                replies.append(exc)
+        return replies
