@@ -29,9 +29,11 @@ from edge.schemas import WebhookStarted, error_responses
 from edge.upstreams import CALL_TIMEOUT_SECONDS, Upstreams
 from edge.watch import OutcomeKind, wait_for_caller
 from runtime.ids import new_id
-from runtime.logs import bind_execution
+from runtime.logs import bind_execution, get_logger
 
 __all__ = ["WebhookController"]
+
+log = get_logger(__name__)
 
 WEBHOOK_METHODS = [
     HttpMethod.GET,
@@ -185,7 +187,16 @@ class WebhookController(Controller):
             return Response(b"", status_code=CLIENT_CLOSED_REQUEST, headers=headers)
         if outcome.kind is OutcomeKind.TIMED_OUT:
             raise timeout_error(execution_id, timeout)
-        document = json.loads(outcome.payload)
+        try:
+            document = json.loads(outcome.payload)
+        except ValueError:
+            log.error("Unreadable result from the cache service", execution_id=execution_id)
+            raise EdgeError(
+                500,
+                "the execution's result could not be read",
+                extra={"executionId": execution_id},
+                headers=headers,
+            ) from None
         if outcome.kind is OutcomeKind.RESPONSE:
             return render_node_response(document, execution_id)
         return render_record(document, execution_id)

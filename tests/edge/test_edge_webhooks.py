@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager
 import httpx
 import pytest
 from edge_fakes import TIMED_OUT, FakeUpstreams, response_event, result_event
+from hookline.cache.v1 import cache_service_pb2 as cache_pb
 from hookline.trigger.v1 import trigger_service_pb2 as trig_pb
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -338,3 +339,16 @@ async def test_an_unreachable_trigger_is_503_with_a_general_message(
     assert resp.status_code == 503
     assert resp.json()["error"] == "unavailable"
     assert "127.0.0.1" not in json.dumps(resp.json())
+
+
+async def test_an_unreadable_result_is_500_naming_the_execution(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
+    fakes.cache.events = [
+        cache_pb.WatchResultResponse(event=cache_pb.WATCH_EVENT_RESULT, record_json=b"{oops")
+    ]
+    resp = await client.post("/webhook/greet")
+    assert resp.status_code == 500
+    assert resp.json()["error"] == "internal"
+    assert resp.json()["executionId"] == resp.headers["x-execution-id"]
