@@ -6,7 +6,8 @@ The edge mounts it with one line: ``Litestar(..., plugins=[ConsolePlugin(setting
 Modules: ``plugin`` (mounting), ``access`` (API-key login, CSRF), ``context`` (per-request
 API client), ``api`` (the HTTP client of ``/api/v1`` and ``/webhook``), ``workflows`` and
 ``executions`` (the pages), ``error_pages``, ``layout`` and ``svg`` (the diagram),
-``views`` (reading API JSON for display), ``documents`` (pasted JSON/YAML), ``templating``.
+``views`` (reading API JSON for display), ``documents`` (pasted JSON/YAML), ``answers``
+(htmx or plain redirects), ``templating``.
 """
 
 from edge.console.plugin import ConsolePlugin

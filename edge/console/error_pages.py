@@ -13,10 +13,11 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, PermissionDeniedException
-from litestar.response import Redirect, Template
+from litestar.response import Template
 from litestar.types import ExceptionHandlersMap
 
 from edge.console.access import LoginRequired
+from edge.console.answers import go_to
 from edge.console.api import ApiError
 from edge.console.urls import CONSOLE_PATH, LOGIN_PATH
 from runtime.logs import get_logger
@@ -37,12 +38,6 @@ _TITLES = {
 }
 
 
-def _redirect(request: Request[Any, Any, Any], url: str) -> Response[Any]:
-    if request.headers.get("HX-Request") == "true":
-        return Response(content="", status_code=200, headers={"HX-Redirect": url})
-    return Redirect(url, status_code=303)
-
-
 def _page(status: int, message: str, detail: str | None = None) -> Template:
     return Template(
         "console/error.html",
@@ -59,13 +54,13 @@ def _page(status: int, message: str, detail: str | None = None) -> Template:
 
 
 def _login_required(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[Any]:
-    return _redirect(request, f"{LOGIN_PATH}?{urlencode({'next': exc.next_path})}")
+    return go_to(request, f"{LOGIN_PATH}?{urlencode({'next': exc.next_path})}")
 
 
 def _api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
     if exc.status == 401:
         # The key in the cookie no longer opens the API (rotated): ask for it again.
-        return _redirect(request, f"{LOGIN_PATH}?{urlencode({'next': request.url.path})}")
+        return go_to(request, f"{LOGIN_PATH}?{urlencode({'next': request.url.path})}")
     if exc.status >= 500:
         log.warning(
             "Console could not reach the API",

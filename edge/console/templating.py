@@ -10,8 +10,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar.plugins.jinja import JinjaTemplateEngine
-from markupsafe import Markup
 from litestar.template.config import TemplateConfig
+from markupsafe import Markup
 
 from edge.console import urls, views
 

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from edge.console.answers import go_to, is_htmx
 from edge.console.api import ApiError, HookApi, WebhookReply
 from edge.console.documents import DocumentError, parse_document
 from edge.console.layout import layout_workflow
@@ -36,17 +37,6 @@ _NOTICES = {
     "deleted": "Workflow deleted.",
 }
 _DEFAULT_TEST_BODY = '{\n  "name": "world"\n}'
-
-
-def _is_htmx(request: Request[Any, Any, Any]) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _go(request: Request[Any, Any, Any], url: str) -> Response[Any]:
-    """After a change: htmx follows ``HX-Redirect``, a plain form a 303."""
-    if _is_htmx(request):
-        return Response(content="", status_code=200, headers={"HX-Redirect": url})
-    return Redirect(url, status_code=303)
 
 
 def _base_url(request: Request[Any, Any, Any]) -> str:
@@ -119,7 +109,7 @@ class WorkflowPages(Controller):
                 raise
             status = 409 if exc.status == 409 else 422
             return await self._import_failed(request, api, form_id, text, exc.message, status)
-        return _go(request, workflow_url(str(stored["id"]), notice=verb))
+        return go_to(request, workflow_url(str(stored["id"]), notice=verb))
 
     async def _save(self, api: HookApi, document: dict[str, Any]) -> tuple[dict[str, Any], str]:
         """Replace the workflow with this id, else the one with this name, else create."""
@@ -145,7 +135,7 @@ class WorkflowPages(Controller):
         message: str,
         status: int,
     ) -> Response[Any]:
-        if _is_htmx(request):
+        if is_htmx(request):
             return Template(
                 "console/_import_form.html",
                 context={
@@ -183,7 +173,7 @@ class WorkflowPages(Controller):
                 raise
             row = workflow_row(await api.get_workflow(workflow_id))
             row_error, status = exc.message, 409
-        if not _is_htmx(request):
+        if not is_htmx(request):
             if row_error:
                 return await self._list(request, api, notice=row_error, status_code=status)
             return Redirect(CONSOLE_PATH, status_code=303)
@@ -355,7 +345,7 @@ class WorkflowPages(Controller):
                 error = str(exc)
             except ApiError as exc:
                 error = exc.message
-        if _is_htmx(request):
+        if is_htmx(request):
             return Template(
                 "console/_test_result.html",
                 context={
@@ -377,4 +367,4 @@ class WorkflowPages(Controller):
         workflow_id: FromPath[str],
     ) -> Response[Any]:
         await api.delete_workflow(workflow_id)
-        return _go(request, f"{CONSOLE_PATH}?notice=deleted")
+        return go_to(request, f"{CONSOLE_PATH}?notice=deleted")

@@ -1,9 +1,10 @@
 """Console fixtures: the whole stack in a background thread, and headless Chromium.
 
 Playwright's sync API blocks its thread, so the stack (``LocalStack``: cache,
-execution, trigger and edge on free ports) runs in a thread with its own event loop,
-one per session and per API-key setting. Tests make fresh workflows (unique names and
-webhook paths), so they share a stack safely.
+execution, trigger and edge on free ports) runs in a thread with its own event loop:
+one without and one with an API key, shared by the console tests and stopped when
+they end. Tests make fresh workflows (unique names and webhook paths), so sharing
+is safe.
 
 Chromium is Debian's (``/usr/bin/chromium``, or ``HOOKLINE_CHROMIUM``). Without it the
 browser tests skip, except under CI (``CI=true``), where they fail.
@@ -51,7 +52,7 @@ def _settings(tmp: Path, redis_url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_stack(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> Iterator[BackgroundStack]:
@@ -60,7 +61,7 @@ def console_stack(
         yield stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def keyed_stack(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> Iterator[BackgroundStack]:
@@ -114,7 +115,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     path = _chromium_path()
     if path is None:
