@@ -5,6 +5,7 @@ scheduler come back with Redis."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -42,7 +43,9 @@ async def test_redis_outage_degrades_gracefully_and_recovers(
     connect: Callable[[TriggerServer], Stub],
     fake_execution: FakeExecution,
     private_redis: ThrowawayRedis,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     server = await start_trigger(redis_url=private_redis.url)
     stub = connect(server)
     feed = server.change_feed
@@ -69,3 +72,7 @@ async def test_redis_outage_degrades_gracefully_and_recovers(
     await fake_execution.service.wait_until(fired(len(during) + 1), timeout=10)
     fired_at = [r.trigger_output["firedAt"] for r in fake_execution.service.runs_of(schedule["id"])]
     assert len(fired_at) == len(set(fired_at))
+    events = [r.msg.get("event") for r in caplog.records if isinstance(r.msg, dict)]
+    assert _ticks(server, "failed") >= 1
+    assert sum(str(e).startswith("Could not claim schedule ticks") for e in events) == 1
+    assert events.count("Schedule tick claims work again") == 1

@@ -63,6 +63,7 @@ class Scheduler:
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._firing: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._claims_failing = False
         self._on_tick = on_tick or (lambda outcome, count: None)
 
     @property
@@ -150,14 +151,19 @@ class Scheduler:
         try:
             won = await self._ledger.claim(workflow_id, tick)
         except HooklineError as exc:
-            log.error(
-                "Could not claim schedule tick; skipping it",
-                workflow_id=workflow_id,
-                tick=to_iso(tick),
-                error=exc.message,
-            )
+            if not self._claims_failing:  # once per outage; the metric counts every tick
+                self._claims_failing = True
+                log.error(
+                    "Could not claim schedule ticks; skipping them until the ledger is back",
+                    workflow_id=workflow_id,
+                    tick=to_iso(tick),
+                    error=exc.message,
+                )
             self._on_tick("failed", 1)
             return
+        if self._claims_failing:
+            self._claims_failing = False
+            log.info("Schedule tick claims work again")
         entry = self._entries.get(workflow_id)
         if not won or entry is None:
             self._on_tick("claimed_elsewhere" if not won else "skipped", 1)
