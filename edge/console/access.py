@@ -58,7 +58,7 @@ def _matches(given: str | None, expected: str) -> bool:
 
 def safe_next(value: str | None) -> str:
     """Where to go after logging in: a console path, never another site."""
-    if value and value.startswith(CONSOLE_PATH) and not value.startswith("//"):
+    if value and value.startswith(CONSOLE_PATH) and value.isprintable():
         return value
     return CONSOLE_PATH
 

@@ -1,9 +1,11 @@
-"""Reading a pasted workflow (JSON or YAML) and the display helpers of the pages."""
+"""Pure pieces of the console: reading a pasted workflow (JSON or YAML), the display
+helpers of the pages, and where a login may send the browser."""
 
 from __future__ import annotations
 
 import pytest
 
+from edge.console.access import safe_next
 from edge.console.documents import DocumentError, parse_document
 from edge.console.views import format_ms, format_time, run_duration_ms, short_id, workflow_row
 
@@ -78,3 +80,19 @@ def test_times_and_durations_read_well() -> None:
     assert format_time("2026-11-28T00:40:12.5Z") == "2026-11-28 00:40:12 UTC"
     assert run_duration_ms({"startedAt": "2026-11-28T00:00:00Z", "finishedAt": None}) is None
     assert short_id("01a21f9b-4862-731b-a2e9-e6aa56225a8a") == "…e6aa56225a8a"
+
+
+@pytest.mark.parametrize(
+    ("asked", "sent_to"),
+    [
+        ("/console/executions?status=error", "/console/executions?status=error"),
+        ("https://elsewhere.example/console", "/console"),
+        ("//elsewhere.example/console", "/console"),
+        ("/console\r\nSet-Cookie: x=1", "/console"),
+        (None, "/console"),
+    ],
+)
+def test_after_login_the_console_only_sends_you_to_its_own_pages(
+    asked: str | None, sent_to: str
+) -> None:
+    assert safe_next(asked) == sent_to
