@@ -327,3 +327,16 @@ async def test_metrics_count_stores_watches_and_local_delivery_time(cache: Cache
     assert sample("hookline_watch_outcomes_total", outcome="result") == 1
     assert sample("hookline_result_cache_lookups_total", outcome="miss") == 1
     assert sample("hookline_result_delivery_seconds_count") == 1
+
+
+async def test_watch_accepting_an_early_response_still_ends_with_the_result_when_none_comes(
+    cache: CacheHandle,
+) -> None:
+    execution_id = new_execution_id()
+    call = await open_watch(cache, execution_id, accept_early_response=True)
+    data = record(execution_id)
+
+    await store(cache, execution_id, data)
+
+    events = await rest_of(call)
+    assert [(e.event, e.record_json) for e in events] == [(pb.WATCH_EVENT_RESULT, data)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 import redis.exceptions
 
 from runtime.errors import ResourceExhausted
+from runtime.redis_client import create_redis
 from services.cache.domain.codec import ZSTD_MAGIC, ResultCodec
 from services.cache.domain.waiters import LOOK_AGAIN, WaiterRegistry
 from services.cache.storage.base import Kind, StoreUnavailable
@@ -24,6 +26,10 @@ from services.cache.storage.notifications import (
     encode_notification,
 )
 from services.cache.storage.redis_link import RedisLink
+from services.cache.storage.redis_listener import (
+    RedisNotificationListener,
+    create_subscriber_redis,
+)
 from services.cache.storage.redis_pipeline import AutoPipeline
 from services.cache.storage.redis_store import RedisResultStore
 
@@ -213,3 +219,49 @@ async def test_auto_pipeline_returns_a_command_error_in_its_place(
 
     assert isinstance(replies[0], redis.exceptions.ResponseError) and replies[1] == b"v"
     await pipeline.close()
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.stored: asyncio.Queue[tuple[Kind, str, bytes | None]] = asyncio.Queue()
+        self.resyncs = 0
+
+    def on_stored(
+        self, kind: Kind, execution_id: str, inline: bytes | None, stored_at: float | None
+    ) -> None:
+        self.stored.put_nowait((kind, execution_id, inline))
+
+    def on_resync(self) -> None:
+        self.resyncs += 1
+
+
+async def test_subscription_pings_while_idle_and_keeps_delivering(redis_url: str) -> None:
+    commands = create_redis(redis_url)
+    name = f"idle-test-{uuid.uuid4().hex[:8]}"
+    subscriber = create_subscriber_redis(redis_url, client_name=name)
+    pipeline = AutoPipeline(commands)
+    link = RedisLink(pipeline, where="test")
+    sink = RecordingSink()
+    channel = f"hookline:test:{name}"  # a quiet channel of its own, so that it idles
+    listener = RedisNotificationListener(
+        subscriber, sink, link, idle_ping_seconds=0.05, channel=channel
+    )
+    try:
+        listener.start()
+        assert await listener.wait_subscribed(5)
+        await asyncio.sleep(0.3)  # idle long enough for several PINGs to go and return
+        mine = [c for c in await commands.client_list() if c["name"] == name]
+        assert [c["cmd"] for c in mine] == ["ping"]  # the subscription's last command
+        execution_id = f"idle-{uuid.uuid4()}"
+
+        await commands.publish(channel, encode_notification(Kind.RESULT, execution_id, b"{}", 1.0))
+
+        got = await asyncio.wait_for(sink.stored.get(), timeout=5)
+        assert got == (Kind.RESULT, execution_id, b"{}")
+        assert listener.subscribed and sink.resyncs == 1
+    finally:
+        await listener.close()
+        await link.close()
+        await pipeline.close()
+        await subscriber.aclose()
+        await commands.aclose()

@@ -67,12 +67,14 @@ class RedisNotificationListener:
         *,
         backoff_max_seconds: float = 1.0,
         idle_ping_seconds: float = 15.0,
+        channel: str = CHANNEL,
     ) -> None:
         self._client = client
         self._sink = sink
         self._link = link
         self._backoff_max = backoff_max_seconds
         self._idle_ping = idle_ping_seconds
+        self._channel = channel
         self._subscribed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -117,7 +119,7 @@ class RedisNotificationListener:
         confirmed = False
         awaiting_pong = False
         try:
-            await pubsub.subscribe(CHANNEL)
+            await pubsub.subscribe(self._channel)
             while True:
                 message = await pubsub.get_message(timeout=self._idle_ping)
                 if message is None:  # silence: is the connection still alive?
