@@ -151,13 +151,14 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture
-def screenshot() -> Callable[[Page, str], Path]:
-    """``screenshot(page, "name")`` saves test-artifacts/screenshots/name.png (full page)."""
+def screenshot() -> Callable[..., Path]:
+    """``screenshot(page, "name")`` saves test-artifacts/screenshots/name.png: the whole
+    page, or with ``full_page=False`` the viewport (for a dialog over the page)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(target: Page, name: str) -> Path:
+    def take(target: Page, name: str, *, full_page: bool = True) -> Path:
         path = SCREENSHOTS / f"{name}.png"
-        target.screenshot(path=str(path), full_page=True)
+        target.screenshot(path=str(path), full_page=full_page)
         return path
 
     return take

@@ -206,7 +206,8 @@ def test_a_page_opened_before_an_unsaved_run_ends_waits_for_it_then_gives_up(
 
 
 def test_activating_a_workflow_whose_webhook_is_taken_shows_why_in_its_row(
-    browser_client: httpx.Client, create_workflow: Callable[[dict[str, Any]], dict[str, Any]],
+    browser_client: httpx.Client,
+    create_workflow: Callable[[dict[str, Any]], dict[str, Any]],
     unique: Callable[[str], str],
 ) -> None:
     first = create_workflow(greeter(unique))

@@ -33,7 +33,7 @@ from tests.console.support import (
     greeter,
 )
 
-Shot = Callable[[Page, str], Path]
+Shot = Callable[..., Path]
 MakeWorkflow = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -169,7 +169,7 @@ def test_switching_history_off_warns_before_saving_and_saves_the_setting(
         is True
     ), "nothing is saved before Save"
     page.fill("#result-ttl", "120")
-    screenshot(page, "settings-history-off")
+    screenshot(page, "settings-history-off", full_page=False)
     page.click("#save-settings")
 
     expect(page.locator(".notice")).to_have_text("Settings saved.")
