@@ -30,7 +30,6 @@ from runtime.settings import Settings
 from services.cache.domain.codec import ResultCodec
 from services.cache.domain.delivery import ResultDelivery
 from services.cache.servicer import SERVICE_NAME, CacheServicer
-from services.cache.storage.base import ResultStore, SavedRecords
 from services.cache.storage.memory import MemoryResultStore
 from services.cache.storage.redis_link import RedisLink, describe_redis
 from services.cache.storage.redis_listener import (
@@ -93,43 +92,28 @@ class CacheServer:
     async def _start(self) -> None:
         settings = self.settings
         url = settings.effective_redis_url
-        push = settings.result_wait == "push"
-        codec = ResultCodec(
-            compress_threshold_bytes=settings.compress_threshold_bytes,
-            max_bytes=settings.max_result_bytes,
-        )
-        memory = MemoryResultStore(
-            max_entries=settings.memory_store_max_entries,
-            max_bytes=settings.memory_store_max_bytes,
-        )
-        shared: ResultStore | None = None
-        saved: SavedRecords | None = None
-        listener: RedisNotificationListener | None = None
+        shared: RedisResultStore | None = None
+        saved: ExecutionServiceRecords | None = None
         link: RedisLink | None = None
         if url is not None:
-            client = create_redis(url, client_name=self.redis_client_name)
-            self._exit.push_async_callback(client.aclose)
-            pipeline = AutoPipeline(client)
-            self._exit.push_async_callback(pipeline.close)
-            link = RedisLink(pipeline, where=describe_redis(client))
-            self._exit.push_async_callback(link.close)
-            shared = RedisResultStore(pipeline, link, on_error=self.metrics.redis_errors.inc)
-            records = ExecutionServiceRecords(
-                settings.execution_addr, max_message_bytes=settings.grpc_max_message_bytes
-            )
-            self._exit.push_async_callback(records.close)
-            saved = records
+            shared, link, saved = self._open_redis(url)
         else:
             log.warning(
                 "No Redis configured: execution results are delivered in-process only "
                 "(single cache process)"
             )
         delivery = ResultDelivery(
-            codec=codec,
-            memory=memory,
+            codec=ResultCodec(
+                compress_threshold_bytes=settings.compress_threshold_bytes,
+                max_bytes=settings.max_result_bytes,
+            ),
+            memory=MemoryResultStore(
+                max_entries=settings.memory_store_max_entries,
+                max_bytes=settings.memory_store_max_bytes,
+            ),
             shared=shared,
             saved=saved,
-            push=push,
+            push=settings.result_wait == "push",
             poll_interval=settings.poll_interval_ms / 1000,
             metrics=self.metrics,
         )
@@ -144,29 +128,8 @@ class CacheServer:
             max_message_bytes=settings.grpc_max_message_bytes,
             grace_seconds=settings.shutdown_grace_seconds,
         )
-
-        if link is not None and url is not None:
-
-            async def report_health(up: bool) -> None:
-                status = (
-                    health_pb2.HealthCheckResponse.SERVING
-                    if up
-                    else health_pb2.HealthCheckResponse.NOT_SERVING
-                )
-                await grpc_server.set_health(REDIS_HEALTH_SERVICE, status)
-
-            link.add_listener(report_health)
-            link.add_listener(delivery.on_shared_state)
-            await link.start()
-            if push:
-                subscriber = create_subscriber_redis(url, client_name=self.redis_client_name)
-                self._exit.push_async_callback(subscriber.aclose)
-                listener = RedisNotificationListener(subscriber, delivery, link)
-                self._exit.push_async_callback(listener.close)
-                listener.start()
-                if link.up:
-                    await listener.wait_subscribed(_SUBSCRIBE_WAIT_SECONDS)
-
+        if url is not None and link is not None:
+            await self._connect_redis(url, link, delivery, grpc_server)
         await self._exit.enter_async_context(
             MetricsEndpoint(self.metrics.registry, settings.cache_metrics_listen)
         )
@@ -180,3 +143,47 @@ class CacheServer:
             result_wait=settings.result_wait,
             redis=url is not None,
         )
+
+    def _open_redis(self, url: str) -> tuple[RedisResultStore, RedisLink, ExecutionServiceRecords]:
+        """The Redis store (commands on one auto-pipelined connection), its link, and
+        the saved-record fallback used during Redis outages; all closed on exit."""
+        client = create_redis(url, client_name=self.redis_client_name)
+        self._exit.push_async_callback(client.aclose)
+        pipeline = AutoPipeline(client)
+        self._exit.push_async_callback(pipeline.close)
+        link = RedisLink(pipeline, where=describe_redis(client))
+        self._exit.push_async_callback(link.close)
+        store = RedisResultStore(pipeline, link, on_error=self.metrics.redis_errors.inc)
+        records = ExecutionServiceRecords(
+            self.settings.execution_addr,
+            max_message_bytes=self.settings.grpc_max_message_bytes,
+        )
+        self._exit.push_async_callback(records.close)
+        return store, link, records
+
+    async def _connect_redis(
+        self, url: str, link: RedisLink, delivery: ResultDelivery, grpc_server: GrpcServer
+    ) -> None:
+        """Wire the link to health and the domain, connect, and (push mode) start the
+        shared subscription, waiting briefly for it so the first watches are covered."""
+
+        async def report_health(up: bool) -> None:
+            status = (
+                health_pb2.HealthCheckResponse.SERVING
+                if up
+                else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+            await grpc_server.set_health(REDIS_HEALTH_SERVICE, status)
+
+        link.add_listener(report_health)
+        link.add_listener(delivery.on_shared_state)
+        await link.start()
+        if self.settings.result_wait != "push":
+            return
+        subscriber = create_subscriber_redis(url, client_name=self.redis_client_name)
+        self._exit.push_async_callback(subscriber.aclose)
+        listener = RedisNotificationListener(subscriber, delivery, link)
+        self._exit.push_async_callback(listener.close)
+        listener.start()
+        if link.up:
+            await listener.wait_subscribed(_SUBSCRIBE_WAIT_SECONDS)
