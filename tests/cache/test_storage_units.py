@@ -265,3 +265,16 @@ async def test_subscription_pings_while_idle_and_keeps_delivering(redis_url: str
         await pipeline.close()
         await subscriber.aclose()
         await commands.aclose()
+
+
+async def test_waiter_woken_with_look_again_then_a_value_gets_the_value() -> None:
+    registry = WaiterRegistry()
+    waiter = registry.add("e", accept_response=False)
+    pending = asyncio.ensure_future(waiter.next())
+    await asyncio.sleep(0)  # the waiter is now waiting on its future
+
+    registry.wake_all()  # resolves that future ...
+    registry.wake("e", Kind.RESULT, b"value")  # ... and a value arrives before it runs
+
+    woken = await pending
+    assert woken is not None and woken.payload == b"value"

@@ -63,8 +63,11 @@ class Waiter:
                 await asyncio.wait((future,), timeout=timeout)
                 if not future.done():
                     return None
+        # A later wake with a value may have replaced the future since this one was
+        # resolved (see ``wake``): take whichever is current.
+        current = self._future if self._future.done() else future
         self._future = future.get_loop().create_future()
-        return future.result()
+        return current.result()
 
 
 class WaiterRegistry:
