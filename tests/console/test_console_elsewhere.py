@@ -1,6 +1,10 @@
 """The console needs nothing but the public HTTP API: mounted on a bare Litestar app
 and pointed at another deployment's edge, it shows that deployment; pointed at
-nothing, it says the API did not answer."""
+nothing, it says the API did not answer.
+
+Sync tests (Litestar's TestClient runs the app in its own thread): Playwright's sync
+API keeps an event loop running in this thread while the console's browser is open.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
+from litestar.testing import TestClient
 
 from edge.console import ConsolePlugin
 from runtime.settings import Settings
@@ -27,24 +31,24 @@ def _closed_port() -> int:
     return port
 
 
-async def test_a_console_on_another_app_shows_the_deployment_it_points_at(
+def test_a_console_on_another_app_shows_the_deployment_it_points_at(
     console_stack: BackgroundStack,
     create_workflow: Callable[[dict[str, Any]], dict[str, Any]],
     unique: Callable[[str], str],
 ) -> None:
     stored = create_workflow(greeter(unique))
-    async with AsyncTestClient(app=_console_app(console_stack.edge_url)) as client:
-        listing = await client.get("/console")
-        page = await client.get(f"/console/workflows/{stored['id']}")
+    with TestClient(app=_console_app(console_stack.edge_url)) as client:
+        listing = client.get("/console")
+        page = client.get(f"/console/workflows/{stored['id']}")
     assert listing.status_code == 200
     assert stored["name"] in listing.text
     assert page.status_code == 200
     assert 'data-node="Reply"' in page.text
 
 
-async def test_an_unreachable_api_is_a_503_page_not_a_crash() -> None:
-    async with AsyncTestClient(app=_console_app(f"http://127.0.0.1:{_closed_port()}")) as client:
-        response = await client.get("/console")
+def test_an_unreachable_api_is_a_503_page_not_a_crash() -> None:
+    with TestClient(app=_console_app(f"http://127.0.0.1:{_closed_port()}")) as client:
+        response = client.get("/console")
     assert response.status_code == 503
     assert "text/html" in response.headers["content-type"]
     assert "The hookline API did not answer" in response.text
