@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 import pytest
@@ -104,12 +104,11 @@ def create_workflow(api: httpx.Client) -> Iterator[Callable[[dict[str, Any]], di
 
 
 # -------------------------------------------------------------------- browser
-def _chromium_path() -> str | None:
-    path = os.environ.get("HOOKLINE_CHROMIUM", "/usr/bin/chromium")
-    return path if os.path.exists(path) and os.access(path, os.X_OK) else None
+def _chromium_path() -> str:
+    return os.environ.get("HOOKLINE_CHROMIUM", "/usr/bin/chromium")
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (CI=true: the console's browser tests must run)")
     pytest.skip(reason)
@@ -118,10 +117,10 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     path = _chromium_path()
-    if path is None:
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         _unavailable(
-            "no Chromium at /usr/bin/chromium (Debian: apt-get install chromium, "
-            "or scripts/install-browser-deps)"
+            f"no Chromium at {path} (Debian: apt-get install chromium, or "
+            "scripts/install-browser-deps; HOOKLINE_CHROMIUM names another binary)"
         )
     try:
         from playwright.sync_api import sync_playwright

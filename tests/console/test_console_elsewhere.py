@@ -21,7 +21,7 @@ from tests.console.support import BackgroundStack, greeter
 
 
 def _console_app(api_url: str) -> Litestar:
-    return Litestar(plugins=[ConsolePlugin(Settings(), api_url=api_url)])
+    return Litestar(plugins=[ConsolePlugin(Settings(api_key=None), api_url=api_url)])
 
 
 def _closed_port() -> int:
