@@ -1,18 +1,39 @@
 """All four services in one process: what ``hookline dev`` runs and what the
 whole-stack tests start (on port 0).
 
-The services are started in dependency order — cache, execution, trigger, edge —
-each one told the address the previous one actually bound, and stopped in reverse.
+The services are started in dependency order — cache, execution, trigger, edge — and
+stopped in reverse. A listen address on port 0 is first given a free port, so that
+every service knows every other's address before any starts (the cache service, for
+one, reads saved records through the execution service during a Redis outage).
 """
 
 from __future__ import annotations
 
+import socket
 from contextlib import AsyncExitStack
 from types import TracebackType
+from typing import Literal
 
 from runtime.settings import Settings
 
 __all__ = ["LocalStack"]
+
+Service = Literal["trigger", "execution", "cache"]
+
+
+def _with_fixed_ports(settings: Settings) -> Settings:
+    """Settings whose gRPC listen and caller addresses agree, with port 0 resolved."""
+    update: dict[str, str] = {}
+    services: tuple[Service, ...] = ("trigger", "execution", "cache")
+    for service in services:
+        host, _, port = settings.listen_address(service).rpartition(":")
+        if port == "0":
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                port = str(sock.getsockname()[1])
+        update[f"{service}_listen"] = f"{host}:{port}"
+        update[f"{service}_addr"] = f"{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    return settings.model_copy(update=update)
 
 
 class LocalStack:
@@ -34,16 +55,13 @@ class LocalStack:
         from services.trigger.server import TriggerServer
 
         try:
-            settings = self.settings
+            settings = _with_fixed_ports(self.settings)
             cache = await self._exit.enter_async_context(CacheServer(settings))
             self.cache_address = cache.address
-            settings = settings.model_copy(update={"cache_addr": cache.address})
             execution = await self._exit.enter_async_context(ExecutionServer(settings))
             self.execution_address = execution.address
-            settings = settings.model_copy(update={"execution_addr": execution.address})
             trigger = await self._exit.enter_async_context(TriggerServer(settings))
             self.trigger_address = trigger.address
-            settings = settings.model_copy(update={"trigger_addr": trigger.address})
             edge = await self._exit.enter_async_context(EdgeServer(settings))
             self.edge_url = edge.url
             self.settings = settings
