@@ -189,7 +189,7 @@ def test_a_page_opened_before_an_unsaved_run_ends_waits_for_it_then_gives_up(
             "settings": {"saveExecutionToDatabase": False},
             "nodes": [
                 {"name": "Hook", "type": "webhook", "parameters": {"path": path}},
-                {"name": "Pause", "type": "wait", "parameters": {"seconds": 1}},
+                {"name": "Pause", "type": "wait", "parameters": {"seconds": 5}},
             ],
             "connections": [{"from": "Hook", "to": "Pause"}],
         }

@@ -275,7 +275,7 @@ def test_a_running_execution_updates_by_itself_until_it_ends(
             "name": unique("Slow"),
             "nodes": [
                 {"name": "Hook", "type": "webhook", "parameters": {"path": path}},
-                {"name": "Pause", "type": "wait", "parameters": {"seconds": 2}},
+                {"name": "Pause", "type": "wait", "parameters": {"seconds": 3}},
                 {"name": "Done", "type": "set", "parameters": {"values": {"done": True}}},
             ],
             "connections": [{"from": "Hook", "to": "Pause"}, {"from": "Pause", "to": "Done"}],
