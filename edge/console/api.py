@@ -161,6 +161,11 @@ class HookApi:
     async def delete_workflow(self, workflow_id: str) -> None:
         await self._call("DELETE", f"/api/v1/workflows/{workflow_id}")
 
+    async def run_workflow(self, workflow_id: str, body: Any) -> str:
+        """Start a manual run with ``body`` as its input; the new execution's id."""
+        response = await self._call("POST", f"/api/v1/workflows/{workflow_id}/run", json=body)
+        return str(response.json()["executionId"])
+
     # ------------------------------------------------------------ executions
     async def list_executions(
         self,

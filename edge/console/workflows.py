@@ -5,6 +5,7 @@ shown next to the input that caused it (status 409/422, which htmx swaps in)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -17,7 +18,7 @@ from edge.console.api import ApiError, HookApi, WebhookReply
 from edge.console.documents import DocumentError, parse_document
 from edge.console.layout import layout_workflow
 from edge.console.svg import render_svg
-from edge.console.urls import CONSOLE_PATH, workflow_url
+from edge.console.urls import CONSOLE_PATH, execution_url, workflow_url
 from edge.console.views import (
     WorkflowRow,
     editable_document,
@@ -211,6 +212,8 @@ class WorkflowPages(Controller):
         test: dict[str, str] | None = None,
         reply: WebhookReply | None = None,
         test_error: str | None = None,
+        run_input: str = "{}",
+        run_error: str | None = None,
         status_code: int = 200,
     ) -> Template:
         row = workflow_row(workflow)
@@ -240,6 +243,8 @@ class WorkflowPages(Controller):
                 "reply": reply,
                 "reply_body": pretty_body(reply.body, reply.content_type) if reply else "",
                 "test_error": test_error,
+                "run_input": run_input,
+                "run_error": run_error,
                 "recent": recent,
                 "document": editable_document(workflow),
                 "import_error": None,
@@ -357,6 +362,33 @@ class WorkflowPages(Controller):
         return await self._workflow(
             request, api, workflow, test=test, reply=reply, test_error=error
         )
+
+    # --------------------------------------------------------------- run now
+    @post("/workflows/{workflow_id:str}/run", name="console:run")
+    async def run_now(
+        self,
+        request: Request[Any, Any, Any],
+        api: NamedDependency[HookApi],
+        workflow_id: FromPath[str],
+        data: Form,
+    ) -> Response[Any]:
+        """A manual run (``POST /api/v1/workflows/{id}/run``), then its execution page,
+        which waits for the record when the run is not saved."""
+        text = data.get("input", "").strip() or "{}"
+        try:
+            body = json.loads(text)
+        except ValueError as exc:
+            workflow = await api.get_workflow(workflow_id)
+            return await self._workflow(
+                request,
+                api,
+                workflow,
+                run_input=text,
+                run_error=f"The input is not valid JSON: {exc}",
+                status_code=422,
+            )
+        execution_id = await api.run_workflow(workflow_id, body)
+        return go_to(request, execution_url(execution_id, pending="1"))
 
     # ---------------------------------------------------------------- delete
     @post("/workflows/{workflow_id:str}/delete", name="console:delete")

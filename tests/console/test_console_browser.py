@@ -371,3 +371,41 @@ def test_deleting_a_workflow_asks_first_then_removes_it(
     expect(page.locator(".notice")).to_have_text("Workflow deleted.")
     assert questions and stored["name"] in questions[0]
     assert api.get(f"/api/v1/workflows/{stored['id']}").status_code == 404
+
+
+def test_run_now_starts_a_manual_run_and_its_page_waits_for_the_unsaved_result(
+    page: Page,
+    console_stack: BackgroundStack,
+    unique: Callable[[str], str],
+    create_workflow: MakeWorkflow,
+    screenshot: Shot,
+) -> None:
+    stored = create_workflow(
+        {
+            "name": unique("Manual"),
+            "settings": {"saveExecutionToDatabase": False},
+            "nodes": [
+                {"name": "Start", "type": "manual"},
+                {"name": "Pause", "type": "wait", "parameters": {"seconds": 1}},
+                {
+                    "name": "Double",
+                    "type": "set",
+                    "parameters": {"values": {"twice": "{{ json.n * 2 }}"}},
+                },
+            ],
+            "connections": [{"from": "Start", "to": "Pause"}, {"from": "Pause", "to": "Double"}],
+        }
+    )
+    page.goto(f"{console_stack.edge_url}/console/workflows/{stored['id']}")
+    expect(page.locator("#test-request")).to_have_count(0)
+    page.fill("#run-input", "{not json")
+    page.click("#run-now-button")
+    expect(page.locator("#run-error")).to_contain_text("not valid JSON")
+
+    page.fill("#run-input", '{"n": 21}')
+    page.click("#run-now-button")
+    expect(page).to_have_url(re.compile(r"/console/executions/[^/?]+\?pending=1$"))
+    expect(page.locator("#execution-status")).to_have_text("success")
+    expect(page.locator("#cache-notice")).to_contain_text("From the result cache")
+    expect(page.locator("tr[data-node='Double']")).to_contain_text('"twice": 42')
+    screenshot(page, "execution-manual-run")
