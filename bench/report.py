@@ -129,6 +129,8 @@ def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
         lat = w["latency_ms"]
         out += ["", (f"## {w['requested']:,} concurrent waiting requests "
                 f"(wait node {w['wait_seconds']:g} s)"), "",
+                (f"- {w['connected']:,} connections opened in {w['connect_seconds']:.1f} s, then "
+                 "every request written at once"),
                 (f"- succeeded {w['succeeded']:,}, failed {w['failed']:,} "
                 f"(statuses {w['statuses']}, client errors {w['failures']}); "
                 f"peak in flight {w['peak_in_flight']:,} (client side); peak waiting in the cache "

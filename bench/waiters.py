@@ -1,6 +1,7 @@
-"""Many concurrent waiting requests: ``count`` webhook calls opened at once on a
-workflow whose wait node holds each for a few seconds, while the cache process's
-resident memory and its Redis connections are sampled every 100 ms."""
+"""Many concurrent waiting requests: ``count`` webhook calls sent at once (over
+connections opened beforehand, see ``bench.http_burst``) on a workflow whose wait
+node holds each for a few seconds, while the cache process's resident memory and its
+Redis connections are sampled every 100 ms."""
 
 from __future__ import annotations
 
@@ -8,13 +9,12 @@ import asyncio
 import contextlib
 import resource
 import statistics
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import aiohttp
 import psutil
 
+from bench.http_burst import burst
 from bench.sampling import GaugeSampler, ProcessSampler, redis_connections
 from runtime.logs import get_logger
 
@@ -47,6 +47,8 @@ class WaitersResult:
     failed: int
     statuses: dict[str, int]
     failures: dict[str, int]
+    connected: int
+    connect_seconds: float
     peak_in_flight: int
     wall_seconds: float
     latency_ms: dict[str, float]
@@ -78,44 +80,6 @@ def _quantiles(values: list[float]) -> dict[str, float]:
             "max": ordered[-1], "mean": statistics.fmean(ordered)}
 
 
-@dataclass
-class _Tally:
-    in_flight: int = 0
-    peak: int = 0
-    latencies: list[float] = field(default_factory=list)
-    statuses: dict[str, int] = field(default_factory=dict)
-    failures: dict[str, int] = field(default_factory=dict)
-
-
-async def _one(session: aiohttp.ClientSession, url: str, body: str, tally: _Tally,
-               timeout_s: float) -> None:
-    started = time.perf_counter()
-    tally.in_flight += 1
-    tally.peak = max(tally.peak, tally.in_flight)
-    try:
-        async with session.post(url, data=body, headers={"Content-Type": "application/json"},
-                                timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
-            await response.read()
-            key = str(response.status)
-            tally.statuses[key] = tally.statuses.get(key, 0) + 1
-            if 200 <= response.status < 300:
-                tally.latencies.append((time.perf_counter() - started) * 1000.0)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        name = type(exc).__name__
-        tally.failures[name] = tally.failures.get(name, 0) + 1
-    finally:
-        tally.in_flight -= 1
-
-
-async def _drive(url: str, body: str, count: int, timeout_s: float) -> tuple[_Tally, float]:
-    tally = _Tally()
-    connector = aiohttp.TCPConnector(limit=0, force_close=True)
-    started = time.perf_counter()
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await asyncio.gather(*(_one(session, url, body, tally, timeout_s) for _ in range(count)))
-    return tally, time.perf_counter() - started
-
-
 def run_waiters(url: str, body: str, *, count: int, wait_seconds: float, cache_pid: int,
                 edge_pid: int, redis_url: str, redis_port: int,
                 cache_metrics_url: str | None = None) -> WaitersResult:
@@ -128,14 +92,15 @@ def run_waiters(url: str, body: str, *, count: int, wait_seconds: float, cache_p
     with ProcessSampler(cache_pid, redis_port, redis_url=redis_url) as cache_sampler, \
             ProcessSampler(edge_pid, redis_port) as edge_sampler, \
             (gauge if cache_metrics_url else contextlib.nullcontext()):
-        tally, wall = asyncio.run(_drive(url, body, count, timeout_s))
+        tally = asyncio.run(burst(url, body.encode(), count, timeout_s=timeout_s))
     after_conns = redis_connections(cache, redis_port)
-    succeeded = len(tally.latencies)
+    succeeded = len(tally.latencies_ms)
     result = WaitersResult(
         requested=count, wait_seconds=wait_seconds, succeeded=succeeded,
         failed=count - succeeded, statuses=tally.statuses, failures=tally.failures,
-        peak_in_flight=tally.peak, wall_seconds=wall,
-        latency_ms=_quantiles(tally.latencies), latencies_ms=tally.latencies,
+        connected=tally.connected, connect_seconds=tally.connect_seconds,
+        peak_in_flight=tally.peak_in_flight, wall_seconds=tally.wall_seconds,
+        latency_ms=_quantiles(tally.latencies_ms), latencies_ms=tally.latencies_ms,
         cache_redis_connections_before=before_conns,
         cache_redis_connections_peak=cache_sampler.peak_redis_connections,
         cache_redis_connections_after=after_conns,
@@ -147,7 +112,8 @@ def run_waiters(url: str, body: str, *, count: int, wait_seconds: float, cache_p
         samples=[{"at": s.at, "rss_bytes": s.rss_bytes, "redis_connections": s.redis_connections,
                   "redis_subscribed": s.redis_subscribed} for s in cache_sampler.samples],
     )
-    log.info("waiters done", requested=count, succeeded=succeeded, peak_in_flight=tally.peak,
+    log.info("waiters done", requested=count, succeeded=succeeded,
+             peak_in_flight=tally.peak_in_flight,
              p50_ms=result.latency_ms.get("p50"), redis_peak=result.cache_redis_connections_peak,
              cache_rss_peak_mb=round(result.cache_rss_peak_bytes / 2**20, 1))
     return result
