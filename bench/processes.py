@@ -100,24 +100,42 @@ class ServiceProcess:
             raise NotReady(f"{self.name} exited with {self.popen.returncode}; see {self.log_path}")
 
     def _wait_grpc_serving(self, timeout: float) -> None:
-        # Health Check (unary) until SERVING. The streaming Watch would need no polling,
-        # but runtime.grpc_server's interceptor wraps it as an async generator and
-        # grpc_health's Watch is a coroutine, so Watch ends with UNKNOWN.
+        """Health Watch until SERVING: the server streams status changes, no polling.
+
+        wait_for_ready holds the call until the port accepts. Code from before
+        runtime.grpc_server passed write()-style streams through (e05b11d) answers
+        Watch with UNKNOWN; then the unary Check is polled instead.
+        """
         with grpc.insecure_channel(self.address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
-
-            def probe() -> None:
+            stream = stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=timeout,
+                                wait_for_ready=True)
+            try:
+                for reply in stream:
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+            except grpc.RpcError as exc:
                 self._check_alive()
-                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
-                if reply.status != health_pb2.HealthCheckResponse.SERVING:
-                    raise _NotServing(f"{self.name}: {reply.status}")
+                if exc.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNIMPLEMENTED):
+                    raise NotReady(f"{self.name}: health watch ended: {exc.code()}") from exc
+                log.info("health Watch not served; polling Check", service=self.name)
+            finally:
+                stream.cancel()
+            self._poll_grpc_check(stub, timeout)
 
-            for attempt in Retrying(
-                stop=stop_after_delay(timeout), wait=wait_fixed(0.05), reraise=True,
-                retry=retry_if_exception_type((grpc.RpcError, _NotServing)),
-            ):
-                with attempt:
-                    probe()
+    def _poll_grpc_check(self, stub: health_pb2_grpc.HealthStub, timeout: float) -> None:
+        def probe() -> None:
+            self._check_alive()
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+            if reply.status != health_pb2.HealthCheckResponse.SERVING:
+                raise _NotServing(f"{self.name}: {reply.status}")
+
+        for attempt in Retrying(
+            stop=stop_after_delay(timeout), wait=wait_fixed(0.05), reraise=True,
+            retry=retry_if_exception_type((grpc.RpcError, _NotServing)),
+        ):
+            with attempt:
+                probe()
 
     def _wait_http_ready(self, timeout: float) -> None:
         def probe() -> None:
