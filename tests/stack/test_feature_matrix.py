@@ -196,3 +196,26 @@ async def test_schedule_with_saving_off_runs_and_caches_results_but_saves_nothin
         await r.aclose()
         await client.patch(f"/api/v1/workflows/{workflow_id}", json={"active": False})
     assert saved_execution_rows(stack.settings.database_url, workflow_id) == 0
+
+
+async def test_switching_history_off_with_patch_stops_new_rows_but_keeps_delivery(
+    stack: LocalStack, client: httpx.AsyncClient, unique: Callable[[str], str],
+) -> None:
+    path = unique("toggle")
+    workflow_id = await create(client, webhook_workflow(path, unique("Toggle"), mode="lastNode",
+                                                        save=True))
+    first = await client.post(f"/webhook/{path}", json={"name": "one"})
+    assert first.status_code == 201
+    assert saved_execution_rows(stack.settings.database_url, workflow_id) == 1
+
+    patched = await client.patch(f"/api/v1/workflows/{workflow_id}",
+                                 json={"settings": {"saveExecutionToDatabase": False}})
+    assert patched.status_code == 200
+    assert patched.json()["settings"] == {
+        "saveExecutionToDatabase": False, "resultTtlSeconds": 60, "responseTimeoutSeconds": 30}
+    for name in ("two", "three"):
+        resp = await client.post(f"/webhook/{path}", json={"name": name})
+        assert resp.status_code == 201
+        assert resp.json() == {"message": f"Hello {name}"}
+
+    assert saved_execution_rows(stack.settings.database_url, workflow_id) == 1
