@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -44,6 +44,17 @@ def _server_factory(service: str) -> Callable[[Settings], AbstractAsyncContextMa
     return CacheServer
 
 
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed (about twice as fast for gRPC and HTTP
+    round trips as the default loop, measured with bench/), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
 @contextlib.asynccontextmanager
 async def _stop_signal() -> AsyncIterator[asyncio.Event]:
     """An event set by SIGTERM or SIGINT."""
@@ -59,11 +70,10 @@ async def _stop_signal() -> AsyncIterator[asyncio.Event]:
 
 
 async def _run(settings: Settings, server: AbstractAsyncContextManager[Any], name: str) -> None:
-    async with _stop_signal() as stop:
-        async with server:
-            log.info("hookline started", mode=name)
-            await stop.wait()
-            log.info("hookline stopping", mode=name, grace_seconds=settings.shutdown_grace_seconds)
+    async with _stop_signal() as stop, server:
+        log.info("hookline started", mode=name)
+        await stop.wait()
+        log.info("hookline stopping", mode=name, grace_seconds=settings.shutdown_grace_seconds)
     log.info("hookline stopped", mode=name)
 
 
@@ -78,12 +88,12 @@ def _dev(settings: Settings) -> None:
     else:
         log.info("Execution results go through Redis", redis=_redacted(settings))
     log.info("Database", url=_redacted_db(settings.database_url))
-    asyncio.run(_run(settings, LocalStack(settings), "dev"))
+    _run_loop(_run(settings, LocalStack(settings), "dev"))
 
 
 def _serve(settings: Settings, service: str) -> None:
     factory = _server_factory(service)
-    asyncio.run(_run(settings, factory(settings), service))
+    _run_loop(_run(settings, factory(settings), service))
 
 
 def _redacted(settings: Settings) -> str:
