@@ -23,7 +23,8 @@ def load_workflows(path: Path) -> list[dict[str, Any]]:
     items = data if isinstance(data, list) else [data]
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise ValueError("each workflow must be an object with a string 'name'")
+            # ValueError, not TypeError: the caller reports it with the file's other parse errors.
+            raise ValueError("each workflow must be an object with a string 'name'")  # noqa: TRY004
     return items
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from runtime.logs import get_logger
 
-__all__ = ["async_url", "create_engine", "migrate", "MIGRATIONS_DIR"]
+__all__ = ["MIGRATIONS_DIR", "async_url", "create_engine", "migrate"]
 
 log = get_logger(__name__)
 
@@ -86,7 +86,7 @@ async def migrate(engine: AsyncEngine) -> None:
             async with engine.begin() as conn:
                 await conn.run_sync(_upgrade)
             return
-        except Exception as exc:  # noqa: BLE001 - SQLite 'database is locked' between replicas
+        except Exception as exc:  # SQLite 'database is locked' between replicas
             if attempt == 2 or "locked" not in str(exc):
                 raise
             log.warning("database locked during migration, retrying", attempt=attempt + 1)

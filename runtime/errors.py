@@ -17,13 +17,13 @@ from __future__ import annotations
 import grpc
 
 __all__ = [
+    "HTTP_STATUS_FOR_CODE",
+    "AlreadyExists",
     "HooklineError",
     "InvalidArgument",
     "NotFound",
-    "AlreadyExists",
     "ResourceExhausted",
     "Unavailable",
-    "HTTP_STATUS_FOR_CODE",
     "http_status_for",
 ]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Self, cast
 
 import grpc
 import structlog
@@ -22,11 +22,16 @@ from grpc_reflection.v1alpha import reflection
 from runtime.errors import HooklineError
 from runtime.logs import get_logger
 
-__all__ = ["GrpcServer", "ErrorMappingInterceptor", "grpc_options"]
+__all__ = ["ErrorMappingInterceptor", "GrpcServer", "grpc_options"]
 
 log = get_logger(__name__)
 
 Registrar = Callable[[grpc.aio.Server], None]
+
+_AioContext = grpc.aio.ServicerContext[Any, Any]
+_AioUnaryUnary = Callable[[Any, _AioContext], Awaitable[Any]]
+# An async generator, or a coroutine that streams with context.write().
+_AioUnaryStream = Callable[[Any, _AioContext], AsyncIterator[Any] | Awaitable[None]]
 
 
 def grpc_options(max_message_bytes: int) -> list[tuple[str, Any]]:
@@ -55,16 +60,20 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
         if handler.unary_unary is not None:
-            inner_uu = handler.unary_unary
+            # grpc-stubs type a handler's behaviours as synchronous; under grpc.aio they are
+            # coroutine functions taking an aio context.
+            inner_uu = cast(_AioUnaryUnary, handler.unary_unary)
 
-            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async def unary_unary(request: Any, context: _AioContext) -> Any:
                 structlog.contextvars.clear_contextvars()
                 try:
                     return await inner_uu(request, context)
@@ -77,11 +86,9 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
-            inner_us = handler.unary_stream
+            inner_us = cast(_AioUnaryStream, handler.unary_stream)
 
-            async def unary_stream(
-                request: Any, context: grpc.aio.ServicerContext
-            ) -> AsyncIterator[Any]:
+            async def unary_stream(request: Any, context: _AioContext) -> AsyncIterator[Any]:
                 structlog.contextvars.clear_contextvars()
                 try:
                     responses = inner_us(request, context)
@@ -134,7 +141,7 @@ class GrpcServer:
             host = "127.0.0.1"
         return f"{host}:{self.port}"
 
-    async def __aenter__(self) -> GrpcServer:
+    async def __aenter__(self) -> Self:
         server = grpc.aio.server(
             interceptors=[ErrorMappingInterceptor()], options=[*self._options, *_SERVER_OPTIONS]
         )

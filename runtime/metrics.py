@@ -8,13 +8,14 @@ The edge serves its registry at ``/metrics``; each gRPC service serves its own o
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Self
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from runtime.logs import get_logger
 
-__all__ = ["CacheMetrics", "ExecutionMetrics", "MetricsEndpoint", "LATENCY_BUCKETS"]
+__all__ = ["LATENCY_BUCKETS", "CacheMetrics", "ExecutionMetrics", "MetricsEndpoint"]
 
 log = get_logger(__name__)
 
@@ -89,7 +90,7 @@ class MetricsEndpoint:
         self._server: WSGIServer | None = None
         self.port = 0
 
-    async def __aenter__(self) -> MetricsEndpoint:
+    async def __aenter__(self) -> Self:
         if self._listen:
             host, _, port = self._listen.rpartition(":")
             self._server, _thread = start_http_server(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Self
 
 from runtime.settings import Settings
 
@@ -47,7 +47,7 @@ class LocalStack:
         self.execution_address = ""
         self.trigger_address = ""
 
-    async def __aenter__(self) -> LocalStack:
+    async def __aenter__(self) -> Self:
         # Imported here: the composition root is the only place that knows every service.
         from edge.server import EdgeServer
         from services.cache.server import CacheServer

@@ -26,13 +26,13 @@ from pydantic import (
 from runtime.errors import InvalidArgument
 
 __all__ = [
-    "TRIGGER_TYPES",
     "NODE_TYPES",
-    "WorkflowSettings",
-    "Node",
+    "TRIGGER_TYPES",
     "Connection",
-    "Workflow",
+    "Node",
     "WebhookParameters",
+    "Workflow",
+    "WorkflowSettings",
     "parse_workflow",
     "validate_settings",
 ]
@@ -445,9 +445,9 @@ def parse_workflow(data: Any) -> Workflow:
 
     incoming: dict[str, list[Connection]] = {name: [] for name in nodes}
     outgoing: dict[str, list[Connection]] = {name: [] for name in nodes}
-    for conn in connections:
-        incoming[conn.target].append(conn)
-        outgoing[conn.source].append(conn)
+    for connection in connections:
+        incoming[connection.target].append(connection)
+        outgoing[connection.source].append(connection)
     order = _topological_order(list(nodes), incoming, outgoing)
 
     return Workflow(

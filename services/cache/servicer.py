@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
@@ -30,7 +31,7 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
         self._delivery = delivery
 
     async def StoreResult(
-        self, request: pb.StoreResultRequest, context: grpc.aio.ServicerContext
+        self, request: pb.StoreResultRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StoreResultResponse:
         outcome = await self._delivery.store(
             Kind.RESULT, request.execution_id, request.record_json, request.ttl_seconds
@@ -40,7 +41,7 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
         )
 
     async def StoreResponse(
-        self, request: pb.StoreResponseRequest, context: grpc.aio.ServicerContext
+        self, request: pb.StoreResponseRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StoreResponseResponse:
         await self._delivery.store(
             Kind.RESPONSE, request.execution_id, request.response_json, request.ttl_seconds
@@ -48,7 +49,7 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
         return pb.StoreResponseResponse()
 
     async def GetResult(
-        self, request: pb.GetResultRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetResultRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetResultResponse:
         cached = await self._delivery.get_result(request.execution_id)
         response = pb.GetResultResponse(record_json=cached.payload)
@@ -57,7 +58,7 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
         return response
 
     async def WatchResult(
-        self, request: pb.WatchResultRequest, context: grpc.aio.ServicerContext
+        self, request: pb.WatchResultRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.WatchResultResponse]:
         watch = WatchRequest(
             execution_id=request.execution_id,

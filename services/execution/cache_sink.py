@@ -19,7 +19,7 @@ class CacheResultSink:
 
     def __init__(
         self,
-        client: ServiceClient[cache_service_pb2_grpc.CacheServiceStub],
+        client: ServiceClient[cache_service_pb2_grpc.CacheServiceAsyncStub],
         *,
         timeout: float = CALL_TIMEOUT_SECONDS,
     ) -> None:

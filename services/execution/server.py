@@ -77,7 +77,7 @@ class ExecutionServer:
             db = create_engine(settings.database_url)
             self._exit.push_async_callback(db.dispose)
             await migrate(db)
-            cache: ServiceClient[cache_service_pb2_grpc.CacheServiceStub] = ServiceClient(
+            cache: ServiceClient[cache_service_pb2_grpc.CacheServiceAsyncStub] = ServiceClient(
                 settings.cache_addr,
                 cache_service_pb2_grpc.CacheServiceStub,
                 max_message_bytes=settings.grpc_max_message_bytes,

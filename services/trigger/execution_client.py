@@ -43,7 +43,7 @@ def _error_for(exc: grpc.aio.AioRpcError) -> HooklineError:
 class GrpcExecutionStarter:
     def __init__(
         self,
-        client: ServiceClient[pb_grpc.ExecutionServiceStub],
+        client: ServiceClient[pb_grpc.ExecutionServiceAsyncStub],
         *,
         timeout_seconds: float = 10.0,
     ) -> None:

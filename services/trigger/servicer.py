@@ -4,6 +4,8 @@ server's interceptor turns into status codes."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from hookline.trigger.v1 import trigger_service_pb2 as pb
@@ -76,19 +78,19 @@ class TriggerServicer(pb_grpc.TriggerServiceServicer):
         self._metrics = metrics
 
     async def CreateWorkflow(
-        self, request: pb.CreateWorkflowRequest, context: grpc.aio.ServicerContext
+        self, request: pb.CreateWorkflowRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.CreateWorkflowResponse:
         record = await self._workflows.create(request.workflow_json)
         return pb.CreateWorkflowResponse(workflow=_workflow_message(record))
 
     async def GetWorkflow(
-        self, request: pb.GetWorkflowRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetWorkflowRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetWorkflowResponse:
         record = await self._workflows.get(request.id)
         return pb.GetWorkflowResponse(workflow=_workflow_message(record))
 
     async def ListWorkflows(
-        self, request: pb.ListWorkflowsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListWorkflowsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListWorkflowsResponse:
         page = await self._workflows.list(limit=request.limit, cursor=request.cursor)
         return pb.ListWorkflowsResponse(
@@ -97,25 +99,25 @@ class TriggerServicer(pb_grpc.TriggerServiceServicer):
         )
 
     async def ReplaceWorkflow(
-        self, request: pb.ReplaceWorkflowRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ReplaceWorkflowRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ReplaceWorkflowResponse:
         record = await self._workflows.replace(request.id, request.workflow_json)
         return pb.ReplaceWorkflowResponse(workflow=_workflow_message(record))
 
     async def PatchWorkflow(
-        self, request: pb.PatchWorkflowRequest, context: grpc.aio.ServicerContext
+        self, request: pb.PatchWorkflowRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.PatchWorkflowResponse:
         record = await self._workflows.patch(request.id, request.patch_json)
         return pb.PatchWorkflowResponse(workflow=_workflow_message(record))
 
     async def DeleteWorkflow(
-        self, request: pb.DeleteWorkflowRequest, context: grpc.aio.ServicerContext
+        self, request: pb.DeleteWorkflowRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.DeleteWorkflowResponse:
         await self._workflows.delete(request.id)
         return pb.DeleteWorkflowResponse()
 
     async def HandleWebhook(
-        self, request: pb.HandleWebhookRequest, context: grpc.aio.ServicerContext
+        self, request: pb.HandleWebhookRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.HandleWebhookResponse:
         call = WebhookCall(
             method=request.method,
@@ -131,7 +133,7 @@ class TriggerServicer(pb_grpc.TriggerServiceServicer):
         return _webhook_response(outcome)
 
     async def RunWorkflow(
-        self, request: pb.RunWorkflowRequest, context: grpc.aio.ServicerContext
+        self, request: pb.RunWorkflowRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.RunWorkflowResponse:
         run = await self._runs.run(request.workflow_id, request.input_json, request.execution_id)
         return pb.RunWorkflowResponse(

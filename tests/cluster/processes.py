@@ -18,7 +18,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-__all__ = ["ServiceProcess", "Cluster", "free_port"]
+__all__ = ["Cluster", "ServiceProcess", "free_port"]
 
 
 def free_port() -> int:

@@ -22,7 +22,10 @@ def logged(caplog: pytest.LogCaptureFixture, event: str, **fields: Any) -> bool:
     """Whether a structlog event with these fields reached the standard library."""
     for record in caplog.records:
         msg = record.msg
-        if isinstance(msg, dict) and msg.get("event") == event:
-            if all(msg.get(k) == v for k, v in fields.items()):
-                return True
+        if (
+            isinstance(msg, dict)
+            and msg.get("event") == event
+            and all(msg.get(k) == v for k, v in fields.items())
+        ):
+            return True
     return False
