@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-__all__ = ["CpuMeter", "CpuUsage"]
+__all__ = ["CpuMeter", "CpuUsage", "database_backends"]
 
 
 def _busy_seconds() -> float:
@@ -22,6 +22,30 @@ def _busy_seconds() -> float:
 def _process_seconds(process: psutil.Process) -> float:
     times = process.cpu_times()
     return float(times.user + times.system)
+
+
+def database_backends(pids: list[int], db_port: int = 5432) -> list[int]:
+    """PostgreSQL backend processes serving connections that ``pids`` opened to
+    ``db_port`` (matched by the client's local port): the database work done for us
+    on a server that other clients share."""
+    ours: set[int] = set()
+    for pid in pids:
+        try:
+            conns = psutil.Process(pid).net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        ours |= {c.laddr.port for c in conns if c.raddr and c.raddr.port == db_port}
+    backends = []
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] != "postgres":
+            continue
+        try:
+            conns = process.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        if any(c.laddr.port == db_port and c.raddr and c.raddr.port in ours for c in conns):
+            backends.append(process.pid)
+    return backends
 
 
 def _children_seconds() -> float:
@@ -59,11 +83,20 @@ class CpuMeter:
     """``meter.start()`` before a run, ``meter.stop()`` after it."""
 
     pids: dict[str, int]
+    count_database: bool = True
     _start: dict[str, float] = field(default_factory=dict)
+    _backends: list[int] = field(default_factory=list)
 
     def _snapshot(self) -> dict[str, float]:
         snap = {f"svc:{name}": _process_seconds(psutil.Process(pid))
                 for name, pid in self.pids.items()}
+        database = 0.0
+        for pid in self._backends:
+            try:
+                database += _process_seconds(psutil.Process(pid))
+            except psutil.Error:  # a backend that ended: its time is lost, not negative
+                continue
+        snap["svc:postgres"] = database
         snap["children"] = _children_seconds()
         snap["harness"] = _process_seconds(psutil.Process())
         snap["busy"] = _busy_seconds()
@@ -71,6 +104,8 @@ class CpuMeter:
         return snap
 
     def start(self) -> None:
+        if self.count_database:
+            self._backends = database_backends(list(self.pids.values()))
         self._start = self._snapshot()
 
     def stop(self) -> CpuUsage:
