@@ -29,6 +29,7 @@ from edge.controllers import (
 from edge.exception_handlers import exception_handlers
 from edge.metrics import EdgeMetrics
 from edge.upstreams import Upstreams
+from edge.wait_plans import WaitPlans
 from runtime.logs import get_logger
 from runtime.settings import Settings
 
@@ -42,6 +43,11 @@ API_PREFIX = "/api/v1"
 def _provide_upstreams(state: State) -> Upstreams:
     upstreams: Upstreams = state.upstreams
     return upstreams
+
+
+def _provide_wait_plans(state: State) -> WaitPlans:
+    plans: WaitPlans = state.wait_plans
+    return plans
 
 
 def _provide_metrics(state: State) -> EdgeMetrics:
@@ -84,10 +90,13 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={
             "upstreams": Provide(_provide_upstreams, sync_to_thread=False),
             "metrics": Provide(_provide_metrics, sync_to_thread=False),
+            "wait_plans": Provide(_provide_wait_plans, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
         lifespan=[_upstreams_lifespan],
-        state=State({"settings": settings, "metrics": EdgeMetrics()}),
+        state=State(
+            {"settings": settings, "metrics": EdgeMetrics(), "wait_plans": WaitPlans()}
+        ),
         openapi_config=OpenAPIConfig(
             title="hookline",
             version="1.0.0",

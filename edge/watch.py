@@ -9,9 +9,11 @@ and a DEADLINE_EXCEEDED is a timeout like TIMED_OUT. Other failures raise
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from hookline.cache.v1 import cache_service_pb2
@@ -100,20 +102,24 @@ async def wait_for_caller(
     timeout_seconds: float,
     accept_early_response: bool,
     saved_to_database: bool,
+    started: asyncio.Future[WatchOutcome] | None = None,
 ) -> WatchOutcome | None:
     """``watch_result`` on behalf of an HTTP caller; None when the caller hung up first
-    (the watch is cancelled quietly, the run goes on)."""
-    try:
-        outcome = await until_done_or_disconnected(
-            watch_result(
-                cache,
-                execution_id,
-                timeout_seconds=timeout_seconds,
-                accept_early_response=accept_early_response,
-                saved_to_database=saved_to_database,
-            ),
-            receive,
+    (the watch is cancelled quietly, the run goes on). ``started`` is a watch already
+    opened with these same parameters (see ``edge.wait_plans``)."""
+    work: Coroutine[Any, Any, WatchOutcome]
+    if started is not None:
+        work = _outcome_of(started)
+    else:
+        work = watch_result(
+            cache,
+            execution_id,
+            timeout_seconds=timeout_seconds,
+            accept_early_response=accept_early_response,
+            saved_to_database=saved_to_database,
         )
+    try:
+        outcome = await until_done_or_disconnected(work, receive)
     except ClientDisconnected:
         log.info(
             "Caller disconnected before the result; the run goes on", execution_id=execution_id
@@ -126,3 +132,7 @@ async def wait_for_caller(
             timeout_seconds=timeout_seconds,
         )
     return outcome
+
+
+async def _outcome_of(started: asyncio.Future[WatchOutcome]) -> WatchOutcome:
+    return await started

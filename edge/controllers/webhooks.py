@@ -4,6 +4,7 @@ cache service (lastNode, responseNode)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -27,7 +28,8 @@ from edge.metrics import EdgeMetrics
 from edge.rendering import render_node_response, render_record
 from edge.schemas import WebhookStarted, error_responses
 from edge.upstreams import CALL_TIMEOUT_SECONDS, Upstreams
-from edge.watch import OutcomeKind, wait_for_caller
+from edge.wait_plans import WaitPlan, WaitPlans, discard
+from edge.watch import OutcomeKind, WatchOutcome, wait_for_caller, watch_result
 from runtime.ids import new_id
 from runtime.logs import bind_execution, get_logger
 
@@ -92,6 +94,17 @@ def _to_request(
     )
 
 
+def _wait_plan(reply: pb.HandleWebhookResponse) -> WaitPlan | None:
+    """How this call waits for its run; None when it answers at once."""
+    if reply.response_mode not in (pb.RESPONSE_MODE_LAST_NODE, pb.RESPONSE_MODE_RESPONSE_NODE):
+        return None
+    return WaitPlan(
+        timeout_seconds=reply.response_timeout_seconds or DEFAULT_RESPONSE_TIMEOUT_SECONDS,
+        accept_early_response=reply.response_mode == pb.RESPONSE_MODE_RESPONSE_NODE,
+        saved_to_database=reply.save_execution,
+    )
+
+
 def _rejected(reply: pb.HandleWebhookResponse) -> EdgeError:
     status, error, default_message = _REJECTIONS.get(
         reply.rejection, (400, "bad_request", "the webhook call was rejected")
@@ -125,14 +138,15 @@ class WebhookController(Controller):
         webhook_path: FromPath[str],
         upstreams: NamedDependency[Upstreams],
         metrics: NamedDependency[EdgeMetrics],
+        wait_plans: NamedDependency[WaitPlans],
     ) -> Response[Any]:
         started = time.perf_counter()
         mode = "none"
         status = 500
         try:
-            reply = await self._start(request, webhook_path, upstreams)
+            reply, early_watch = await self._start(request, webhook_path, upstreams, wait_plans)
             mode = MODE_NAMES.get(reply.response_mode, "onReceived")
-            response = await self._answer(request, reply, upstreams)
+            response = await self._answer(request, reply, upstreams, early_watch)
             status = response.status_code or 200
             return response
         except EdgeError as exc:
@@ -146,26 +160,54 @@ class WebhookController(Controller):
         request: Request[Any, Any, Any],
         webhook_path: str,
         upstreams: Upstreams,
-    ) -> pb.HandleWebhookResponse:
+        wait_plans: WaitPlans,
+    ) -> tuple[pb.HandleWebhookResponse, asyncio.Future[WatchOutcome] | None]:
+        """Start the run; when this path's last call waited, open the result watch
+        at the same time (``edge.wait_plans``) and return it if it still fits."""
         body = await request.body()
         execution_id = new_id()
-        with upstream_errors("trigger"):
-            reply: pb.HandleWebhookResponse = await upstreams.trigger.stub.HandleWebhook(
-                _to_request(request, webhook_path, body, execution_id),
-                timeout=CALL_TIMEOUT_SECONDS,
+        key = (request.method.upper(), webhook_path.strip("/"))
+        plan = wait_plans.get(key)
+        early: asyncio.Future[WatchOutcome] | None = None
+        if plan is not None:
+            early = asyncio.ensure_future(
+                watch_result(
+                    upstreams.cache,
+                    execution_id,
+                    timeout_seconds=plan.timeout_seconds,
+                    accept_early_response=plan.accept_early_response,
+                    saved_to_database=plan.saved_to_database,
+                )
             )
+        try:
+            with upstream_errors("trigger"):
+                reply: pb.HandleWebhookResponse = await upstreams.trigger.stub.HandleWebhook(
+                    _to_request(request, webhook_path, body, execution_id),
+                    timeout=CALL_TIMEOUT_SECONDS,
+                )
+        except BaseException:
+            discard(early)
+            raise
         if reply.rejection != pb.WEBHOOK_REJECTION_UNSPECIFIED:
+            discard(early)
+            wait_plans.remember(key, None)
             raise _rejected(reply)
         if not reply.execution_id:
             reply.execution_id = execution_id
         bind_execution(reply.execution_id)
-        return reply
+        actual = _wait_plan(reply)
+        wait_plans.remember(key, actual)
+        if early is not None and (actual != plan or reply.execution_id != execution_id):
+            discard(early)
+            early = None
+        return reply, early
 
     async def _answer(
         self,
         request: Request[Any, Any, Any],
         reply: pb.HandleWebhookResponse,
         upstreams: Upstreams,
+        early_watch: asyncio.Future[WatchOutcome] | None,
     ) -> Response[Any]:
         execution_id = reply.execution_id
         headers = {EXECUTION_ID_HEADER: execution_id}
@@ -182,6 +224,7 @@ class WebhookController(Controller):
             timeout_seconds=timeout,
             accept_early_response=mode == pb.RESPONSE_MODE_RESPONSE_NODE,
             saved_to_database=reply.save_execution,
+            started=early_watch,
         )
         if outcome is None:
             return Response(b"", status_code=CLIENT_CLOSED_REQUEST, headers=headers)

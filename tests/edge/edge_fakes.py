@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -52,6 +52,9 @@ class FakeTrigger(trig_grpc.TriggerServiceServicer):
         self.run_timeout_seconds = 2
         self.fail_with: Exception | None = None
         self.next_cursor = ""
+        # Awaited by HandleWebhook before it answers (to observe what the edge does
+        # while the trigger call is in flight).
+        self.before_webhook_reply: Callable[[], Awaitable[None]] | None = None
 
     def _check(self, request: Any) -> None:
         self.received.append(request)
@@ -112,6 +115,8 @@ class FakeTrigger(trig_grpc.TriggerServiceServicer):
     async def HandleWebhook(self, request: Any, context: Any) -> Any:
         self._check(request)
         self.webhook_requests.append(request)
+        if self.before_webhook_reply is not None:
+            await self.before_webhook_reply()
         reply = trig_pb.HandleWebhookResponse()
         reply.CopyFrom(self.webhook_reply)
         if reply.rejection == trig_pb.WEBHOOK_REJECTION_UNSPECIFIED:

@@ -9,9 +9,10 @@ from contextlib import AbstractAsyncContextManager
 
 import httpx
 import pytest
-from edge_fakes import TIMED_OUT, FakeUpstreams, response_event, result_event
 from hookline.cache.v1 import cache_service_pb2 as cache_pb
 from hookline.trigger.v1 import trigger_service_pb2 as trig_pb
+
+from tests.edge.edge_fakes import TIMED_OUT, FakeUpstreams, response_event, result_event
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -262,7 +263,9 @@ async def test_response_node_answers_with_the_early_response(
     resp = await client.post("/webhook/greet")
     assert resp.status_code == 202
     assert resp.json() == [1, 2]
-    assert fakes.cache.watch_requests[0].accept_early_response is True
+    # The last watch is the one that answered (an earlier one may have been opened early
+    # on the strength of this path's previous call, and dropped).
+    assert fakes.cache.watch_requests[-1].accept_early_response is True
 
 
 async def test_response_node_without_one_answers_like_last_node(
@@ -352,3 +355,47 @@ async def test_an_unreadable_result_is_500_naming_the_execution(
     assert resp.status_code == 500
     assert resp.json()["error"] == "internal"
     assert resp.json()["executionId"] == resp.headers["x-execution-id"]
+
+
+async def test_a_waiting_path_opens_its_result_watch_while_the_run_is_being_started(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
+    fakes.cache.events = [result_event(record(response={"statusCode": 201, "headers": {},
+                                                         "body": "ok"}))]
+    first = await client.post("/webhook/speculate")  # learns that this path waits
+    assert first.status_code == 201
+    fakes.cache.reset()
+    fakes.cache.events = [result_event(record(response={"statusCode": 201, "headers": {},
+                                                         "body": "ok"}))]
+
+    async def reply_only_once_watched() -> None:
+        await asyncio.wait_for(fakes.cache.watching.wait(), timeout=5)
+
+    fakes.trigger.before_webhook_reply = reply_only_once_watched
+    second = await client.post("/webhook/speculate")
+
+    assert second.status_code == 201
+    assert [w.execution_id for w in fakes.cache.watch_requests] == [
+        fakes.trigger.webhook_requests[-1].execution_id
+    ]
+
+
+async def test_an_early_watch_is_dropped_when_the_path_stops_waiting(
+    client: httpx.AsyncClient, fakes: FakeUpstreams
+) -> None:
+    waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
+    fakes.cache.events = [result_event(record(response={"statusCode": 200, "headers": {},
+                                                         "body": "ok"}))]
+    assert (await client.post("/webhook/changes")).status_code == 200
+    fakes.cache.reset()
+    fakes.cache.hang = True  # the early watch would wait forever
+    fakes.trigger.webhook_reply = trig_pb.HandleWebhookResponse(
+        response_mode=trig_pb.RESPONSE_MODE_ON_RECEIVED
+    )
+
+    resp = await client.post("/webhook/changes")
+
+    assert resp.status_code == 200
+    assert resp.json()["status"] == "started"
+    await asyncio.wait_for(fakes.cache.watch_cancelled.wait(), timeout=5)
