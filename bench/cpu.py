@@ -85,18 +85,22 @@ class CpuMeter:
     pids: dict[str, int]
     count_database: bool = True
     _start: dict[str, float] = field(default_factory=dict)
-    _backends: list[int] = field(default_factory=list)
+    _backends: dict[int, float] = field(default_factory=dict)
+
+    def _database_seconds(self) -> dict[int, float]:
+        if not self.count_database:
+            return {}
+        seconds = {}
+        for pid in database_backends(list(self.pids.values())):
+            try:
+                seconds[pid] = _process_seconds(psutil.Process(pid))
+            except psutil.Error:
+                continue
+        return seconds
 
     def _snapshot(self) -> dict[str, float]:
         snap = {f"svc:{name}": _process_seconds(psutil.Process(pid))
                 for name, pid in self.pids.items()}
-        database = 0.0
-        for pid in self._backends:
-            try:
-                database += _process_seconds(psutil.Process(pid))
-            except psutil.Error:  # a backend that ended: its time is lost, not negative
-                continue
-        snap["svc:postgres"] = database
         snap["children"] = _children_seconds()
         snap["harness"] = _process_seconds(psutil.Process())
         snap["busy"] = _busy_seconds()
@@ -104,13 +108,16 @@ class CpuMeter:
         return snap
 
     def start(self) -> None:
-        if self.count_database:
-            self._backends = database_backends(list(self.pids.values()))
+        self._backends = self._database_seconds()
         self._start = self._snapshot()
 
     def stop(self) -> CpuUsage:
         end = self._snapshot()
         delta = {key: end[key] - self._start[key] for key in end}
+        # Backends that ended during the run are lost; new ones count from zero.
+        backends = self._database_seconds()
+        delta["svc:postgres"] = sum(seconds - self._backends.get(pid, 0.0)
+                                    for pid, seconds in backends.items())
         services = {key[4:]: round(value, 3) for key, value in delta.items()
                     if key.startswith("svc:")}
         ours = sum(services.values()) + delta["children"] + delta["harness"]

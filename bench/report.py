@@ -85,9 +85,9 @@ def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
                 ("`postgres` is the CPU of the PostgreSQL backends serving the services' own "
                  "connections. On 2 cores, throughput is bounded by about 2000 / total."),
                 "",
-                ("| scenario | c | edge | trigger | execution | cache | total | "
-                "wrk CPU s | others' CPU % of machine | load avg |"),
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                ("| scenario | c | edge | trigger | execution | cache | postgres | total | "
+                 "wrk CPU s | others' CPU % of machine | load avg |"),
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r, side in cpu_rows:
             per = side.get("cpu_ms_per_request") or {}
             cpu = side.get("cpu") or {}
