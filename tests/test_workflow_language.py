@@ -43,13 +43,14 @@ def test_valid_workflow_gets_defaults_and_order() -> None:
     assert out["nodes"][0]["parameters"]["path"] == "greet"
 
 
-def _mutate(fn: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def _mutate(fn: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
     data = copy.deepcopy(GREETER)
     fn(data)
     return data
 
 
-CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+# A mutation's return value is ignored (the "no trigger" one returns a tuple).
+CASES: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
     ("unknown node type", lambda d: d["nodes"][1].update(type="sett"), 'node "Shape"'),
     ("dangling connection", lambda d: d["connections"].append({"from": "Yes", "to": "Nope"}),
      '"Nope"'),

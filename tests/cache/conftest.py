@@ -17,11 +17,23 @@ import grpc
 import pytest
 import redis.asyncio as aioredis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from hookline.cache.v1 import cache_service_pb2_grpc
+from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
 
 from runtime.grpc_server import grpc_options
 from runtime.settings import Settings
 from services.cache.server import CacheServer
+
+
+async def next_event(
+    call: grpc.aio.UnaryStreamCall[
+        cache_service_pb2.WatchResultRequest, cache_service_pb2.WatchResultResponse
+    ],
+) -> cache_service_pb2.WatchResultResponse:
+    """The next message of a WatchResult stream, which must not have ended. (grpc-stubs
+    type ``read()`` as ``object``, since it may also return ``grpc.aio.EOF``.)"""
+    event = await call.read()
+    assert isinstance(event, cache_service_pb2.WatchResultResponse), f"stream ended: {event!r}"
+    return event
 
 
 @dataclass
@@ -30,7 +42,7 @@ class CacheHandle:
 
     server: CacheServer
     channel: grpc.aio.Channel
-    stub: cache_service_pb2_grpc.CacheServiceStub
+    stub: cache_service_pb2_grpc.CacheServiceAsyncStub
     health: health_pb2_grpc.HealthStub
 
     async def redis_health(self) -> int:

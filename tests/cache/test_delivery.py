@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 from hookline.cache.v1 import cache_service_pb2 as pb
 
-from .conftest import CacheHandle, LogEvents, StartCache
+from .conftest import CacheHandle, LogEvents, StartCache, next_event
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -34,7 +34,7 @@ async def open_watch(
         pb.WatchResultRequest(execution_id=execution_id, timeout_ms=timeout_ms, **fields),
         timeout=timeout_ms / 1000 + 5,
     )
-    first = await call.read()
+    first = await next_event(call)
     assert first.event == pb.WATCH_EVENT_SUBSCRIBED
     return call
 
@@ -44,6 +44,7 @@ async def rest_of(
 ) -> list[pb.WatchResultResponse]:
     events = []
     while (event := await call.read()) is not grpc.aio.EOF:
+        assert isinstance(event, pb.WatchResultResponse)
         events.append(event)
     return events
 

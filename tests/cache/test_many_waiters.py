@@ -12,7 +12,7 @@ from hookline.cache.v1 import cache_service_pb2 as pb
 
 from services.cache.storage.base import Kind
 
-from .conftest import StartCache
+from .conftest import StartCache, next_event
 
 WAITERS = 2000
 
@@ -38,7 +38,7 @@ async def test_two_thousand_waiters_use_at_most_two_redis_connections(
         )
         for execution_id in ids
     ]
-    firsts = await asyncio.gather(*(call.read() for call in calls))
+    firsts = await asyncio.gather(*(next_event(call) for call in calls))
     assert all(first.event == pb.WATCH_EVENT_SUBSCRIBED for first in firsts)
     assert len(waiting_side.server.delivery.waiters) == WAITERS  # type: ignore[union-attr]
 
@@ -52,7 +52,7 @@ async def test_two_thousand_waiters_use_at_most_two_redis_connections(
     async def result(
         call: grpc.aio.UnaryStreamCall[pb.WatchResultRequest, pb.WatchResultResponse],
     ) -> bytes:
-        event = await call.read()
+        event = await next_event(call)
         assert event.event == pb.WATCH_EVENT_RESULT
         assert await call.read() is grpc.aio.EOF
         return bytes(event.record_json)

@@ -9,7 +9,7 @@ import pytest
 from grpc_health.v1 import health_pb2
 from hookline.cache.v1 import cache_service_pb2 as pb
 
-from .conftest import CacheHandle, LogEvents, StartCache
+from .conftest import CacheHandle, LogEvents, StartCache, next_event
 
 
 def new_execution_id() -> str:
@@ -29,7 +29,7 @@ async def watch(
     call = cache.stub.WatchResult(
         pb.WatchResultRequest(execution_id=execution_id, timeout_ms=3000, **fields), timeout=5
     )
-    assert (await call.read()).event == pb.WATCH_EVENT_SUBSCRIBED
+    assert (await next_event(call)).event == pb.WATCH_EVENT_SUBSCRIBED
     return call
 
 
@@ -46,10 +46,10 @@ async def test_without_redis_results_are_delivered_in_process_and_it_says_so(
     first, second = new_execution_id(), new_execution_id()
     call = await watch(cache, first)
     await store(cache, first, b'{"n": 1}')
-    assert (await call.read()).record_json == b'{"n": 1}'
+    assert (await next_event(call)).record_json == b'{"n": 1}'
 
     await store(cache, second, b'{"n": 2}')
-    assert (await (await watch(cache, second)).read()).record_json == b'{"n": 2}'
+    assert (await next_event(await watch(cache, second))).record_json == b'{"n": 2}'
     got = await cache.stub.GetResult(pb.GetResultRequest(execution_id=second), timeout=2)
     assert got.record_json == b'{"n": 2}'
     assert got.expire_time.seconds > 0
@@ -67,7 +67,7 @@ async def test_without_redis_an_early_response_is_delivered(start_cache: StartCa
         timeout=3,
     )
 
-    event = await call.read()
+    event = await next_event(call)
     assert (event.event, event.response_json) == (pb.WATCH_EVENT_RESPONSE, b'{"statusCode": 202}')
 
 
@@ -98,4 +98,4 @@ async def test_poll_mode_without_redis_still_delivers(start_cache: StartCache) -
     execution_id = new_execution_id()
     call = await watch(cache, execution_id)
     await store(cache, execution_id, b'{"polled": true}')
-    assert (await call.read()).record_json == b'{"polled": true}'
+    assert (await next_event(call)).record_json == b'{"polled": true}'

@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import pytest
@@ -18,7 +19,7 @@ from grpc_health.v1 import health_pb2
 from hookline.cache.v1 import cache_service_pb2 as pb
 from hookline.execution.v1 import execution_service_pb2, execution_service_pb2_grpc
 
-from .conftest import CacheHandle, LogEvents, StartCache, ThrowawayRedis
+from .conftest import CacheHandle, LogEvents, StartCache, ThrowawayRedis, next_event
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -41,7 +42,7 @@ async def open_watch(
         pb.WatchResultRequest(execution_id=execution_id, timeout_ms=timeout_ms, **fields),
         timeout=timeout_ms / 1000 + 5,
     )
-    assert (await call.read()).event == pb.WATCH_EVENT_SUBSCRIBED
+    assert (await next_event(call)).event == pb.WATCH_EVENT_SUBSCRIBED
     return call
 
 
@@ -76,7 +77,7 @@ class FakeExecutionService(execution_service_pb2_grpc.ExecutionServiceServicer):
     async def GetExecution(
         self,
         request: execution_service_pb2.GetExecutionRequest,
-        context: grpc.aio.ServicerContext,
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> execution_service_pb2.GetExecutionResponse:
         self.calls += 1
         if request.execution_id not in self.saved:

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from edge_fakes import FakeUpstreams
 
 from edge.server import EdgeServer
 from runtime.settings import Settings
+from tests.edge.edge_fakes import FakeUpstreams
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from edge_fakes import TIMED_OUT, FakeUpstreams, result_event, workflow_json
 from hookline.execution.v1 import execution_service_pb2 as exec_pb
 
 from runtime.errors import Unavailable
+from tests.edge.edge_fakes import TIMED_OUT, FakeUpstreams, result_event, workflow_json
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 

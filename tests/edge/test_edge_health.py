@@ -7,11 +7,11 @@ from contextlib import AbstractAsyncContextManager
 
 import httpx
 import pytest
-from edge_fakes import FakeUpstreams, result_event
 from grpc_health.v1 import health_pb2
 from hookline.trigger.v1 import trigger_service_pb2 as trig_pb
 
 from edge.upstreams import SERVICE_NAMES
+from tests.edge.edge_fakes import FakeUpstreams, result_event
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 

@@ -78,7 +78,7 @@ class RunningExecution:
     """An ExecutionServer on port 0 talking to the fake cache, with a client stub."""
 
     server: ExecutionServer
-    stub: execution_service_pb2_grpc.ExecutionServiceStub
+    stub: execution_service_pb2_grpc.ExecutionServiceAsyncStub
     cache: FakeCache
     settings: Settings
 

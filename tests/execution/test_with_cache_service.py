@@ -31,8 +31,8 @@ pytestmark = pytest.mark.timeout(30)
 
 @dataclass
 class Stack:
-    cache: cache_grpc.CacheServiceStub
-    execution: pb_grpc.ExecutionServiceStub
+    cache: cache_grpc.CacheServiceAsyncStub
+    execution: pb_grpc.ExecutionServiceAsyncStub
 
 
 @pytest.fixture

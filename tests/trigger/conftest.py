@@ -56,7 +56,7 @@ class FakeExecutionService(exec_grpc.ExecutionServiceServicer):
         self._arrived = asyncio.Condition()
 
     async def StartExecution(
-        self, request: exec_pb.StartExecutionRequest, context: grpc.aio.ServicerContext
+        self, request: exec_pb.StartExecutionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> exec_pb.StartExecutionResponse:
         if self.fail_with is not None:
             await context.abort(self.fail_with, "refused by the test")
@@ -75,13 +75,13 @@ class FakeExecutionService(exec_grpc.ExecutionServiceServicer):
         return exec_pb.StartExecutionResponse(execution_id=request.execution_id)
 
     async def GetExecution(
-        self, request: exec_pb.GetExecutionRequest, context: grpc.aio.ServicerContext
+        self, request: exec_pb.GetExecutionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> exec_pb.GetExecutionResponse:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not faked")
         raise AssertionError("unreachable")
 
     async def ListExecutions(
-        self, request: exec_pb.ListExecutionsRequest, context: grpc.aio.ServicerContext
+        self, request: exec_pb.ListExecutionsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> exec_pb.ListExecutionsResponse:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not faked")
         raise AssertionError("unreachable")
@@ -193,11 +193,11 @@ async def start_trigger(
 
 
 @pytest.fixture
-async def connect() -> AsyncIterator[Callable[[TriggerServer], pb_grpc.TriggerServiceStub]]:
+async def connect() -> AsyncIterator[Callable[[TriggerServer], pb_grpc.TriggerServiceAsyncStub]]:
     """A stub over a real channel to a TriggerServer."""
     async with AsyncExitStack() as stack:
 
-        def factory(server: TriggerServer) -> pb_grpc.TriggerServiceStub:
+        def factory(server: TriggerServer) -> pb_grpc.TriggerServiceAsyncStub:
             channel = grpc.aio.insecure_channel(server.address)
             stack.push_async_callback(channel.close)
             return pb_grpc.TriggerServiceStub(channel)
@@ -208,8 +208,8 @@ async def connect() -> AsyncIterator[Callable[[TriggerServer], pb_grpc.TriggerSe
 @pytest.fixture
 async def trigger(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], pb_grpc.TriggerServiceStub],
-) -> pb_grpc.TriggerServiceStub:
+    connect: Callable[[TriggerServer], pb_grpc.TriggerServiceAsyncStub],
+) -> pb_grpc.TriggerServiceAsyncStub:
     """A stub to one TriggerServer on the test's SQLite file, without Redis."""
     return connect(await start_trigger())
 
@@ -217,7 +217,7 @@ async def trigger(
 @dataclass(frozen=True)
 class SharedTrigger:
     server: TriggerServer
-    stub: pb_grpc.TriggerServiceStub
+    stub: pb_grpc.TriggerServiceAsyncStub
     execution: FakeExecution
 
 
@@ -251,7 +251,7 @@ def shared_trigger(_module_trigger: SharedTrigger) -> SharedTrigger:
     return _module_trigger
 
 
-async def create(stub: pb_grpc.TriggerServiceStub, workflow: dict[str, Any]) -> dict[str, Any]:
+async def create(stub: pb_grpc.TriggerServiceAsyncStub, workflow: dict[str, Any]) -> dict[str, Any]:
     """Create a workflow and return its stored JSON."""
     response = await stub.CreateWorkflow(
         pb.CreateWorkflowRequest(workflow_json=json.dumps(workflow).encode()), timeout=10

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from typing import TypeAlias
 
 import grpc
 import pytest
@@ -14,7 +15,8 @@ from services.trigger import TriggerServer
 from .builders import call, webhook_workflow
 from .conftest import FakeExecution, StartTrigger, create
 
-Stub = pb_grpc.TriggerServiceStub
+# The grpc.aio stub type exists only in the generated .pyi.
+Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
 
 
 def _closed_port() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 import pytest
 from hookline.execution.v1 import execution_service_pb2 as exec_pb
@@ -11,7 +13,8 @@ from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 from .builders import fresh, manual_workflow, schedule_workflow, webhook_workflow
 from .conftest import FakeExecution, SharedTrigger, create
 
-Stub = pb_grpc.TriggerServiceStub
+# The grpc.aio stub type exists only in the generated .pyi.
+Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import TypeAlias
 
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
@@ -18,7 +19,8 @@ from tests.redis_server import ThrowawayRedis
 from .builders import call, schedule_workflow, webhook_workflow
 from .conftest import FakeExecution, StartedRun, StartTrigger, create
 
-Stub = pb_grpc.TriggerServiceStub
+# The grpc.aio stub type exists only in the generated .pyi.
+Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
@@ -19,7 +19,8 @@ from services.trigger.domain.trigger_index import TriggerIndex
 from .builders import call, fresh, webhook_workflow
 from .conftest import StartTrigger, create
 
-Stub = pb_grpc.TriggerServiceStub
+# The grpc.aio stub type exists only in the generated .pyi.
+Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
 
 
 async def test_webhook_created_through_one_replica_is_found_by_another_at_once(

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeAlias
 
 import pytest
 import redis.asyncio as aioredis
@@ -26,7 +26,8 @@ from services.trigger.domain.cron import CronTicks
 from .builders import schedule_workflow
 from .conftest import FakeExecution, StartedRun, StartTrigger, create
 
-Stub = pb_grpc.TriggerServiceStub
+# The grpc.aio stub type exists only in the generated .pyi.
+Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
 
 # Without Redis a replica learns of another's change by its periodic refresh.
 FAST_REFRESH = TriggerOptions(refresh_seconds=0.2)

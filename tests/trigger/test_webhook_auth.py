@@ -7,7 +7,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
@@ -16,7 +16,8 @@ from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 from .builders import call, fresh, webhook_workflow
 from .conftest import FakeExecution, SharedTrigger, create
 
-Stub = pb_grpc.TriggerServiceStub
+# The grpc.aio stub type exists only in the generated .pyi.
+Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -4,7 +4,7 @@ output built from the call, and the StartExecution request."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeAlias
 
 import pytest
 from hookline.execution.v1 import execution_service_pb2 as exec_pb
@@ -14,7 +14,8 @@ from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 from .builders import call, fresh, webhook_workflow
 from .conftest import FakeExecution, SharedTrigger, create
 
-Stub = pb_grpc.TriggerServiceStub
+# The grpc.aio stub type exists only in the generated .pyi.
+Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

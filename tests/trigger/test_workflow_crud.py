@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 import pytest
@@ -17,7 +17,8 @@ from services.trigger import TriggerServer
 from .builders import fresh, manual_workflow, webhook_workflow
 from .conftest import StartTrigger, create
 
-Stub = pb_grpc.TriggerServiceStub
+# The grpc.aio stub type exists only in the generated .pyi.
+Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
 
 
 @pytest.fixture
@@ -99,9 +100,9 @@ async def test_second_active_workflow_on_the_same_webhook_conflicts(stub: Stub) 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await create(stub, webhook_workflow(path))
     assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
-    assert first["name"] in caught.value.details()
-    assert first["id"] in caught.value.details()
-    assert f"POST /webhook/{path}" in caught.value.details()
+    assert first["name"] in (caught.value.details() or "")
+    assert first["id"] in (caught.value.details() or "")
+    assert f"POST /webhook/{path}" in (caught.value.details() or "")
 
     # An inactive one may share the path; another method may too.
     inactive = await create(stub, webhook_workflow(path, active=False))

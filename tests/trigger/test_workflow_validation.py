@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 import pytest
@@ -16,7 +16,8 @@ from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 from .builders import schedule_workflow, webhook_workflow
 from .conftest import FakeExecution, SharedTrigger, create
 
-Stub = pb_grpc.TriggerServiceStub
+# The grpc.aio stub type exists only in the generated .pyi.
+Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -110,7 +111,7 @@ async def test_invalid_workflow_is_refused_naming_the_culprit(
         await create(trigger, workflow)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     for fragment in expected:
-        assert fragment in caught.value.details()
+        assert fragment in (caught.value.details() or "")
 
 
 @pytest.mark.parametrize(("cron", "fragment"), [("61 * * * *", "cron"), ("* * *", "5 fields")])
@@ -118,8 +119,8 @@ async def test_bad_cron_is_refused(trigger: Stub, cron: str, fragment: str) -> N
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await create(trigger, schedule_workflow(cron))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert 'node "Tick"' in caught.value.details()
-    assert fragment in caught.value.details()
+    assert 'node "Tick"' in (caught.value.details() or "")
+    assert fragment in (caught.value.details() or "")
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b""])
@@ -138,7 +139,7 @@ async def test_replace_validates_like_create(trigger: Stub) -> None:
             pb.ReplaceWorkflowRequest(id=stored["id"], workflow_json=json.dumps(broken).encode())
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "Ghost" in caught.value.details()
+    assert "Ghost" in (caught.value.details() or "")
 
 
 @pytest.mark.parametrize(
@@ -161,6 +162,6 @@ async def test_bad_patch_is_refused_naming_the_field(
             pb.PatchWorkflowRequest(id=stored["id"], patch_json=json.dumps(patch).encode())
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert fragment in caught.value.details()
+    assert fragment in (caught.value.details() or "")
     fetched = await trigger.GetWorkflow(pb.GetWorkflowRequest(id=stored["id"]))
     assert json.loads(fetched.workflow.workflow_json) == stored
