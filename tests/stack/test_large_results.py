@@ -63,7 +63,7 @@ async def test_a_five_megabyte_response_body_round_trips_intact(
         stored = await r.get(f"execution:result:{resp.headers['x-execution-id']}")
     finally:
         await r.aclose()
-    assert stored is not None and stored.startswith(ZSTD_MAGIC)
+    assert isinstance(stored, bytes) and stored.startswith(ZSTD_MAGIC)
 
 
 async def test_a_result_over_the_cap_answers_a_clear_error(
