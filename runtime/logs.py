@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-__all__ = ["configure_logging", "get_logger", "bind_execution"]
+__all__ = ["bind_execution", "configure_logging", "get_logger"]
 
 
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
