@@ -48,7 +48,7 @@ def find_py_spy() -> str | None:
 _HOOKLINE_DIRS = ("edge", "services", "runtime")
 # Native libraries, by a marker in the frame's "(library)" part.
 _NATIVE_LIBRARIES = (
-    ("libc.so", "libc (system calls: socket and log writes)"),
+    ("libc.so", "libc (system calls: socket writes, wake-ups)"),
     ("libpython", "CPython (interpreter, GC)"),
     ("cygrpc", "grpc C core"),
     ("libstdc++", "grpc C core"),
@@ -57,8 +57,9 @@ _NATIVE_LIBRARIES = (
 )
 # Leaf frames of a thread that waits for I/O or a lock: with --native py-spy samples
 # them, so they are left out of the shares (and counted as idle).
-_IDLE_LEAVES = ("epoll_wait", "poll ", "select ", "pthread_cond_wait", "pthread_cond_timedwait",
-                "EpollSelector.select", "_PollLikeSelector.select", "sem_wait", "sem_timedwait")
+_IDLE_LEAVES = ("epoll_wait", "epoll_pwait", "poll ", "select ", "pthread_cond_wait",
+                "pthread_cond_timedwait", "EpollSelector.select", "_PollLikeSelector.select",
+                "sem_wait", "sem_timedwait")
 
 
 def _frame_file(frame: str) -> str | None:

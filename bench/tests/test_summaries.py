@@ -24,7 +24,7 @@ def test_profile_summary_leaves_idle_waits_out_and_groups_by_package_and_functio
 
     assert (summary.samples, summary.idle_samples) == (10, 90)
     assert dict(summary.own_by_package) == {
-        "libc (system calls: socket and log writes)": 60.0,
+        "libc (system calls: socket writes, wake-ups)": 60.0,
         "json": 20.0,
         "CPython (interpreter, GC)": 20.0,
     }
