@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.load import WrkMissing, require_wrk
 from bench.plan import full_plan, quick_plan
+from bench.rebuild import rebuild
 from bench.report import publish_latest, write_results
 from bench.runner import BenchRunner, RunResult, machine_info
 from bench.source import CodeSource
@@ -34,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", default="HEAD",
                         help="code to run: a git ref exported to a temporary folder "
                         "(default HEAD), or 'worktree' for the files as they are")
+    parser.add_argument("--rebuild", type=Path, metavar="FOLDER",
+                        help="only rewrite FOLDER's results.md and latency.png from its "
+                        "results.json (and collapsed stacks)")
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help="parent folder of the timestamped results folder")
     return parser
@@ -42,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging("info", "console")
+    if args.rebuild is not None:
+        rebuild(args.rebuild)
+        log.info("results rebuilt", folder=str(args.rebuild))
+        return 0
     try:
         require_wrk()
     except WrkMissing as exc:

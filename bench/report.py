@@ -22,9 +22,10 @@ def _ms(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def as_json(result: RunResult, bar: list[BarLine]) -> dict[str, Any]:
+def as_json(result: RunResult, bar: list[BarLine], command: str) -> dict[str, Any]:
     return {
         "started_at": result.started_at,
+        "command": command,
         "plan": result.plan,
         "machine": result.machine,
         "code": result.code,
@@ -180,7 +181,7 @@ def write_results(result: RunResult, out_dir: Path, command: str) -> list[BarLin
     from bench.chart import draw_chart
 
     bar = check_bar(result.load, result.delivery, result.waiters, result.server_side)
-    data = as_json(result, bar)
+    data = as_json(result, bar, command)
     (out_dir / "results.json").write_text(json.dumps(data, indent=2) + "\n")
     (out_dir / "results.md").write_text(markdown(result, bar, command))
     draw_chart(data, out_dir / "latency.png")
