@@ -66,14 +66,25 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def _one(stub: cache_service_pb2_grpc.CacheServiceStub) -> tuple[float, float]:
+async def _next(call: grpc.aio.UnaryStreamCall[cache_service_pb2.WatchResultRequest,
+                                                cache_service_pb2.WatchResultResponse],
+                ) -> cache_service_pb2.WatchResultResponse:
+    event = await call.read()
+    if event is grpc.aio.EOF:
+        raise RuntimeError("the watch ended before its last event")
+    if not isinstance(event, cache_service_pb2.WatchResultResponse):
+        raise TypeError(f"unexpected message on the watch: {event!r}")
+    return event
+
+
+async def _one(stub: cache_service_pb2_grpc.CacheServiceAsyncStub) -> tuple[float, float]:
     execution_id = new_id()
     stream = stub.WatchResult(
         cache_service_pb2.WatchResultRequest(execution_id=execution_id, timeout_ms=10_000),
         timeout=_CALL_TIMEOUT_S,
     )
     try:
-        first = await stream.read()
+        first = await _next(stream)
         if first.event != cache_service_pb2.WATCH_EVENT_SUBSCRIBED:
             raise RuntimeError(f"expected SUBSCRIBED first, got {first.event}")
         started = time.perf_counter()
@@ -82,12 +93,12 @@ async def _one(stub: cache_service_pb2_grpc.CacheServiceStub) -> tuple[float, fl
                 execution_id=execution_id, record_json=_record(execution_id), ttl_seconds=30),
             timeout=_CALL_TIMEOUT_S,
         ))
-        event = await stream.read()
+        event = await _next(stream)
         delivered = time.perf_counter()
         await store
         stored = time.perf_counter()
-        if event == grpc.aio.EOF or event.event != cache_service_pb2.WATCH_EVENT_RESULT:
-            raise RuntimeError(f"expected RESULT, got {event}")
+        if event.event != cache_service_pb2.WATCH_EVENT_RESULT:
+            raise RuntimeError(f"expected RESULT, got {event.event}")
     finally:
         stream.cancel()
     return (delivered - started) * 1000.0, (stored - started) * 1000.0
@@ -95,7 +106,9 @@ async def _one(stub: cache_service_pb2_grpc.CacheServiceStub) -> tuple[float, fl
 
 async def _measure(address: str, mode: str, samples: int, warmup: int) -> DeliveryResult:
     async with grpc.aio.insecure_channel(address) as channel:
-        stub = cache_service_pb2_grpc.CacheServiceStub(channel)
+        stub: cache_service_pb2_grpc.CacheServiceAsyncStub = (
+            cache_service_pb2_grpc.CacheServiceStub(channel)
+        )
         for _ in range(warmup):
             await _one(stub)
         pairs = [await _one(stub) for _ in range(samples)]
