@@ -152,9 +152,11 @@ def markdown(result: RunResult, bar: list[BarLine], command: str) -> str:
                 f"{w['edge_rss_peak_bytes'] / 2**20:.0f} MiB; client fd limit {w['fd_limit']:,}")]
     if result.profiles:
         out += ["", "## Profiles (py-spy, lastNode save-off at c=16)", "",
-                ("Own time by package (the leaf frame's package; time in C extensions counts "
-                "for the Python frame that called them), the hookline functions with the "
-                "largest inclusive share, and the top leaf frames."), ""]
+                ("Native stacks (py-spy --native) with idle waits (epoll, poll, condition "
+                 "waits) left out. Own time by package of the leaf frame (`grpc C core`, "
+                 "`libc` system calls, `CPython` = interpreter and GC, or a Python package), "
+                 "the hookline functions with the largest inclusive share, and the top leaf "
+                 "frames. Flame graphs (Python frames only) are the SVG files."), ""]
         for p in result.profiles:
             out.append(f"### {p['process']} ({p['samples']:,} busy samples, "
                        f"{p['idle_samples']:,} idle left out; flame graph {p['svg']})")
