@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         result.notes.append(f"run failed: {type(exc).__name__}: {exc}")
         failed = True
     bar = write_results(result, out_dir, command)
-    latest = publish_latest(out_dir)
+    # A quick run is a smoke test: it must not replace the committed full results.
+    latest = publish_latest(out_dir, "latest" if plan.name == "full" else f"latest-{plan.name}")
     for line in bar:
         log.info("performance bar", requirement=line.requirement, measured=line.measured,
                  result={True: "PASS", False: "FAIL", None: "n/a"}[line.passed])

@@ -190,9 +190,9 @@ def write_results(result: RunResult, out_dir: Path, command: str) -> list[BarLin
     return bar
 
 
-def publish_latest(out_dir: Path) -> Path:
-    """Copy ``out_dir`` to ``results/latest`` (replacing it), without the raw logs."""
-    latest = out_dir.parent / "latest"
+def publish_latest(out_dir: Path, name: str = "latest") -> Path:
+    """Copy ``out_dir`` to ``results/<name>`` (replacing it), without the raw logs."""
+    latest = out_dir.parent / name
     if latest.exists():
         shutil.rmtree(latest)
     shutil.copytree(out_dir, latest, ignore=shutil.ignore_patterns("logs", "*.collapsed.txt",

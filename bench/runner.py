@@ -128,6 +128,13 @@ class BenchRunner:
                 self.result.startup_seconds = {n: p.ready_seconds for n, p in procs.items()}
                 self._scenarios(procs)
             finally:
+                for proc in procs.values():
+                    code = proc.popen.poll() if proc.popen is not None else None
+                    if code is not None:
+                        self.result.notes.append(
+                            f"{proc.name} had exited (code {code}) before the harness stopped "
+                            f"it: a crash, or a signal from outside (see {proc.log_path.name})"
+                        )
                 self.result.exit_codes = stack.stop_all()
 
     # ------------------------------------------------------------ scenarios
