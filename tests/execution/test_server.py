@@ -61,6 +61,20 @@ def _held(local_http: LocalHttpServer, **kwargs: Any) -> tuple[dict[str, Any], a
     return data, release
 
 
+async def _saved_record(running: Any, execution_id: str) -> Any:
+    """GetExecution once the row exists (bounded: 5 s)."""
+    for _ in range(500):
+        try:
+            return await running.stub.GetExecution(
+                pb.GetExecutionRequest(execution_id=execution_id)
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no running row for {execution_id}")
+
+
 async def test_a_saved_run_has_a_running_row_then_the_final_record_in_design_shape(
     start_execution: StartExecution, local_http: LocalHttpServer
 ) -> None:
@@ -69,7 +83,9 @@ async def test_a_saved_run_has_a_running_row_then_the_final_record_in_design_sha
     execution_id = await running.start(data, {"n": 1})
 
     await local_http.request_to("/hold")  # the run is inside its "Call" node
-    during = await running.stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
+    # The running row is written alongside the run (not before it), so on a busy
+    # machine it may land a moment after the run reaches the node.
+    during = await _saved_record(running, execution_id)
     assert json.loads(during.record_json)["status"] == "running"
     assert json.loads(during.record_json)["finishedAt"] is None
     release.set()
