@@ -72,15 +72,23 @@ class Upstreams:
             trigger=ServiceClient(
                 settings.trigger_addr,
                 trigger_service_pb2_grpc.TriggerServiceStub,
+                service=trigger_service_pb2.DESCRIPTOR.services_by_name["TriggerService"],
+                multiplex=settings.grpc_multiplex,
                 max_message_bytes=size,
             ),
             execution=ServiceClient(
                 settings.execution_addr,
                 execution_service_pb2_grpc.ExecutionServiceStub,
+                service=execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"],
+                multiplex=settings.grpc_multiplex,
                 max_message_bytes=size,
             ),
             cache=ServiceClient(
-                settings.cache_addr, cache_service_pb2_grpc.CacheServiceStub, max_message_bytes=size
+                settings.cache_addr,
+                cache_service_pb2_grpc.CacheServiceStub,
+                service=cache_service_pb2.DESCRIPTOR.services_by_name["CacheService"],
+                multiplex=settings.grpc_multiplex,
+                max_message_bytes=size,
             ),
         )
 

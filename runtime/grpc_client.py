@@ -7,6 +7,10 @@ a list naming hosts becomes one channel per address, used in turn.
 
 Every channel carries a retry policy for UNAVAILABLE, so a call that reached no
 server is tried again on another (grpc/grpc ``examples/python/retry``).
+
+Given the service's descriptor, ``.stub`` carries calls multiplexed on one stream per
+server (``runtime.multiplex``): one session per listed address, four on a
+``dns:///`` target (its round-robin policy spreads them over the servers).
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import ipaddress
 import itertools
 import json
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 
 from runtime.grpc_server import grpc_options
+from runtime.multiplex import MultiplexStub, SessionPool
 
 __all__ = ["ServiceClient", "channel_targets"]
 
@@ -66,6 +72,9 @@ def channel_targets(address: str) -> list[str]:
     return parts
 
 
+_DNS_SESSIONS = 4
+
+
 class ServiceClient(Generic[StubT]):
     """Channels and stubs for one service; ``.stub`` gives the next stub in turn."""
 
@@ -74,25 +83,56 @@ class ServiceClient(Generic[StubT]):
         address: str,
         stub_factory: Callable[[grpc.aio.Channel], StubT],
         *,
+        service: ServiceDescriptor | None = None,
+        multiplex: bool = True,
         max_message_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         options = [*grpc_options(max_message_bytes), ("grpc.service_config", _SERVICE_CONFIG)]
         self.address = address
-        self._channels = [
-            grpc.aio.insecure_channel(target, options=options)
-            for target in channel_targets(address)
-        ]
+        targets = channel_targets(address)
+        self._channels = [grpc.aio.insecure_channel(t, options=options) for t in targets]
         self._stubs = [stub_factory(ch) for ch in self._channels]
         self._cycle: Iterator[StubT] = itertools.cycle(self._stubs)
+        self._pool: SessionPool | None = None
+        self._multiplexed: StubT | None = None
+        self._own_channels: list[grpc.aio.Channel] = []
+        if service is not None and multiplex:
+            sessions: list[tuple[grpc.aio.Channel, str]] = []
+            parts = [p.strip() for p in address.split(",") if p.strip()]
+            if len(targets) == 1 and len(parts) > 1:
+                # A list of IP literals shares one round-robin channel; sessions need
+                # one channel per server.
+                self._own_channels = [grpc.aio.insecure_channel(p, options=options) for p in parts]
+                sessions = list(zip(self._own_channels, parts, strict=True))
+            else:
+                for channel, target in zip(self._channels, targets, strict=True):
+                    count = _DNS_SESSIONS if target.startswith("dns:") else 1
+                    sessions.extend([(channel, target)] * count)
+            self._pool = SessionPool(sessions, stub_factory, max_message_bytes=max_message_bytes)
+            self._multiplexed = cast(StubT, MultiplexStub(self._pool, service))
 
     @property
     def stub(self) -> StubT:
+        if self._multiplexed is not None:
+            return self._multiplexed
         return next(self._cycle)
+
+    @property
+    def plain_stub(self) -> StubT:
+        """The next generated stub in turn: one plain gRPC call per call."""
+        return next(self._cycle)
+
+    @property
+    def sessions(self) -> SessionPool | None:
+        """The multiplexed sessions (None when calls are plain)."""
+        return self._pool
 
     @property
     def channels(self) -> list[grpc.aio.Channel]:
         return list(self._channels)
 
     async def close(self) -> None:
-        for channel in self._channels:
+        if self._pool is not None:
+            self._pool.close()
+        for channel in [*self._channels, *self._own_channels]:
             await channel.close()

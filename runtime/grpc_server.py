@@ -18,11 +18,13 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from hookline.multiplex.v1 import multiplex_service_pb2, multiplex_service_pb2_grpc
 
 from runtime.errors import HooklineError
 from runtime.logs import get_logger
+from runtime.multiplex import MultiplexServicer, recording_server
 
-__all__ = ["ErrorMappingInterceptor", "GrpcServer", "grpc_options"]
+__all__ = ["ErrorMappingInterceptor", "GrpcServer", "grpc_options", "with_error_mapping"]
 
 log = get_logger(__name__)
 
@@ -54,9 +56,54 @@ _SERVER_OPTIONS: list[tuple[str, Any]] = [
 ]
 
 
+def with_error_mapping(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+    """``handler`` with ``HooklineError``s turned into ``context.abort(code, message)``
+    and per-call log context cleared: the single place where domain errors meet gRPC,
+    for plain calls (``ErrorMappingInterceptor``) and multiplexed ones alike."""
+    if handler.unary_unary is not None:
+        # grpc-stubs type a handler's behaviours as synchronous; under grpc.aio they are
+        # coroutine functions taking an aio context.
+        inner_uu = cast(_AioUnaryUnary, handler.unary_unary)
+
+        async def unary_unary(request: Any, context: _AioContext) -> Any:
+            structlog.contextvars.clear_contextvars()
+            try:
+                return await inner_uu(request, context)
+            except HooklineError as exc:
+                await context.abort(exc.code, exc.message)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.unary_stream is not None:
+        inner_us = cast(_AioUnaryStream, handler.unary_stream)
+
+        async def unary_stream(request: Any, context: _AioContext) -> AsyncIterator[Any]:
+            structlog.contextvars.clear_contextvars()
+            try:
+                responses = inner_us(request, context)
+                if inspect.isawaitable(responses):
+                    # A handler that streams with context.write(), such as the stock
+                    # health Watch: it returns a coroutine, not an async iterator.
+                    await responses
+                    return
+                async for item in responses:
+                    yield item
+            except HooklineError as exc:
+                await context.abort(exc.code, exc.message)
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return handler
+
+
 class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
-    """Turns ``HooklineError``s raised by servicers into ``context.abort(code, message)``
-    and clears per-call log context. The single place where domain errors meet gRPC."""
+    """Applies ``with_error_mapping`` to every method of a server."""
 
     async def intercept_service(
         self,
@@ -66,48 +113,10 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        if handler.unary_unary is not None:
-            # grpc-stubs type a handler's behaviours as synchronous; under grpc.aio they are
-            # coroutine functions taking an aio context.
-            inner_uu = cast(_AioUnaryUnary, handler.unary_unary)
+        return None if handler is None else with_error_mapping(handler)
 
-            async def unary_unary(request: Any, context: _AioContext) -> Any:
-                structlog.contextvars.clear_contextvars()
-                try:
-                    return await inner_uu(request, context)
-                except HooklineError as exc:
-                    await context.abort(exc.code, exc.message)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            inner_us = cast(_AioUnaryStream, handler.unary_stream)
-
-            async def unary_stream(request: Any, context: _AioContext) -> AsyncIterator[Any]:
-                structlog.contextvars.clear_contextvars()
-                try:
-                    responses = inner_us(request, context)
-                    if inspect.isawaitable(responses):
-                        # A handler that streams with context.write(), such as the stock
-                        # health Watch: it returns a coroutine, not an async iterator.
-                        await responses
-                        return
-                    async for item in responses:
-                        yield item
-                except HooklineError as exc:
-                    await context.abort(exc.code, exc.message)
-
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+_MULTIPLEX_SERVICE = multiplex_service_pb2.DESCRIPTOR.services_by_name["MultiplexService"].full_name
 
 
 class GrpcServer:
@@ -131,6 +140,7 @@ class GrpcServer:
         self._options = grpc_options(max_message_bytes)
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
+        self._multiplex: MultiplexServicer | None = None
         self.port: int = 0
 
     @property
@@ -145,10 +155,19 @@ class GrpcServer:
         server = grpc.aio.server(
             interceptors=[ErrorMappingInterceptor()], options=[*self._options, *_SERVER_OPTIONS]
         )
-        self._register(server)
+        handlers: list[grpc.GenericRpcHandler] = []
+        self._register(recording_server(server, handlers))
+        self._multiplex = MultiplexServicer(handlers, with_error_mapping)
+        multiplex_service_pb2_grpc.add_MultiplexServiceServicer_to_server(self._multiplex, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
-            [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+            [
+                *self._service_names,
+                _MULTIPLEX_SERVICE,
+                health.SERVICE_NAME,
+                reflection.SERVICE_NAME,
+            ],
+            server,
         )
         self.port = server.add_insecure_port(self._listen)
         if self.port == 0:
@@ -180,6 +199,8 @@ class GrpcServer:
         server, self._server = self._server, None
         if server is None:
             return
+        if self._multiplex is not None:
+            self._multiplex.drain()
         await self._health.enter_graceful_shutdown()
         await server.stop(self._grace)
         log.info("gRPC service stopped", service=self.name)
@@ -187,4 +208,3 @@ class GrpcServer:
     async def wait_for_termination(self) -> None:
         if self._server is not None:
             await self._server.wait_for_termination()
-

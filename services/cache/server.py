@@ -157,6 +157,7 @@ class CacheServer:
         records = ExecutionServiceRecords(
             self.settings.execution_addr,
             max_message_bytes=self.settings.grpc_max_message_bytes,
+            multiplex=self.settings.grpc_multiplex,
         )
         self._exit.push_async_callback(records.close)
         return store, link, records

@@ -17,7 +17,7 @@ from typing import Self
 
 import grpc
 import httpx
-from hookline.cache.v1 import cache_service_pb2_grpc
+from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
 from hookline.execution.v1 import execution_service_pb2_grpc
 
 from runtime.database import create_engine, migrate
@@ -80,6 +80,8 @@ class ExecutionServer:
             cache: ServiceClient[cache_service_pb2_grpc.CacheServiceAsyncStub] = ServiceClient(
                 settings.cache_addr,
                 cache_service_pb2_grpc.CacheServiceStub,
+                service=cache_service_pb2.DESCRIPTOR.services_by_name["CacheService"],
+                multiplex=settings.grpc_multiplex,
                 max_message_bytes=settings.grpc_max_message_bytes,
             )
             self._exit.push_async_callback(cache.close)

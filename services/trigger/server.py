@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import grpc
-from hookline.execution.v1 import execution_service_pb2_grpc
+from hookline.execution.v1 import execution_service_pb2, execution_service_pb2_grpc
 from hookline.trigger.v1 import trigger_service_pb2_grpc
 
 from runtime.clock import utcnow
@@ -175,6 +175,8 @@ class TriggerServer:
         execution = ServiceClient(
             settings.execution_addr,
             execution_service_pb2_grpc.ExecutionServiceStub,
+            service=execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"],
+            multiplex=settings.grpc_multiplex,
             max_message_bytes=settings.grpc_max_message_bytes,
         )
         stack.push_async_callback(execution.close)

@@ -21,10 +21,12 @@ log = get_logger(__name__)
 class ExecutionServiceRecords:
     """``SavedRecords`` through ``hookline.execution.v1.ExecutionService``."""
 
-    def __init__(self, address: str, *, max_message_bytes: int) -> None:
+    def __init__(self, address: str, *, max_message_bytes: int, multiplex: bool = True) -> None:
         self._client = ServiceClient(
             address,
             execution_service_pb2_grpc.ExecutionServiceStub,
+            service=execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"],
+            multiplex=multiplex,
             max_message_bytes=max_message_bytes,
         )
 
