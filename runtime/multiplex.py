@@ -24,6 +24,7 @@ open a new session, normally on another server. A server without the service
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -236,7 +237,9 @@ class _ServerSession:
         self._servicer = servicer
         self._context = context
         self._calls: dict[int, asyncio.Task[None]] = {}
-        self._cancelled: set[int] = set()
+        self._cancelled: dict[int, str] = {}
+        """Calls cancelled on purpose, and why: "client" (CANCEL) or "deadline"."""
+        self._timers: dict[int, asyncio.TimerHandle] = {}
         self._idle = asyncio.Event()
         self.outbox = _Outbox(self._write, "multiplex-server-writer")
         if servicer.draining:
@@ -268,7 +271,7 @@ class _ServerSession:
         if frame.kind == _CANCEL:
             task = self._calls.get(call_id)
             if task is not None:
-                self._cancelled.add(call_id)
+                self._cancelled[call_id] = "client"
                 task.cancel()
             return
         if frame.kind != _CALL:
@@ -284,6 +287,12 @@ class _ServerSession:
             return
         task = asyncio.create_task(self._serve(call_id, frame, handler))
         self._calls[call_id] = task
+
+    def _expire(self, call_id: int) -> None:
+        task = self._calls.get(call_id)
+        if task is not None:
+            self._cancelled.setdefault(call_id, "deadline")
+            task.cancel()
 
     def _status(
         self, call_id: int, code: grpc.StatusCode, details: str = "", payload: bytes = b""
@@ -303,35 +312,38 @@ class _ServerSession:
     ) -> None:
         timeout = frame.timeout_ms / 1000 if frame.timeout_ms else None
         context = _FrameContext(None if timeout is None else time.monotonic() + timeout)
+        if timeout is not None:
+            loop = asyncio.get_running_loop()
+            self._timers[call_id] = loop.call_later(timeout, self._expire, call_id)
         serialize = cast(Callable[[Any], bytes], handler.response_serializer)
         try:
             deserialize = cast(Callable[[bytes], Any], handler.request_deserializer)
             request = deserialize(frame.payload)
-            async with asyncio.timeout(timeout):
-                if handler.unary_unary is not None:
-                    behaviour = cast(Callable[[Any, Any], Any], handler.unary_unary)
-                    reply = await behaviour(request, context)
-                    self._status(call_id, grpc.StatusCode.OK, payload=serialize(reply))
-                    return
-                stream = cast(Callable[[Any, Any], AsyncIterator[Any]], handler.unary_stream)
-                async for item in stream(request, context):
-                    self.outbox.put(
-                        pb.Frame(call_id=call_id, kind=_MESSAGE, payload=serialize(item))
-                    )
-                self._status(call_id, grpc.StatusCode.OK)
+            if handler.unary_unary is not None:
+                behaviour = cast(Callable[[Any, Any], Any], handler.unary_unary)
+                reply = await behaviour(request, context)
+                self._status(call_id, grpc.StatusCode.OK, payload=serialize(reply))
+                return
+            stream = cast(Callable[[Any, Any], AsyncIterator[Any]], handler.unary_stream)
+            async for item in stream(request, context):
+                self.outbox.put(pb.Frame(call_id=call_id, kind=_MESSAGE, payload=serialize(item)))
+            self._status(call_id, grpc.StatusCode.OK)
         except _Aborted as exc:
             self._status(call_id, exc.code, exc.details)
-        except TimeoutError:
-            self._status(call_id, grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
         except asyncio.CancelledError:
-            if call_id not in self._cancelled:
+            if self._cancelled.get(call_id) == "deadline":
+                self._status(call_id, grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+            elif call_id not in self._cancelled:
                 raise
         except Exception as exc:
             log.exception("Multiplexed call failed", method=frame.method)
             self._status(call_id, grpc.StatusCode.UNKNOWN, f"Unexpected error: {exc!r}")
         finally:
             self._calls.pop(call_id, None)
-            self._cancelled.discard(call_id)
+            self._cancelled.pop(call_id, None)
+            timer = self._timers.pop(call_id, None)
+            if timer is not None:
+                timer.cancel()
             if not self._calls:
                 self._idle.set()
 
@@ -344,12 +356,43 @@ class _Refused(Exception):
 
 
 class _Pending:
-    """A call in flight on a client session: its frames arrive in ``queue``."""
+    """A call in flight on a client session: the frames (or the error) that came for it,
+    and the future its caller waits on for the next one."""
 
-    __slots__ = ("queue",)
+    __slots__ = ("items", "waiter")
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[pb.Frame | grpc.aio.AioRpcError] = asyncio.Queue()
+        self.items: collections.deque[pb.Frame | grpc.aio.AioRpcError] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def push(self, item: pb.Frame | grpc.aio.AioRpcError) -> None:
+        self.items.append(item)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def next(self, loop: asyncio.AbstractEventLoop, deadline: float | None) -> pb.Frame:
+        """The call's next frame; DEADLINE_EXCEEDED at ``deadline`` (loop time)."""
+        while not self.items:
+            waiter = self.waiter = loop.create_future()
+            timer = None if deadline is None else loop.call_at(deadline, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                self.waiter = None
+                if timer is not None:
+                    timer.cancel()
+        item = self.items.popleft()
+        if isinstance(item, grpc.aio.AioRpcError):
+            raise item
+        if item.kind == _REFUSED:
+            raise _Refused()
+        return item
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(_rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
 
 
 class _ClientSession:
@@ -369,6 +412,11 @@ class _ClientSession:
         self.retiring = False
         self.closed = False
         self.opened_at = time.monotonic()
+
+    @property
+    def ready(self) -> bool:
+        """Open and taking new calls."""
+        return self.outbox is not None and not self.closed and not self.retiring
 
     def retire(self) -> None:
         """Take no new calls; end the stream once the calls in flight are done."""
@@ -427,7 +475,7 @@ class _ClientSession:
                         continue
                     pending = self._calls.get(frame.call_id)
                     if pending is not None:
-                        pending.queue.put_nowait(frame)
+                        pending.push(frame)
         except grpc.aio.AioRpcError as exc:
             if exc.code() is not grpc.StatusCode.CANCELLED:
                 error = _rpc_error(
@@ -436,7 +484,7 @@ class _ClientSession:
         finally:
             self.closed = True
             for pending in self._calls.values():
-                pending.queue.put_nowait(error)
+                pending.push(error)
             self._calls.clear()
             if self.outbox is not None:
                 self.outbox.close()
@@ -534,8 +582,7 @@ class SessionPool:
         self._plain: dict[int, Any] = {}
         self._turn = itertools.cycle(range(len(self._slots)))
 
-    def _order(self) -> Iterator[_Slot]:
-        first = next(self._turn)
+    def _order(self, first: int) -> Iterator[_Slot]:
         slots = self._slots[first:] + self._slots[:first]
         now = time.monotonic()
         ready = [s for s in slots if s.retry_at <= now]
@@ -546,8 +593,19 @@ class SessionPool:
         """An open session on the next server not in ``tried`` (or the slot of a server
         to call the plain way); UNAVAILABLE when none can be reached. (Opening a session
         is itself retried by the channel's retry policy for UNAVAILABLE.)"""
+        first = next(self._turn)
+        if not tried:  # the common case: that server's session is open
+            slot = self._slots[first]
+            current = slot.session
+            if (
+                current is not None
+                and current.ready
+                and time.monotonic() - current.opened_at < _MAX_SESSION_AGE_SECONDS
+            ):
+                tried.add(id(slot))
+                return current
         error: grpc.aio.AioRpcError | None = None
-        for slot in self._order():
+        for slot in self._order(first):
             if id(slot) in tried:
                 continue
             tried.add(id(slot))
@@ -588,22 +646,6 @@ class SessionPool:
             slot.close()
 
 
-async def _next_frame(pending: _Pending, deadline: float | None) -> pb.Frame:
-    if deadline is None:
-        item = await pending.queue.get()
-    else:
-        try:
-            async with asyncio.timeout_at(deadline):
-                item = await pending.queue.get()
-        except TimeoutError:
-            raise _rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
-    if isinstance(item, grpc.aio.AioRpcError):
-        raise item
-    if item.kind == _REFUSED:
-        raise _Refused()
-    return item
-
-
 def _raise_status(frame: pb.Frame) -> None:
     code = _CODES.get(frame.status_code, grpc.StatusCode.UNKNOWN)
     if code is not grpc.StatusCode.OK:
@@ -632,7 +674,7 @@ class _UnaryMethod:
             call_id, pending = target.start(self._path, payload, remaining)
             done = False
             try:
-                frame = await _next_frame(pending, deadline)
+                frame = await pending.next(loop, deadline)
                 done = True
             except _Refused:
                 done = True
@@ -678,7 +720,7 @@ class _StreamCall:
             done = False
             try:
                 while True:
-                    frame = await _next_frame(pending, deadline)
+                    frame = await pending.next(loop, deadline)
                     if frame.kind == _MESSAGE:
                         yield self._method.response.FromString(frame.payload)
                         continue
