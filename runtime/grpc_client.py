@@ -25,11 +25,14 @@ import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 
 from runtime.grpc_server import grpc_options
+from runtime.logs import get_logger
 from runtime.multiplex import MultiplexStub, SessionPool
 
 __all__ = ["ServiceClient", "channel_targets"]
 
 StubT = TypeVar("StubT")
+
+log = get_logger(__name__)
 
 _SERVICE_CONFIG = json.dumps(
     {
@@ -133,6 +136,14 @@ class ServiceClient(Generic[StubT]):
 
     async def close(self) -> None:
         if self._pool is not None:
+            messages, frames = self._pool.batching()
+            if messages:
+                log.info(
+                    "Multiplexed calls closed",
+                    address=self.address,
+                    messages=messages,
+                    frames=frames,
+                )
             self._pool.close()
         for channel in [*self._channels, *self._own_channels]:
             await channel.close()
