@@ -112,6 +112,7 @@ class _Outbox:
         try:
             while True:
                 await self._wake.wait()
+                await asyncio.sleep(0)  # one more loop turn of frames in this message
                 self._wake.clear()
                 while self._frames:
                     batch = self._take_batch()
