@@ -1,6 +1,8 @@
 """Delivery micro-benchmark: a gRPC client watches a fresh execution on one cache
 process (``WatchResult``), waits for SUBSCRIBED, then stores its result on the same
-process (``StoreResult``) and times the moment the RESULT event arrives.
+process (``StoreResult``) and times the moment the RESULT event arrives. The client is
+the one the edge and the execution service use (``runtime.grpc_client.ServiceClient``:
+calls multiplexed on one stream, plain calls on code without it).
 
 Run against a cache process in push mode and one in poll mode, it isolates what the
 waiting mechanism costs from everything else on the request path.
@@ -12,15 +14,19 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
 from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
 
 from runtime.clock import to_iso, utcnow
+from runtime.grpc_client import ServiceClient
 from runtime.ids import new_id
 from runtime.logs import get_logger
+
+if TYPE_CHECKING:
+    from hookline.cache.v1.cache_service_pb2_grpc import CacheServiceAsyncStub
 
 __all__ = ["DeliveryResult", "measure_delivery"]
 
@@ -66,25 +72,25 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def _next(call: grpc.aio.UnaryStreamCall[cache_service_pb2.WatchResultRequest,
-                                                cache_service_pb2.WatchResultResponse],
-                ) -> cache_service_pb2.WatchResultResponse:
-    event = await call.read()
-    if event is grpc.aio.EOF:
-        raise RuntimeError("the watch ended before its last event")
+async def _next(events: AsyncIterator[Any]) -> cache_service_pb2.WatchResultResponse:
+    try:
+        event = await anext(events)
+    except StopAsyncIteration:
+        raise RuntimeError("the watch ended before its last event") from None
     if not isinstance(event, cache_service_pb2.WatchResultResponse):
         raise TypeError(f"unexpected message on the watch: {event!r}")
     return event
 
 
-async def _one(stub: cache_service_pb2_grpc.CacheServiceAsyncStub) -> tuple[float, float]:
+async def _one(stub: CacheServiceAsyncStub) -> tuple[float, float]:
     execution_id = new_id()
     stream = stub.WatchResult(
         cache_service_pb2.WatchResultRequest(execution_id=execution_id, timeout_ms=10_000),
         timeout=_CALL_TIMEOUT_S,
     )
+    events = aiter(stream)
     try:
-        first = await _next(stream)
+        first = await _next(events)
         if first.event != cache_service_pb2.WATCH_EVENT_SUBSCRIBED:
             raise RuntimeError(f"expected SUBSCRIBED first, got {first.event}")
         started = time.perf_counter()
@@ -93,7 +99,7 @@ async def _one(stub: cache_service_pb2_grpc.CacheServiceAsyncStub) -> tuple[floa
                 execution_id=execution_id, record_json=_record(execution_id), ttl_seconds=30),
             timeout=_CALL_TIMEOUT_S,
         ))
-        event = await _next(stream)
+        event = await _next(events)
         delivered = time.perf_counter()
         await store
         stored = time.perf_counter()
@@ -105,13 +111,17 @@ async def _one(stub: cache_service_pb2_grpc.CacheServiceAsyncStub) -> tuple[floa
 
 
 async def _measure(address: str, mode: str, samples: int, warmup: int) -> DeliveryResult:
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub: cache_service_pb2_grpc.CacheServiceAsyncStub = (
-            cache_service_pb2_grpc.CacheServiceStub(channel)
-        )
+    client: ServiceClient[CacheServiceAsyncStub] = ServiceClient(
+        address,
+        cache_service_pb2_grpc.CacheServiceStub,
+        service=cache_service_pb2.DESCRIPTOR.services_by_name["CacheService"],
+    )
+    try:
         for _ in range(warmup):
-            await _one(stub)
-        pairs = [await _one(stub) for _ in range(samples)]
+            await _one(client.stub)
+        pairs = [await _one(client.stub) for _ in range(samples)]
+    finally:
+        await client.close()
     latencies = [p[0] for p in pairs]
     stores = [p[1] for p in pairs]
     result = DeliveryResult(
