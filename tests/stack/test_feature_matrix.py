@@ -12,17 +12,29 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from runtime.settings import Settings
 from runtime.stack import LocalStack
 from tests.stack.support import logged, saved_execution_rows
 
 pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(params=[True, False], ids=["multiplexed", "plain-calls"])
+async def stack(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings], redis_url: str
+) -> AsyncIterator[LocalStack]:
+    """Every row with calls between services multiplexed (the default) and as plain
+    gRPC calls (HOOKLINE_GRPC_MULTIPLEX=false)."""
+    settings = make_settings(redis_url=redis_url, grpc_multiplex=request.param)
+    async with LocalStack(settings) as running:
+        yield running
 
 
 def webhook_workflow(path: str, name: str, *, mode: str, save: bool,
