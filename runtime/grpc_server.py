@@ -44,6 +44,10 @@ def grpc_options(max_message_bytes: int) -> list[tuple[str, Any]]:
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
+        # Reconnect to a restarted service within about a second, never minutes later
+        # (gRPC's defaults: 1 s first, growing to 120 s).
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 5_000),
     ]
 
 
@@ -138,6 +142,7 @@ class GrpcServer:
         self._service_names = list(service_names)
         self._grace = grace_seconds
         self._options = grpc_options(max_message_bytes)
+        self._max_message_bytes = max_message_bytes
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self._multiplex: MultiplexServicer | None = None
@@ -157,7 +162,9 @@ class GrpcServer:
         )
         handlers: list[grpc.GenericRpcHandler] = []
         self._register(recording_server(server, handlers))
-        self._multiplex = MultiplexServicer(handlers, with_error_mapping)
+        self._multiplex = MultiplexServicer(
+            handlers, with_error_mapping, max_message_bytes=self._max_message_bytes
+        )
         multiplex_service_pb2_grpc.add_MultiplexServiceServicer_to_server(self._multiplex, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(

@@ -191,9 +191,12 @@ class MultiplexServicer(pb_grpc.MultiplexServiceServicer):
         self,
         handlers: Sequence[grpc.GenericRpcHandler],
         wrap: Callable[[grpc.RpcMethodHandler[Any, Any]], grpc.RpcMethodHandler[Any, Any]],
+        *,
+        max_message_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self._generic = list(handlers)
         self._wrap = wrap
+        self.max_message_bytes = max_message_bytes
         self._methods: dict[str, grpc.RpcMethodHandler[Any, Any] | None] = {}
         self._sessions: set[_ServerSession] = set()
         self.draining = False
@@ -289,6 +292,17 @@ class _ServerSession:
         task = asyncio.create_task(self._serve(call_id, frame, handler))
         self._calls[call_id] = task
 
+    def _fitting(self, payload: bytes) -> bytes:
+        """``payload`` if it fits in one message; RESOURCE_EXHAUSTED for this call only
+        otherwise (a message over the limit would end the whole session)."""
+        limit = self._servicer.max_message_bytes
+        if len(payload) + _FRAME_OVERHEAD > limit:
+            raise _Aborted(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"Sent message larger than max ({len(payload)} vs. {limit})",
+            )
+        return payload
+
     def _expire(self, call_id: int) -> None:
         task = self._calls.get(call_id)
         if task is not None:
@@ -323,11 +337,12 @@ class _ServerSession:
             if handler.unary_unary is not None:
                 behaviour = cast(Callable[[Any, Any], Any], handler.unary_unary)
                 reply = await behaviour(request, context)
-                self._status(call_id, grpc.StatusCode.OK, payload=serialize(reply))
+                self._status(call_id, grpc.StatusCode.OK, payload=self._fitting(serialize(reply)))
                 return
             stream = cast(Callable[[Any, Any], AsyncIterator[Any]], handler.unary_stream)
             async for item in stream(request, context):
-                self.outbox.put(pb.Frame(call_id=call_id, kind=_MESSAGE, payload=serialize(item)))
+                payload = self._fitting(serialize(item))
+                self.outbox.put(pb.Frame(call_id=call_id, kind=_MESSAGE, payload=payload))
             self._status(call_id, grpc.StatusCode.OK)
         except _Aborted as exc:
             self._status(call_id, exc.code, exc.details)

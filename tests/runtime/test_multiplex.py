@@ -13,10 +13,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hookline.cache.v1 import cache_service_pb2 as pb
 from hookline.cache.v1 import cache_service_pb2_grpc as pb_grpc
+from hookline.multiplex.v1.multiplex_service_pb2_grpc import (
+    add_MultiplexServiceServicer_to_server,
+)
 
 from runtime.errors import NotFound
 from runtime.grpc_client import ServiceClient
-from runtime.grpc_server import GrpcServer
+from runtime.grpc_server import GrpcServer, with_error_mapping
+from runtime.multiplex import MultiplexServicer, recording_server
 
 SERVICE = pb.DESCRIPTOR.services_by_name["CacheService"]
 if TYPE_CHECKING:
@@ -63,6 +67,9 @@ class Scripted(pb_grpc.CacheServiceServicer):
     async def GetResult(
         self, request: pb.GetResultRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetResultResponse:
+        size = request.execution_id.removeprefix("size-")
+        if size.isdigit():
+            return pb.GetResultResponse(record_json=b"x" * int(size))
         raise NotFound(f"execution {request.execution_id} not found")
 
     async def WatchResult(
@@ -330,5 +337,75 @@ async def test_plain_calls_when_multiplexing_is_off(served: tuple[Scripted, Grpc
         assert client.sessions is None
         reply = await client.stub.StoreResult(_store("off", b"ab"), timeout=5)
         assert reply.stored_bytes == 2 and servicer.served == ["off"]
+    finally:
+        await client.close()
+
+
+async def test_a_reply_over_the_limit_fails_alone(served: tuple[Scripted, GrpcServer]) -> None:
+    _, server = served
+    client = await _client(server.address)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.stub.GetResult(
+                pb.GetResultRequest(execution_id=f"size-{5 * 1024 * 1024}"), timeout=5
+            )
+        assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        reply = await client.stub.GetResult(pb.GetResultRequest(execution_id="size-10"), timeout=5)
+        assert reply.record_json == b"x" * 10
+    finally:
+        await client.close()
+
+
+async def test_a_restarted_server_is_called_again() -> None:
+    servicer = Scripted()
+    async with _server(servicer) as first:
+        address = first.address
+        client = await _client(address)
+        assert (await _stored(client, "before", 5)).stored_bytes == 2
+    try:
+        # Down: the call fails as UNAVAILABLE rather than hanging.
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await _stored(client, "while-down", 5)
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+        again = GrpcServer(
+            name="again",
+            listen=address,
+            register=lambda server: pb_grpc.add_CacheServiceServicer_to_server(servicer, server),
+            service_names=[SERVICE.full_name],
+        )
+        async with again:
+            # The channel reconnects after its back-off (200 ms at first): until then
+            # calls fail fast as UNAVAILABLE, as plain gRPC calls would.
+            async with asyncio.timeout(10):
+                while True:
+                    try:
+                        assert (await _stored(client, "after", 5)).stored_bytes == 2
+                        break
+                    except grpc.aio.AioRpcError as exc:
+                        assert exc.code() is grpc.StatusCode.UNAVAILABLE
+                        await asyncio.sleep(0.05)
+        assert servicer.served == ["before", "after"]
+    finally:
+        await client.close()
+
+
+async def test_a_server_that_dies_fails_its_calls_in_flight_as_unavailable(
+    served: tuple[Scripted, GrpcServer],
+) -> None:
+    servicer, _ = served
+    plain = grpc.aio.server()
+    handlers: list[grpc.GenericRpcHandler] = []
+    pb_grpc.add_CacheServiceServicer_to_server(servicer, recording_server(plain, handlers))
+    add_MultiplexServiceServicer_to_server(MultiplexServicer(handlers, with_error_mapping), plain)
+    port = plain.add_insecure_port("127.0.0.1:0")
+    await plain.start()
+    client = await _client(f"127.0.0.1:{port}")
+    try:
+        held = asyncio.create_task(_stored(client, "hold-dies", 10))
+        await asyncio.wait_for(servicer.entered.wait(), 5)
+        await plain.stop(None)  # no grace, no GOAWAY: as if the process died
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await held
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
     finally:
         await client.close()
