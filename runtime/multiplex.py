@@ -82,8 +82,14 @@ class _Outbox:
     Frames put during one event-loop turn are written together: the writer runs in a
     later turn than the one that woke it. One writer per stream, as gRPC requires."""
 
-    def __init__(self, write: Callable[[list[pb.Frame]], Awaitable[None]], name: str) -> None:
+    def __init__(
+        self,
+        write: Callable[[list[pb.Frame]], Awaitable[None]],
+        name: str,
+        on_broken: Callable[[], object] | None = None,
+    ) -> None:
         self._write = write
+        self._on_broken = on_broken
         self._frames: list[pb.Frame] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -118,7 +124,14 @@ class _Outbox:
                     batch = self._take_batch()
                     self.writes += 1
                     self.frames += len(batch)
-                    await self._write(batch)
+                    try:
+                        await self._write(batch)
+                    except (grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError):
+                        # The stream has ended under us: its reader fails what waits.
+                        log.debug("Multiplexed stream write failed", exc_info=True)
+                        if self._on_broken is not None:
+                            self._on_broken()
+                        return
                 self._idle.set()
         finally:
             self._idle.set()
@@ -472,7 +485,7 @@ class _ClientSession:
             raise _rpc_error(grpc.StatusCode.UNAVAILABLE, f"no answer from {self.target}") from None
         if call.done():
             raise _rpc_error(await call.code(), await call.details() or "")
-        self.outbox = _Outbox(self._write, "multiplex-client-writer")
+        self.outbox = _Outbox(self._write, "multiplex-client-writer", on_broken=call.cancel)
         self._reader = asyncio.create_task(self._read(call), name="multiplex-client-reader")
 
     async def _write(self, frames: list[pb.Frame]) -> None:
