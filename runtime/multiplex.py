@@ -210,20 +210,20 @@ class MultiplexServicer(pb_grpc.MultiplexServiceServicer):
         self._generic = list(handlers)
         self._wrap = wrap
         self.max_message_bytes = max_message_bytes
-        self._methods: dict[str, grpc.RpcMethodHandler[Any, Any] | None] = {}
+        self._methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
         self._sessions: set[_ServerSession] = set()
         self.draining = False
 
     def handler(self, method: str) -> grpc.RpcMethodHandler[Any, Any] | None:
-        if method not in self._methods:
-            found = None
+        """The wrapped handler of ``method`` (looked up once), None for no such method."""
+        found = self._methods.get(method)
+        if found is None:
             for generic in self._generic:
-                found = generic.service(cast(grpc.HandlerCallDetails, _Details(method)))
-                if found is not None:
-                    found = self._wrap(found)
+                plain = generic.service(cast(grpc.HandlerCallDetails, _Details(method)))
+                if plain is not None:
+                    found = self._methods[method] = self._wrap(plain)
                     break
-            self._methods[method] = found
-        return self._methods[method]
+        return found
 
     def drain(self) -> None:
         """Refuse new calls and tell every client to move its next calls elsewhere."""
@@ -438,6 +438,7 @@ class _ClientSession:
         self._opened: asyncio.Future[None] | None = None
         self.outbox: _Outbox | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
         self.retiring = False
         self.closed = False
         self.opened_at = time.monotonic()
@@ -543,17 +544,25 @@ class _ClientSession:
         self._close_if_idle()
 
     def _close_if_idle(self) -> None:
-        if self.retiring and not self._calls and self._call is not None and not self.closed:
-            asyncio.get_running_loop().create_task(self._done_writing())
+        if (
+            self.retiring
+            and not self._calls
+            and self._call is not None
+            and not self.closed
+            and self._closing is None
+        ):
+            self._closing = asyncio.get_running_loop().create_task(self._done_writing())
 
     async def _done_writing(self) -> None:
+        """Half-close the stream once what was put is written; the server then ends it
+        and the reader marks the session closed."""
         if self.outbox is not None:
             await self.outbox.flushed()
         if self._call is not None and not self.closed:
             try:
                 await self._call.done_writing()
-            except grpc.aio.AioRpcError:
-                pass
+            except (grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError):
+                pass  # the stream ended first
 
     def close(self) -> None:
         self.closed = True

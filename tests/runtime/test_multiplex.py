@@ -13,6 +13,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hookline.cache.v1 import cache_service_pb2 as pb
 from hookline.cache.v1 import cache_service_pb2_grpc as pb_grpc
+from hookline.execution.v1 import execution_service_pb2 as exec_pb
+from hookline.execution.v1 import execution_service_pb2_grpc as exec_grpc
 from hookline.multiplex.v1.multiplex_service_pb2_grpc import (
     add_MultiplexServiceServicer_to_server,
 )
@@ -409,3 +411,21 @@ async def test_a_server_that_dies_fails_its_calls_in_flight_as_unavailable(
         assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
     finally:
         await client.close()
+
+
+async def test_a_method_the_server_lacks_is_unimplemented(
+    served: tuple[Scripted, GrpcServer],
+) -> None:
+    _, server = served
+    other: ServiceClient[Any] = ServiceClient(
+        server.address,
+        exec_grpc.ExecutionServiceStub,
+        service=exec_pb.DESCRIPTOR.services_by_name["ExecutionService"],
+    )
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await other.stub.GetExecution(exec_pb.GetExecutionRequest(execution_id="x"), timeout=5)
+        assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
+        assert other.sessions is not None and other.sessions.batching()[1] == 1  # multiplexed
+    finally:
+        await other.close()
