@@ -394,6 +394,12 @@ async def test_an_early_watch_is_dropped_when_the_path_stops_waiting(
         response_mode=trig_pb.RESPONSE_MODE_ON_RECEIVED
     )
 
+    async def reply_only_once_watched() -> None:
+        # Otherwise the edge may drop the watch before it reaches the cache at all.
+        await asyncio.wait_for(fakes.cache.watching.wait(), timeout=5)
+
+    fakes.trigger.before_webhook_reply = reply_only_once_watched
+
     resp = await client.post("/webhook/changes")
 
     assert resp.status_code == 200
