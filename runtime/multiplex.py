@@ -690,26 +690,35 @@ def _raise_status(frame: pb.Frame) -> None:
         raise _rpc_error(code, frame.status_message)
 
 
-class _UnaryMethod:
-    def __init__(self, pool: SessionPool, method: MethodDescriptor, path: str) -> None:
-        self._pool = pool
-        self._name = method.name
-        self._path = path
-        self._response = message_factory.GetMessageClass(method.output_type)
+def _remaining(
+    loop: asyncio.AbstractEventLoop, deadline: float | None, floor: float
+) -> float | None:
+    """Seconds left before ``deadline`` (loop time), at least ``floor``; None for none."""
+    return None if deadline is None else max(floor, deadline - loop.time())
 
+
+class _Method:
+    """One method of a ``MultiplexStub``: its path, and how to read its responses."""
+
+    def __init__(self, pool: SessionPool, method: MethodDescriptor, path: str) -> None:
+        self.pool = pool
+        self.name = method.name
+        self.path = path
+        self.response = message_factory.GetMessageClass(method.output_type)
+
+
+class _UnaryMethod(_Method):
     async def __call__(self, request: Message, *, timeout: float | None = None) -> Message:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         payload = request.SerializeToString()
         tried: set[int] = set()
         while True:
-            target = await self._pool.session(tried)
+            target = await self.pool.session(tried)
             if isinstance(target, _Slot):
-                plain = getattr(self._pool.plain_stub(target), self._name)
-                remaining = None if deadline is None else max(0.0, deadline - loop.time())
-                return cast(Message, await plain(request, timeout=remaining))
-            remaining = None if deadline is None else max(0.001, deadline - loop.time())
-            call_id, pending = target.start(self._path, payload, remaining)
+                plain = getattr(self.pool.plain_stub(target), self.name)
+                return cast(Message, await plain(request, timeout=_remaining(loop, deadline, 0.0)))
+            call_id, pending = target.start(self.path, payload, _remaining(loop, deadline, 0.001))
             done = False
             try:
                 frame = await pending.next(loop, deadline)
@@ -720,7 +729,7 @@ class _UnaryMethod:
             finally:
                 target.finish(call_id, cancel=not done)
             _raise_status(frame)
-            return self._response.FromString(frame.payload)
+            return self.response.FromString(frame.payload)
 
 
 class _StreamCall:
@@ -746,14 +755,16 @@ class _StreamCall:
         while not self._cancelled:
             target = await pool.session(tried)
             if isinstance(target, _Slot):
-                remaining = None if deadline is None else max(0.0, deadline - loop.time())
                 stub = pool.plain_stub(target)
-                self._plain = getattr(stub, self._method.name)(self._request, timeout=remaining)
+                self._plain = getattr(stub, self._method.name)(
+                    self._request, timeout=_remaining(loop, deadline, 0.0)
+                )
                 async for message in self._plain:
                     yield message
                 return
-            remaining = None if deadline is None else max(0.001, deadline - loop.time())
-            self._call_id, pending = target.start(self._method.path, payload, remaining)
+            self._call_id, pending = target.start(
+                self._method.path, payload, _remaining(loop, deadline, 0.001)
+            )
             self._session = target
             done = False
             try:
@@ -783,13 +794,7 @@ class _StreamCall:
         return False
 
 
-class _StreamMethod:
-    def __init__(self, pool: SessionPool, method: MethodDescriptor, path: str) -> None:
-        self.pool = pool
-        self.name = method.name
-        self.path = path
-        self.response = message_factory.GetMessageClass(method.output_type)
-
+class _StreamMethod(_Method):
     def __call__(self, request: Message, *, timeout: float | None = None) -> _StreamCall:
         return _StreamCall(self, request, timeout)
 
