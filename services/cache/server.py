@@ -36,7 +36,7 @@ from services.cache.storage.redis_listener import (
     RedisNotificationListener,
     create_subscriber_redis,
 )
-from services.cache.storage.redis_pipeline import AutoPipeline
+from runtime.redis_pipeline import AutoPipeline
 from services.cache.storage.redis_store import RedisResultStore
 from services.cache.storage.saved_records import ExecutionServiceRecords
 

@@ -22,7 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from runtime.logs import get_logger
-from services.cache.storage.redis_pipeline import AutoPipeline
+from runtime.redis_pipeline import AutoPipeline
 
 __all__ = ["OUTAGE_ERRORS", "RedisLink", "StateListener", "describe_redis"]
 

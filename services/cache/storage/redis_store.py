@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from services.cache.storage.base import Kind, StoredValue, StoreUnavailable
 from services.cache.storage.notifications import CHANNEL, encode_notification
 from services.cache.storage.redis_link import OUTAGE_ERRORS, RedisLink
-from services.cache.storage.redis_pipeline import AutoPipeline, Command
+from runtime.redis_pipeline import AutoPipeline, Command
 
 __all__ = ["RedisResultStore", "redis_key"]
 
