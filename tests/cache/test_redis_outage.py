@@ -73,6 +73,7 @@ class FakeExecutionService(execution_service_pb2_grpc.ExecutionServiceServicer):
     def __init__(self) -> None:
         self.saved: dict[str, bytes] = {}
         self.calls = 0
+        self.asked = asyncio.Event()  # set on every call
 
     async def GetExecution(
         self,
@@ -80,6 +81,7 @@ class FakeExecutionService(execution_service_pb2_grpc.ExecutionServiceServicer):
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> execution_service_pb2.GetExecutionResponse:
         self.calls += 1
+        self.asked.set()
         if request.execution_id not in self.saved:
             await context.abort(grpc.StatusCode.NOT_FOUND, "not saved")
         return execution_service_pb2.GetExecutionResponse(
@@ -232,3 +234,33 @@ async def test_waiter_of_an_unsaved_execution_does_not_ask_the_execution_service
 
     assert (await last_event(watch)).event == pb.WATCH_EVENT_TIMED_OUT
     assert executions.calls == 0
+
+
+async def test_saved_record_fallback_serves_only_finished_records(
+    start_cache: StartCache,
+    throwaway_redis: ThrowawayRedis,
+    fake_execution: tuple[FakeExecutionService, str],
+) -> None:
+    """A saved row that is still ``running`` is not the result: the waiter keeps
+    waiting (and times out honestly) instead of being handed it."""
+    executions, address = fake_execution
+    await throwaway_redis.start()
+    cache = await start_cache(redis_url=throwaway_redis.url, execution_addr=address)
+    await throwaway_redis.stop()
+    await cache.wait_redis_health(NOT_SERVING)
+
+    running_id, finishing_id = new_execution_id(), new_execution_id()
+    executions.saved[running_id] = json.dumps({"id": running_id, "status": "running"}).encode()
+    watch = await open_watch(cache, running_id, timeout_ms=800, saved_to_database=True)
+    assert (await last_event(watch)).event == pb.WATCH_EVENT_TIMED_OUT
+    assert executions.calls >= 1
+
+    executions.saved[finishing_id] = json.dumps({"id": finishing_id, "status": "running"}).encode()
+    executions.asked.clear()
+    watch = await open_watch(cache, finishing_id, timeout_ms=5000, saved_to_database=True)
+    # The running row is read (and passed over) before the run finishes.
+    await asyncio.wait_for(executions.asked.wait(), timeout=3)
+    finished = json.dumps({"id": finishing_id, "status": "error", "error": "boom"}).encode()
+    executions.saved[finishing_id] = finished
+    event = await asyncio.wait_for(last_event(watch), timeout=3)
+    assert (event.event, event.record_json) == (pb.WATCH_EVENT_RESULT, finished)

@@ -10,12 +10,16 @@ A watch registers its waiter first, says so (``Subscribed``), then looks at the
 stores (memory, then shared), then sleeps until a wake or its deadline. In poll mode
 (the spec's loop, kept for comparison) it looks every ``poll_interval`` instead.
 While the shared store is unreachable, a watch whose execution is being saved also
-asks ``SavedRecords`` every ``outage_interval``.
+asks ``SavedRecords`` every ``outage_interval``. Only a finished saved record
+(status ``success`` or ``error``) is delivered: the execution service saves a
+``running`` row when a run starts, and that row is not the result, so the watch
+keeps waiting for the finished one (or its deadline).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from functools import partial
@@ -37,7 +41,7 @@ from services.cache.domain.waiters import Waiter, WaiterRegistry
 from services.cache.storage.base import Kind, ResultStore, SavedRecords, StoreUnavailable
 from services.cache.storage.memory import MemoryResultStore
 
-__all__ = ["ResultDelivery", "check_execution_id"]
+__all__ = ["ResultDelivery", "check_execution_id", "is_finished_record"]
 
 log = get_logger(__name__)
 
@@ -45,6 +49,16 @@ _MAX_ID_LENGTH = 200
 _MAX_TTL_SECONDS = 30 * 24 * 3600
 _RESULT_ONLY = (Kind.RESULT,)
 _RESPONSE_FIRST = (Kind.RESPONSE, Kind.RESULT)
+_FINISHED = frozenset({"success", "error"})
+
+
+def is_finished_record(record: bytes) -> bool:
+    """True when ``record`` is an execution record's JSON whose status is final."""
+    try:
+        parsed = json.loads(record)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return False
+    return isinstance(parsed, dict) and parsed.get("status") in _FINISHED
 
 
 def check_execution_id(execution_id: str) -> None:
@@ -218,7 +232,7 @@ class ResultDelivery:
                     continue  # look again
             if self._saved is not None and self._use_saved(request):
                 record = await self._saved.fetch(execution_id, self._saved_timeout)
-                if record is not None:
+                if record is not None and is_finished_record(record):
                     return Delivered(Kind.RESULT, record, "database")
 
     async def _look(self, execution_id: str, kinds: tuple[Kind, ...]) -> Delivered | None:

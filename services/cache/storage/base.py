@@ -92,5 +92,6 @@ class SavedRecords(Protocol):
 
     async def fetch(self, execution_id: str, timeout: float) -> bytes | None:
         """The saved record's JSON, or None when it is not (yet) saved or cannot be
-        read within ``timeout`` seconds."""
+        read within ``timeout`` seconds. The record may still be ``running``: the
+        caller decides whether it is final."""
         ...
