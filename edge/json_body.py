@@ -1,14 +1,16 @@
 """Reading a JSON request body for the management API: the raw bytes are passed on to
-the service after a syntax check (400 ``invalid_json``)."""
+the service after a strict check (400 ``invalid_json``): syntax, nesting depth (at most
+``MAX_JSON_DEPTH`` levels), no ``NaN``/``Infinity``/out-of-range numbers, no lone
+surrogates (``runtime.strict_json``)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from litestar import Request
 
 from edge.errors import EdgeError
+from runtime.strict_json import JsonRejected, loads_strict
 
 __all__ = ["read_json_body"]
 
@@ -23,8 +25,8 @@ async def read_json_body(request: Request[Any, Any, Any], *, empty: bytes | None
             400, "the request body is empty; a JSON document is required", error="invalid_json"
         )
     try:
-        json.loads(body)
-    except ValueError as exc:
+        loads_strict(body)
+    except JsonRejected as exc:
         raise EdgeError(
             400, f"the request body is not valid JSON: {exc}", error="invalid_json"
         ) from None

@@ -6,10 +6,11 @@ validates the rest and its 422 message is what the operator reads.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
+
+from runtime.strict_json import loads_strict
 
 __all__ = ["DocumentError", "parse_document"]
 
@@ -27,7 +28,7 @@ def parse_document(text: str) -> dict[str, Any]:
     if len(text) > MAX_DOCUMENT_CHARS:
         raise DocumentError(f"the text is longer than {MAX_DOCUMENT_CHARS} characters")
     try:
-        data: Any = json.loads(text)
+        data: Any = loads_strict(text)
     except ValueError as json_error:
         try:
             data = yaml.safe_load(text)

@@ -5,7 +5,6 @@ shown next to the input that caused it (status 409/422, which htmx swaps in)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -25,6 +24,7 @@ from edge.console.views import (
     pretty_body,
     workflow_row,
 )
+from runtime.strict_json import loads_strict
 
 __all__ = ["WorkflowPages"]
 
@@ -376,7 +376,7 @@ class WorkflowPages(Controller):
         which waits for the record when the run is not saved."""
         text = data.get("input", "").strip() or "{}"
         try:
-            body = json.loads(text)
+            body = loads_strict(text)
         except ValueError as exc:
             workflow = await api.get_workflow(workflow_id)
             return await self._workflow(

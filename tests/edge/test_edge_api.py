@@ -271,3 +271,35 @@ async def test_an_upstream_internal_error_is_500_with_a_general_message(
     assert broken.status_code == 500
     assert broken.json()["error"] == "internal"
     assert "internal detail" not in broken.text
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"[" * 10_000 + b"]" * 10_000,
+        b"[" * 900 + b"]" * 900,
+        b'{"a":"\\ud800"}',
+        b'{"a":NaN}',
+        b'{"a":Infinity}',
+        b'{"a":-Infinity}',
+        b'{"a":1e999}',
+    ],
+    ids=["deep-10000", "deep-900", "lone-surrogate", "nan", "inf", "minus-inf", "overflow"],
+)
+async def test_json_that_is_too_deep_or_not_strictly_json_is_400_and_reaches_no_service(
+    client: httpx.AsyncClient, fakes: FakeUpstreams, document: bytes
+) -> None:
+    fakes.trigger.workflows["wf-9"] = workflow_json("wf-9", "x")
+    for method, path in [
+        ("POST", "/api/v1/workflows"),
+        ("PUT", "/api/v1/workflows/wf-9"),
+        ("PATCH", "/api/v1/workflows/wf-9"),
+        ("POST", "/api/v1/workflows/wf-9/run"),
+    ]:
+        resp = await client.request(
+            method, path, content=document, headers={"Content-Type": "application/json"}
+        )
+        assert resp.status_code == 400, (method, path, resp.text)
+        assert resp.json()["error"] == "invalid_json"
+        assert resp.json()["message"]
+    assert fakes.trigger.received == []

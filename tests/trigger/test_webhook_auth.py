@@ -151,3 +151,15 @@ async def test_auth_is_checked_before_the_body(
     )
     assert response.rejection == pb.WEBHOOK_REJECTION_INVALID_BODY
     assert fake_execution.service.runs == []
+
+
+@pytest.mark.parametrize("credential", ["Basic éé", "Basic \xff\xfe", "Basic " + "\x80" * 8])
+async def test_basic_auth_with_non_ascii_bytes_is_unauthorized(
+    trigger: Stub, fake_execution: FakeExecution, credential: str
+) -> None:
+    """The edge passes header bytes on as latin-1: a non-ASCII Basic credential is a
+    plain failure, not an uncaught ``ValueError`` from base64."""
+    path = await _hook(trigger, {"type": "basic", "username": "ada", "password": fresh("pw")})
+    rejected = await _send(trigger, path, [("Authorization", credential)])
+    assert rejected.rejection == pb.WEBHOOK_REJECTION_UNAUTHORIZED
+    assert fake_execution.service.runs == []

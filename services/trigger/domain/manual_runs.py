@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from runtime.errors import InvalidArgument, NotFound
 from runtime.ids import new_id
 from runtime.logs import bind_execution, get_logger
+from runtime.strict_json import loads_strict
 from runtime.workflow import WorkflowSettings
 from services.trigger.domain.ports import ExecutionStarter, WorkflowStore
 from services.trigger.domain.records import ExecutionMode, StartRequest
@@ -32,7 +33,7 @@ class ManualRunner:
 
     async def run(self, workflow_id: str, input_json: bytes, execution_id: str = "") -> ManualRun:
         try:
-            trigger_output = json.loads(input_json) if input_json else {}
+            trigger_output = loads_strict(input_json) if input_json else {}
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidArgument(
                 f"the run input is not valid JSON: {exc}", field="input"

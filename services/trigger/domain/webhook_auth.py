@@ -4,7 +4,6 @@ or an HMAC-SHA256 signature of the raw body. Every comparison is constant-time."
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -34,8 +33,9 @@ def _basic(auth: BasicAuth, given: str | None) -> bool:
     if scheme.lower() != "basic":
         return False
     try:
+        # A non-ASCII token is a ValueError of its own (not a binascii.Error).
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input
         return False
     username, colon, password = decoded.partition(":")
     # Both comparisons always run, so timing does not tell which one failed.

@@ -4,15 +4,18 @@ Headers become an object of lower-case names (repeated ones joined with ", "), t
 query an object (repeated names become lists), and the body is parsed by its
 Content-Type: JSON (``application/json`` and ``*/*+json``), form
 (``application/x-www-form-urlencoded``, repeated keys become lists), or text.
+JSON is parsed strictly (``runtime.strict_json``): too deep, ``NaN``/``Infinity``,
+out-of-range numbers and lone surrogates are an ``InvalidBody``, like bad syntax.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
+
+from runtime.strict_json import JsonRejected, loads_strict
 
 __all__ = [
     "InvalidBody",
@@ -83,8 +86,8 @@ def parse_body(headers: Mapping[str, list[str]], body: bytes) -> Any:
     media_type = _media_type(headers)
     if media_type == "application/json" or media_type.endswith("+json"):
         try:
-            return json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
+            return loads_strict(body)
+        except JsonRejected as exc:
             raise InvalidBody(f"the body is not valid JSON: {exc}") from None
     text = body.decode("utf-8", errors="replace")
     if media_type == "application/x-www-form-urlencoded":

@@ -18,6 +18,7 @@ from runtime.clock import utcnow
 from runtime.errors import InvalidArgument, NotFound
 from runtime.ids import new_id
 from runtime.logs import get_logger
+from runtime.strict_json import JsonRejected, loads_strict
 from runtime.workflow import Workflow, parse_workflow
 from services.trigger.domain.paging import PageKey, decode_cursor, encode_cursor, page_limit
 from services.trigger.domain.ports import WorkflowStore
@@ -41,8 +42,8 @@ class WorkflowPage:
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(raw) if raw else None
-    except (UnicodeDecodeError, ValueError) as exc:
+        data = loads_strict(raw) if raw else None
+    except JsonRejected as exc:
         raise InvalidArgument(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidArgument(f"{what} must be a JSON object")
