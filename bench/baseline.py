@@ -8,9 +8,11 @@ import statistics
 import time
 from collections.abc import Callable
 
-import grpc
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from runtime.grpc_security import GrpcSecurity
+from runtime.settings import Settings
 
 __all__ = ["measure_baseline"]
 
@@ -37,7 +39,7 @@ def measure_baseline(redis_url: str, grpc_address: str, samples: int = 300
         redis_ping = _timed(client.ping, samples)
     finally:
         client.close()
-    with grpc.insecure_channel(grpc_address) as channel:
+    with GrpcSecurity.from_settings(Settings()).open_sync_channel(grpc_address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         request = health_pb2.HealthCheckRequest(service="")
         grpc_check = _timed(lambda: stub.Check(request, timeout=5.0), samples)

@@ -22,8 +22,10 @@ from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
 
 from runtime.clock import to_iso, utcnow
 from runtime.grpc_client import ServiceClient
+from runtime.grpc_security import GrpcSecurity
 from runtime.ids import new_id
 from runtime.logs import get_logger
+from runtime.settings import Settings
 
 if TYPE_CHECKING:
     from hookline.cache.v1.cache_service_pb2_grpc import CacheServiceAsyncStub
@@ -115,6 +117,7 @@ async def _measure(address: str, mode: str, samples: int, warmup: int) -> Delive
         address,
         cache_service_pb2_grpc.CacheServiceStub,
         service=cache_service_pb2.DESCRIPTOR.services_by_name["CacheService"],
+        security=GrpcSecurity.from_settings(Settings()),
     )
     try:
         for _ in range(warmup):

@@ -20,7 +20,9 @@ import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from runtime.grpc_security import GrpcSecurity
 from runtime.logs import get_logger
+from runtime.settings import Settings
 
 __all__ = ["ServiceName", "ServiceProcess", "Stack", "free_port"]
 
@@ -31,6 +33,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 HOOKLINE = REPO_ROOT / ".venv" / "bin" / "hookline"
 # Callers stop before callees.
 _STOP_ORDER: dict[str, int] = {"edge": 0, "trigger": 1, "execution": 2, "cache": 3}
+_GRPC_SECURITY = ("grpc_token", "grpc_tls_cert", "grpc_tls_key", "grpc_tls_ca")
+"""Settings that decide how to reach a service's gRPC port (its own environment's)."""
 
 
 class NotReady(RuntimeError):
@@ -106,7 +110,10 @@ class ServiceProcess:
         runtime.grpc_server passed write()-style streams through (e05b11d) answers
         Watch with UNKNOWN; then the unary Check is polled instead.
         """
-        with grpc.insecure_channel(self.address) as channel:
+        security = GrpcSecurity.from_settings(
+            Settings(**{name: self.env.get(f"HOOKLINE_{name.upper()}") for name in _GRPC_SECURITY})
+        )
+        with security.open_sync_channel(self.address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             stream = stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=timeout,
                                 wait_for_ready=True)

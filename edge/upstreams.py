@@ -15,6 +15,7 @@ from hookline.execution.v1 import execution_service_pb2, execution_service_pb2_g
 from hookline.trigger.v1 import trigger_service_pb2, trigger_service_pb2_grpc
 
 from runtime.grpc_client import ServiceClient
+from runtime.grpc_security import GrpcSecurity
 from runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class Upstreams:
     @classmethod
     def open(cls, settings: Settings) -> Upstreams:
         size = settings.grpc_max_message_bytes
+        security = GrpcSecurity.from_settings(settings)
         return cls(
             trigger=ServiceClient(
                 settings.trigger_addr,
@@ -75,6 +77,7 @@ class Upstreams:
                 service=trigger_service_pb2.DESCRIPTOR.services_by_name["TriggerService"],
                 multiplex=settings.grpc_multiplex,
                 max_message_bytes=size,
+                security=security,
             ),
             execution=ServiceClient(
                 settings.execution_addr,
@@ -82,6 +85,7 @@ class Upstreams:
                 service=execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"],
                 multiplex=settings.grpc_multiplex,
                 max_message_bytes=size,
+                security=security,
             ),
             cache=ServiceClient(
                 settings.cache_addr,
@@ -89,6 +93,7 @@ class Upstreams:
                 service=cache_service_pb2.DESCRIPTOR.services_by_name["CacheService"],
                 multiplex=settings.grpc_multiplex,
                 max_message_bytes=size,
+                security=security,
             ),
         )
 

@@ -11,6 +11,9 @@ server is tried again on another (grpc/grpc ``examples/python/retry``).
 Given the service's descriptor, ``.stub`` carries calls multiplexed on one stream per
 server (``runtime.multiplex``): one session per listed address, four on a
 ``dns:///`` target (its round-robin policy spreads them over the servers).
+
+Given a ``GrpcSecurity`` (``runtime.grpc_security``), every channel uses its TLS
+credentials and carries its token on every call, the multiplexed sessions included.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Generic, TypeVar, cast
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 
+from runtime.grpc_security import GrpcSecurity
 from runtime.grpc_server import grpc_options
 from runtime.logs import get_logger
 from runtime.multiplex import MultiplexStub, SessionPool
@@ -89,11 +93,13 @@ class ServiceClient(Generic[StubT]):
         service: ServiceDescriptor | None = None,
         multiplex: bool = True,
         max_message_bytes: int = 64 * 1024 * 1024,
+        security: GrpcSecurity | None = None,
     ) -> None:
+        security = security or GrpcSecurity()
         options = [*grpc_options(max_message_bytes), ("grpc.service_config", _SERVICE_CONFIG)]
         self.address = address
         targets = channel_targets(address)
-        self._channels = [grpc.aio.insecure_channel(t, options=options) for t in targets]
+        self._channels = [security.open_channel(t, options) for t in targets]
         self._stubs = [stub_factory(ch) for ch in self._channels]
         self._cycle: Iterator[StubT] = itertools.cycle(self._stubs)
         self._pool: SessionPool | None = None
@@ -105,7 +111,7 @@ class ServiceClient(Generic[StubT]):
             if len(targets) == 1 and len(parts) > 1:
                 # A list of IP literals shares one round-robin channel; sessions need
                 # one channel per server.
-                self._own_channels = [grpc.aio.insecure_channel(p, options=options) for p in parts]
+                self._own_channels = [security.open_channel(p, options) for p in parts]
                 sessions = list(zip(self._own_channels, parts, strict=True))
             else:
                 for channel, target in zip(self._channels, targets, strict=True):

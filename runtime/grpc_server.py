@@ -5,6 +5,9 @@
 servicers, the stock health and reflection services, and starts serving. Leaving
 marks health NOT_SERVING (``enter_graceful_shutdown``), then stops the server with a
 grace period so in-flight calls and streams can finish.
+
+Given a ``GrpcSecurity`` (``runtime.grpc_security``), the server listens with TLS or
+mutual TLS and checks the shared token on every call but health checks.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from hookline.multiplex.v1 import multiplex_service_pb2, multiplex_service_pb2_grpc
 
 from runtime.errors import HooklineError
+from runtime.grpc_security import GrpcSecurity
 from runtime.logs import get_logger
 from runtime.multiplex import MultiplexServicer, recording_server
 
@@ -135,8 +139,10 @@ class GrpcServer:
         service_names: Sequence[str],
         max_message_bytes: int = 64 * 1024 * 1024,
         grace_seconds: float = 10.0,
+        security: GrpcSecurity | None = None,
     ) -> None:
         self.name = name
+        self._security = security or GrpcSecurity()
         self._listen = listen
         self._register = register
         self._service_names = list(service_names)
@@ -157,8 +163,11 @@ class GrpcServer:
         return f"{host}:{self.port}"
 
     async def __aenter__(self) -> Self:
+        security = self._security
+        credentials = security.server_credentials()
         server = grpc.aio.server(
-            interceptors=[ErrorMappingInterceptor()], options=[*self._options, *_SERVER_OPTIONS]
+            interceptors=[*security.server_interceptors(), ErrorMappingInterceptor()],
+            options=[*self._options, *_SERVER_OPTIONS],
         )
         handlers: list[grpc.GenericRpcHandler] = []
         self._register(recording_server(server, handlers))
@@ -176,14 +185,23 @@ class GrpcServer:
             ],
             server,
         )
-        self.port = server.add_insecure_port(self._listen)
+        if credentials is None:
+            self.port = server.add_insecure_port(self._listen)
+        else:
+            self.port = server.add_secure_port(self._listen, credentials)
         if self.port == 0:
             raise OSError(f"{self.name}: cannot listen on {self._listen}")
         await server.start()
         self._server = server
         for service in ("", *self._service_names):
             await self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        log.info("gRPC service listening", service=self.name, address=self.address)
+        log.info(
+            "gRPC service listening",
+            service=self.name,
+            address=self.address,
+            tls="mutual" if security.mutual_tls else security.server_tls,
+            token=security.token is not None,
+        )
         return self
 
     async def __aexit__(

@@ -114,6 +114,26 @@ class Settings(BaseSettings):
     execution_metrics_listen: str | None = Field(default=None)
     cache_metrics_listen: str | None = Field(default=None)
 
+    # --- gRPC security ---
+    grpc_token: str | None = Field(
+        default=None,
+        description="Shared token: every gRPC server refuses calls without metadata "
+        "'authorization: Bearer <token>' (health checks excepted); every client sends it.",
+    )
+    grpc_tls_cert: str | None = Field(
+        default=None,
+        description="PEM certificate file: gRPC servers listen with TLS (with grpc_tls_key); "
+        "clients present it when the servers require client certificates.",
+    )
+    grpc_tls_key: str | None = Field(
+        default=None, description="PEM private key file of grpc_tls_cert."
+    )
+    grpc_tls_ca: str | None = Field(
+        default=None,
+        description="PEM CA file: clients verify servers against it, and servers require "
+        "client certificates signed by it (mutual TLS).",
+    )
+
     @field_validator("result_wait", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:

@@ -21,6 +21,7 @@ from typing import Self
 from grpc_health.v1 import health_pb2
 from hookline.cache.v1 import cache_service_pb2_grpc
 
+from runtime.grpc_security import GrpcSecurity
 from runtime.grpc_server import GrpcServer
 from runtime.ids import new_id
 from runtime.logs import get_logger
@@ -127,6 +128,7 @@ class CacheServer:
             service_names=[SERVICE_NAME],
             max_message_bytes=settings.grpc_max_message_bytes,
             grace_seconds=settings.shutdown_grace_seconds,
+            security=GrpcSecurity.from_settings(settings),
         )
         if url is not None and link is not None:
             await self._connect_redis(url, link, delivery, grpc_server)
@@ -158,6 +160,7 @@ class CacheServer:
             self.settings.execution_addr,
             max_message_bytes=self.settings.grpc_max_message_bytes,
             multiplex=self.settings.grpc_multiplex,
+            security=GrpcSecurity.from_settings(self.settings),
         )
         self._exit.push_async_callback(records.close)
         return store, link, records

@@ -22,6 +22,7 @@ from hookline.execution.v1 import execution_service_pb2_grpc
 
 from runtime.database import create_engine, migrate
 from runtime.grpc_client import ServiceClient
+from runtime.grpc_security import GrpcSecurity
 from runtime.grpc_server import GrpcServer
 from runtime.metrics import ExecutionMetrics, MetricsEndpoint
 from runtime.settings import Settings
@@ -83,6 +84,7 @@ class ExecutionServer:
                 service=cache_service_pb2.DESCRIPTOR.services_by_name["CacheService"],
                 multiplex=settings.grpc_multiplex,
                 max_message_bytes=settings.grpc_max_message_bytes,
+                security=GrpcSecurity.from_settings(settings),
             )
             self._exit.push_async_callback(cache.close)
             http = httpx.AsyncClient(follow_redirects=True, limits=_HTTP_LIMITS)
@@ -109,6 +111,7 @@ class ExecutionServer:
                 service_names=[SERVICE_NAME],
                 max_message_bytes=settings.grpc_max_message_bytes,
                 grace_seconds=settings.shutdown_grace_seconds,
+                security=GrpcSecurity.from_settings(settings),
             )
             await grpc_server.__aenter__()
         except BaseException:

@@ -26,6 +26,7 @@ from hookline.trigger.v1 import trigger_service_pb2_grpc
 from runtime.clock import utcnow
 from runtime.database import create_engine, migrate
 from runtime.grpc_client import ServiceClient
+from runtime.grpc_security import GrpcSecurity
 from runtime.grpc_server import GrpcServer
 from runtime.ids import new_id
 from runtime.logs import get_logger
@@ -178,6 +179,7 @@ class TriggerServer:
             service=execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"],
             multiplex=settings.grpc_multiplex,
             max_message_bytes=settings.grpc_max_message_bytes,
+            security=GrpcSecurity.from_settings(settings),
         )
         stack.push_async_callback(execution.close)
         starter = GrpcExecutionStarter(execution, timeout_seconds=options.start_timeout_seconds)
@@ -240,6 +242,7 @@ class TriggerServer:
                 service_names=[SERVICE_NAME],
                 max_message_bytes=settings.grpc_max_message_bytes,
                 grace_seconds=settings.shutdown_grace_seconds,
+                security=GrpcSecurity.from_settings(settings),
             )
         )
         self._index, self._scheduler, self._feed = index, scheduler, feed

@@ -18,6 +18,9 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from runtime.grpc_security import GrpcSecurity
+from runtime.settings import Settings
+
 __all__ = ["Cluster", "ServiceProcess", "free_port"]
 
 
@@ -67,13 +70,25 @@ class ServiceProcess:
                 return httpx.get(f"http://{self.address}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
                 return False
-        with grpc.insecure_channel(self.address) as channel:
+        with self._security().open_sync_channel(self.address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             try:
                 reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
             except grpc.RpcError:
                 return False
             return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    def _security(self) -> GrpcSecurity:
+        """The process's own gRPC credentials (HOOKLINE_GRPC_* in its environment)."""
+        env = self.env
+        return GrpcSecurity.from_settings(
+            Settings(
+                grpc_token=env.get("HOOKLINE_GRPC_TOKEN"),
+                grpc_tls_cert=env.get("HOOKLINE_GRPC_TLS_CERT"),
+                grpc_tls_key=env.get("HOOKLINE_GRPC_TLS_KEY"),
+                grpc_tls_ca=env.get("HOOKLINE_GRPC_TLS_CA"),
+            )
+        )
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, then wait; returns the exit code (kills after ``timeout``)."""

@@ -11,6 +11,7 @@ import grpc
 from hookline.execution.v1 import execution_service_pb2, execution_service_pb2_grpc
 
 from runtime.grpc_client import ServiceClient
+from runtime.grpc_security import GrpcSecurity
 from runtime.logs import get_logger
 
 __all__ = ["ExecutionServiceRecords"]
@@ -21,13 +22,21 @@ log = get_logger(__name__)
 class ExecutionServiceRecords:
     """``SavedRecords`` through ``hookline.execution.v1.ExecutionService``."""
 
-    def __init__(self, address: str, *, max_message_bytes: int, multiplex: bool = True) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        max_message_bytes: int,
+        multiplex: bool = True,
+        security: GrpcSecurity | None = None,
+    ) -> None:
         self._client = ServiceClient(
             address,
             execution_service_pb2_grpc.ExecutionServiceStub,
             service=execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"],
             multiplex=multiplex,
             max_message_bytes=max_message_bytes,
+            security=security,
         )
 
     async def fetch(self, execution_id: str, timeout: float) -> bytes | None:
