@@ -45,7 +45,7 @@ def _workflow_message(record: WorkflowRecord) -> pb.Workflow:
         id=record.id,
         name=record.name,
         active=record.active,
-        workflow_json=record.definition_bytes,
+        workflow_json=record.public_definition_bytes,  # webhook secrets masked
         create_time=create_time,
         update_time=update_time,
     )

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from runtime.clock import to_iso
 from runtime.workflow import ScheduleParameters, WebhookParameters, Workflow, WorkflowSettings
+from services.trigger.domain.webhook_secrets import masked
 
 __all__ = [
     "ExecutionMode",
@@ -42,7 +43,8 @@ class StartRequest:
 @dataclass(frozen=True, slots=True)
 class WorkflowRecord:
     """One row of the ``workflows`` table. ``definition`` is the public JSON text,
-    with id, createdAt, updatedAt and every setting filled in."""
+    with id, createdAt, updatedAt and every setting filled in, and the webhook
+    secrets in clear (``public_definition_bytes`` masks them for answers)."""
 
     id: str
     name: str
@@ -76,7 +78,16 @@ class WorkflowRecord:
 
     @property
     def definition_bytes(self) -> bytes:
+        """The stored definition, secrets included: for the trigger's own use."""
         return self.definition.encode()
+
+    @property
+    def public_definition_bytes(self) -> bytes:
+        """The definition as answers show it: webhook secrets masked."""
+        if '"auth"' not in self.definition:
+            return self.definition_bytes
+        public = masked(json.loads(self.definition))
+        return json.dumps(public, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True, slots=True)

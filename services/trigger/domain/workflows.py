@@ -1,7 +1,9 @@
 """Workflow management: validate, store, page, replace, patch and delete workflows.
 
 Every definition goes through ``runtime.workflow.parse_workflow``, so an invalid one
-is refused with ``InvalidArgument`` naming the node or field. After each change the
+is refused with ``InvalidArgument`` naming the node or field. Webhook secrets are
+write-only (``webhook_secrets``): a replacement that leaves one out keeps it, and a
+patch never touches it. After each change the
 trigger index is told (``on_change``), which reloads this replica and announces the
 change to the others.
 """
@@ -23,6 +25,7 @@ from runtime.workflow import Workflow, parse_workflow
 from services.trigger.domain.paging import PageKey, decode_cursor, encode_cursor, page_limit
 from services.trigger.domain.ports import WorkflowStore
 from services.trigger.domain.records import WorkflowRecord
+from services.trigger.domain.webhook_secrets import restore_secrets
 
 __all__ = ["PATCHABLE_FIELDS", "WorkflowManager", "WorkflowPage"]
 
@@ -96,7 +99,7 @@ class WorkflowManager:
         self._clock = clock
 
     async def create(self, raw: bytes) -> WorkflowRecord:
-        workflow = parse_workflow(_json_object(raw, "the workflow"))
+        workflow = parse_workflow(restore_secrets(_json_object(raw, "the workflow"), None))
         now = self._clock()
         record = WorkflowRecord.from_workflow(workflow, id=new_id(), created_at=now, updated_at=now)
         await self._store.insert(record)
@@ -118,8 +121,12 @@ class WorkflowManager:
         return WorkflowPage(page, next_cursor)
 
     async def replace(self, workflow_id: str, raw: bytes) -> WorkflowRecord:
-        workflow = parse_workflow(_json_object(raw, "the workflow"))
-        return await self._save(await self.get(workflow_id), workflow)
+        """Replace the definition; a webhook secret left out (or sent back as the
+        placeholder of answers) keeps its stored value."""
+        document = _json_object(raw, "the workflow")
+        current = await self.get(workflow_id)
+        workflow = parse_workflow(restore_secrets(document, json.loads(current.definition)))
+        return await self._save(current, workflow)
 
     async def patch(self, workflow_id: str, raw: bytes) -> WorkflowRecord:
         patch = _json_object(raw, "the patch")

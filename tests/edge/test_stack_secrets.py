@@ -1,0 +1,88 @@
+"""Webhook secrets through the real stack: the HTTP API (and the console) never show
+them, a PATCH keeps them, and authentication goes on working."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from runtime.stack import LocalStack
+from tests.edge.test_stack_edge import create, greeter, stack_settings
+
+Unique = Callable[[str], str]
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+PLACEHOLDER = "********"
+BODY = b'{"name": "Ada"}'
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> AsyncIterator[LocalStack]:
+    settings = stack_settings(tmp_path_factory.mktemp("secrets"), redis_url)
+    async with LocalStack(settings) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def http(stack: LocalStack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.edge_url, timeout=30) as client:
+        yield client
+
+
+AUTHS: dict[str, tuple[dict[str, Any], str]] = {
+    "header": ({"type": "header", "name": "X-Token"}, "value"),
+    "basic": ({"type": "basic", "username": "ada"}, "password"),
+    "hmac": ({"type": "hmac", "header": "X-Signature"}, "secret"),
+}
+
+
+def credentials(kind: str, secret: str) -> dict[str, str]:
+    if kind == "header":
+        return {"X-Token": secret}
+    if kind == "basic":
+        return {"Authorization": "Basic " + base64.b64encode(f"ada:{secret}".encode()).decode()}
+    return {"X-Signature": hmac.new(secret.encode(), BODY, hashlib.sha256).hexdigest()}
+
+
+@pytest.mark.parametrize("kind", list(AUTHS))
+async def test_the_api_never_shows_webhook_secrets_and_patch_keeps_them(
+    http: httpx.AsyncClient, unique: Unique, kind: str
+) -> None:
+    secret = unique("s3cret")
+    auth, field = AUTHS[kind]
+    path = unique("secret")
+    workflow = greeter(path, unique("Secret"))
+    workflow["nodes"][0]["parameters"]["auth"] = {**auth, field: secret}
+    created = await create(http, workflow)
+    url = f"/api/v1/workflows/{created['id']}"
+
+    patched = await http.patch(url, json={"active": False})
+    await http.patch(url, json={"active": True})
+    fetched = await http.get(url)
+    listed = await http.get("/api/v1/workflows", params={"limit": 100})
+    console = await http.get(f"/console/workflows/{created['id']}")
+    for answer in (patched, fetched, listed, console):
+        assert answer.status_code == 200, answer.text
+        assert secret not in answer.text
+    assert secret not in str(created)
+    assert fetched.json()["nodes"][0]["parameters"]["auth"][field] == PLACEHOLDER
+
+    headers = {"Content-Type": "application/json"}
+    right = await http.post(
+        f"/webhook/{path}", content=BODY, headers={**headers, **credentials(kind, secret)}
+    )
+    wrong = await http.post(
+        f"/webhook/{path}", content=BODY, headers={**headers, **credentials(kind, "wrong")}
+    )
+    assert right.status_code == 201, right.text
+    assert wrong.status_code == 401 and wrong.json()["error"] == "unauthorized"
