@@ -79,7 +79,33 @@ class HmacAuth(_Strict):
     secret: NonEmpty
 
 
-WebhookAuth = Annotated[HeaderAuth | BasicAuth | HmacAuth, Field(discriminator="type")]
+DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300
+"""How far a signed timestamp may be from now (either way) by default."""
+
+ToleranceSeconds = Annotated[int, Field(ge=1, le=86400)]
+
+
+class SlackAuth(_Strict):
+    """Slack's signing: ``X-Slack-Signature: v0=hex(hmac_sha256(secret,
+    "v0:" + X-Slack-Request-Timestamp + ":" + body))``, the timestamp within tolerance."""
+
+    type: Literal["slack"]
+    secret: NonEmpty
+    toleranceSeconds: ToleranceSeconds = DEFAULT_SIGNATURE_TOLERANCE_SECONDS
+
+
+class StripeAuth(_Strict):
+    """Stripe's signing: ``Stripe-Signature: t=TIMESTAMP,v1=HEX[,v1=HEX...]`` with
+    ``HEX = hex(hmac_sha256(secret, TIMESTAMP + "." + body))``, within tolerance."""
+
+    type: Literal["stripe"]
+    secret: NonEmpty
+    toleranceSeconds: ToleranceSeconds = DEFAULT_SIGNATURE_TOLERANCE_SECONDS
+
+
+WebhookAuth = Annotated[
+    HeaderAuth | BasicAuth | HmacAuth | SlackAuth | StripeAuth, Field(discriminator="type")
+]
 
 
 class WebhookParameters(_Strict):
@@ -341,13 +367,16 @@ def _first_error(exc: ValidationError, prefix: str = "", nodes: list[Any] | None
     return f"{where}: {message}"
 
 
+_AUTH_TYPES = frozenset({"header", "basic", "hmac", "slack", "stripe"})
+
+
 def _without_union_tags(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     """Drop the union-member tags pydantic puts in error locations."""
     out: list[int | str] = []
     for index, item in enumerate(loc):
         if item in ("int", "str", "float", "bool"):
             continue
-        if index and loc[index - 1] == "auth" and item in ("header", "basic", "hmac"):
+        if index and loc[index - 1] == "auth" and item in _AUTH_TYPES:
             continue
         out.append(item)
     return tuple(out)

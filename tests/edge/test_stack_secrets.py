@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -86,3 +87,43 @@ async def test_the_api_never_shows_webhook_secrets_and_patch_keeps_them(
     )
     assert right.status_code == 201, right.text
     assert wrong.status_code == 401 and wrong.json()["error"] == "unauthorized"
+
+
+def slack_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
+    base = b"v0:" + str(timestamp).encode() + b":" + body
+    return {
+        "X-Slack-Signature": "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest(),
+        "X-Slack-Request-Timestamp": str(timestamp),
+    }
+
+
+def stripe_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
+    base = str(timestamp).encode() + b"." + body
+    signature = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={timestamp},v1={signature}"}
+
+
+@pytest.mark.parametrize("kind", ["slack", "stripe"])
+async def test_timestamped_signatures_pass_fresh_and_refuse_replays_and_tampering(
+    http: httpx.AsyncClient, unique: Unique, kind: str
+) -> None:
+    secret = unique("signing")
+    path = unique(kind)
+    workflow = greeter(path, unique(kind.title()))
+    workflow["nodes"][0]["parameters"]["auth"] = {"type": kind, "secret": secret}
+    created = await create(http, workflow)
+    assert secret not in str(created)
+    sign = slack_headers if kind == "slack" else stripe_headers
+    now = int(time.time())
+    json_type = {"Content-Type": "application/json"}
+
+    async def send(headers: dict[str, str], body: bytes = BODY) -> httpx.Response:
+        return await http.post(f"/webhook/{path}", content=body, headers={**json_type, **headers})
+
+    fresh = await send(sign(secret, now, BODY))
+    replayed = await send(sign(secret, now - 600, BODY))
+    tampered = await send(sign(secret, now, BODY), body=b'{"name": "Eve"}')
+    assert fresh.status_code == 201 and fresh.json() == {"message": "Hello Ada"}
+    for refused in (replayed, tampered):
+        assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
+        assert "x-execution-id" not in refused.headers

@@ -6,12 +6,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
+import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
+
+from runtime.workflow import SlackAuth, StripeAuth
+from services.trigger.domain.webhook_auth import authenticate
+from services.trigger.domain.webhook_request import header_map
 
 from .builders import call, fresh, webhook_workflow
 from .conftest import FakeExecution, SharedTrigger, create
@@ -163,3 +169,125 @@ async def test_basic_auth_with_non_ascii_bytes_is_unauthorized(
     rejected = await _send(trigger, path, [("Authorization", credential)])
     assert rejected.rejection == pb.WEBHOOK_REJECTION_UNAUTHORIZED
     assert fake_execution.service.runs == []
+
+
+# ------------------------------------------------ timestamped signatures (replay)
+def _slack_headers(secret: str, timestamp: int, body: bytes = BODY) -> list[tuple[str, str]]:
+    base = b"v0:" + str(timestamp).encode() + b":" + body
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return [("X-Slack-Signature", signature), ("X-Slack-Request-Timestamp", str(timestamp))]
+
+
+def _stripe_signature(secret: str, timestamp: int, body: bytes = BODY) -> str:
+    base = str(timestamp).encode() + b"." + body
+    return hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def _stripe_headers(secret: str, timestamp: int, body: bytes = BODY) -> list[tuple[str, str]]:
+    signature = _stripe_signature(secret, timestamp, body)
+    return [("Stripe-Signature", f"t={timestamp},v1={signature},v0=ignored")]
+
+
+async def test_slack_signatures_within_the_window_pass_and_others_do_not(
+    trigger: Stub, fake_execution: FakeExecution
+) -> None:
+    secret = fresh("slack")
+    path = await _hook(trigger, {"type": "slack", "secret": secret})
+    now = int(time.time())
+    for headers in (
+        [],
+        _slack_headers(secret, now - 301),  # replayed after the default 300 s
+        _slack_headers(secret, now + 301),  # from the future
+        _slack_headers("guessed", now),
+        _slack_headers(secret, now, b'{"order": 43}'),  # the body was tampered with
+        [_slack_headers(secret, now)[0]],  # no timestamp
+        [_slack_headers(secret, now)[0], ("X-Slack-Request-Timestamp", str(now + 1))],
+        [_slack_headers(secret, now)[0], ("X-Slack-Request-Timestamp", "soon")],
+    ):
+        rejected = await _send(trigger, path, headers)
+        assert rejected.rejection == pb.WEBHOOK_REJECTION_UNAUTHORIZED, headers
+    assert fake_execution.service.runs == []
+
+    accepted = await _send(trigger, path, _slack_headers(secret, now))
+    assert accepted.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
+    (run,) = fake_execution.service.runs
+    assert "x-slack-signature" not in run.trigger_output["headers"]
+    assert run.trigger_output["headers"]["x-slack-request-timestamp"] == str(now)
+
+
+async def test_stripe_signatures_within_the_window_pass_and_others_do_not(
+    trigger: Stub, fake_execution: FakeExecution
+) -> None:
+    secret = fresh("whsec")
+    path = await _hook(trigger, {"type": "stripe", "secret": secret, "toleranceSeconds": 60})
+    now = int(time.time())
+    good = _stripe_signature(secret, now)
+    for headers in (
+        [],
+        _stripe_headers(secret, now - 61),  # outside this workflow's 60 s
+        _stripe_headers("guessed", now),
+        _stripe_headers(secret, now, b'{"order": 43}'),
+        [("Stripe-Signature", f"v1={good}")],  # no timestamp
+        [("Stripe-Signature", f"t={now}")],  # no signature
+        [("Stripe-Signature", f"t={now + 1},v1={good}")],  # the timestamp was changed
+        [("Stripe-Signature", f"t={now},v0={good}")],  # only v1 counts
+    ):
+        rejected = await _send(trigger, path, headers)
+        assert rejected.rejection == pb.WEBHOOK_REJECTION_UNAUTHORIZED, headers
+    assert fake_execution.service.runs == []
+
+    # While a secret is rolled, Stripe sends one v1 per secret: any one may match.
+    rolled = [("Stripe-Signature", f"t={now},v1={'0' * 64},v1={good}")]
+    accepted = await _send(trigger, path, rolled)
+    assert accepted.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
+    _assert_no_secret(fake_execution, secret, good)
+    assert "stripe-signature" not in fake_execution.service.runs[0].trigger_output["headers"]
+
+
+@pytest.mark.parametrize("kind", ["slack", "stripe"])
+async def test_the_tolerance_window_is_inclusive_and_symmetric(kind: str) -> None:
+    auth = (
+        SlackAuth(type="slack", secret="s")
+        if kind == "slack"
+        else StripeAuth(type="stripe", secret="s", toleranceSeconds=300)
+    )
+    signed_at = 1_700_000_000
+    make = _slack_headers if kind == "slack" else _stripe_headers
+    headers = header_map(make("s", signed_at))
+    for now, expected in (
+        (signed_at, True),
+        (signed_at + 300, True),
+        (signed_at - 300, True),
+        (signed_at + 301, False),
+        (signed_at - 301, False),
+    ):
+        assert authenticate(auth, headers, BODY, now=now) is expected, now
+
+
+@pytest.mark.parametrize(
+    ("auth", "field"),
+    [
+        ({"type": "slack"}, "auth.secret"),
+        ({"type": "slack", "secret": ""}, "auth.secret"),
+        ({"type": "stripe", "secret": "s", "toleranceSeconds": 0}, "auth.toleranceSeconds"),
+        ({"type": "stripe", "secret": "s", "toleranceSeconds": "x"}, "auth.toleranceSeconds"),
+        ({"type": "slack", "secret": "s", "header": "X"}, "auth.header"),
+    ],
+)
+async def test_invalid_timestamped_auth_is_refused_naming_the_field(
+    trigger: Stub, auth: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await create(trigger, webhook_workflow(auth=auth))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in (info.value.details() or ""), info.value.details()
+
+
+@pytest.mark.parametrize("kind", ["slack", "stripe"])
+async def test_timestamped_secrets_are_write_only(trigger: Stub, kind: str) -> None:
+    secret = fresh("signing")
+    stored = await create(trigger, webhook_workflow(auth={"type": kind, "secret": secret}))
+    auth = stored["nodes"][0]["parameters"]["auth"]
+    assert auth == {"type": kind, "secret": "********"}
+    fetched = await trigger.GetWorkflow(pb.GetWorkflowRequest(id=stored["id"]))
+    assert secret.encode() not in fetched.workflow.workflow_json
