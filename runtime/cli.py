@@ -19,7 +19,7 @@ from typing import Any
 from runtime.logs import configure_logging, get_logger
 from runtime.settings import Settings
 
-__all__ = ["main"]
+__all__ = ["dev_settings", "main"]
 
 log = get_logger("hookline")
 
@@ -77,9 +77,24 @@ async def _run(settings: Settings, server: AbstractAsyncContextManager[Any], nam
     log.info("hookline stopped", mode=name)
 
 
+def dev_settings(settings: Settings) -> Settings:
+    """``hookline dev`` lets httpRequest reach private and loopback addresses (local
+    testing stays easy) unless HOOKLINE_HTTP_ALLOW_PRIVATE says otherwise."""
+    if "http_allow_private" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"http_allow_private": True})
+
+
 def _dev(settings: Settings) -> None:
     from runtime.stack import LocalStack
 
+    settings = dev_settings(settings)
+    if settings.http_allow_private:
+        log.warning(
+            "hookline dev: httpRequest may reach private, loopback and link-local "
+            "addresses; set HOOKLINE_HTTP_ALLOW_PRIVATE=false to refuse them as "
+            "'hookline serve' does"
+        )
     if not settings.redis_configured:
         log.warning(
             "No Redis configured: execution results are delivered in-process "

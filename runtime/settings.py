@@ -96,6 +96,31 @@ class Settings(BaseSettings):
         default=2000, ge=1, description="Runs executing at once per execution process."
     )
 
+    # --- Outbound HTTP and node limits ---
+    http_allow_private: bool = Field(
+        default=False,
+        description="Let httpRequest reach loopback, private, link-local and unique-local "
+        "addresses (hookline dev turns this on). The cloud metadata addresses stay "
+        "refused unless listed in http_allow_hosts.",
+    )
+    http_allow_hosts: str = Field(
+        default="",
+        description="Comma-separated host names (*.suffix matches subdomains), addresses "
+        "or CIDRs that httpRequest may reach even when they are not public.",
+    )
+    max_node_output_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="A node whose output, JSON-encoded, is larger fails; templates may "
+        "not build strings or lists larger than this either.",
+    )
+    node_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A node that computes (renders its templates, runs) longer fails; wait "
+        "and httpRequest are bounded by their own parameters instead.",
+    )
+
     # --- Process ---
     log_level: str = Field(default="info")
     log_format: Literal["auto", "json", "console"] = Field(

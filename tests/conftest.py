@@ -92,6 +92,7 @@ def make_settings(sqlite_url: str) -> Callable[..., Settings]:
             "cache_listen": "127.0.0.1:0",
             "shutdown_grace_seconds": 1.0,
             "log_format": "console",
+            "http_allow_private": True,  # httpRequest tests call servers on 127.0.0.1
         }
         values.update(overrides)
         return Settings(**values)

@@ -34,6 +34,7 @@ from services.execution.domain import (
     TemplateRenderer,
 )
 from services.execution.domain.engine import DEFAULT_MAX_RESPONSE_BYTES
+from services.execution.domain.outbound import OutboundPolicy, outbound_client
 from services.execution.servicer import SERVICE_NAME, ExecutionServicer
 from services.execution.storage import SqlExecutionStore
 
@@ -87,11 +88,18 @@ class ExecutionServer:
                 security=GrpcSecurity.from_settings(settings),
             )
             self._exit.push_async_callback(cache.close)
-            http = httpx.AsyncClient(follow_redirects=True, limits=_HTTP_LIMITS)
+            http = outbound_client(
+                OutboundPolicy.parse(settings.http_allow_private, settings.http_allow_hosts),
+                limits=_HTTP_LIMITS,
+            )
             self._exit.push_async_callback(http.aclose)
             service = ExecutionService(
                 engine=Engine(
-                    TemplateRenderer(), http, max_response_bytes=self._max_response_bytes
+                    TemplateRenderer(max_size=settings.max_node_output_bytes),
+                    http,
+                    max_response_bytes=self._max_response_bytes,
+                    max_output_bytes=settings.max_node_output_bytes,
+                    node_timeout_seconds=settings.node_timeout_seconds,
                 ),
                 store=SqlExecutionStore(db),
                 sink=CacheResultSink(cache),

@@ -129,6 +129,7 @@ class Cluster:
         address = f"127.0.0.1:{port}"
         full = {**os.environ, **self.base_env, **env}
         full.setdefault("HOOKLINE_LOG_FORMAT", "json")
+        full.setdefault("HOOKLINE_HTTP_ALLOW_PRIVATE", "true")  # workflows call 127.0.0.1
         if service == "edge":
             full["HOOKLINE_EDGE_ADDR"] = address
         else:

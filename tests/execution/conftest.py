@@ -21,6 +21,7 @@ from runtime.ids import new_id
 from runtime.settings import Settings
 from runtime.workflow import parse_workflow
 from services.execution.domain import Engine, ExecutionRecord, TemplateRenderer
+from services.execution.domain.outbound import OutboundPolicy, outbound_client
 from services.execution.server import ExecutionServer
 
 from .fake_cache import FakeCache
@@ -31,7 +32,8 @@ RunWorkflow = Callable[..., Any]
 
 @pytest.fixture
 async def http_client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+    """The guarded outbound client, opened to loopback for the local HTTP server."""
+    async with outbound_client(OutboundPolicy(allow_private=True)) as client:
         yield client
 
 

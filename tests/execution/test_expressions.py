@@ -109,9 +109,12 @@ def test_the_sandbox_blocks_internals_mutation_and_huge_values(
     assert SCOPE["json"]["n"] == 21
 
 
-def test_a_dunder_attribute_alone_renders_as_nothing(renderer: TemplateRenderer) -> None:
-    assert renderer.render("{{ json.__class__ }}", SCOPE) is None
-    assert renderer.render("[{{ json.__class__ }}]", SCOPE) == "[]"
+def test_a_dunder_attribute_alone_is_an_error_not_an_empty_value(
+    renderer: TemplateRenderer,
+) -> None:
+    for template in ("{{ json.__class__ }}", "[{{ json.__class__ }}]"):
+        with pytest.raises(RenderError, match="unsafe"):
+            renderer.render(template, SCOPE)
 
 
 def test_compiled_templates_are_cached_and_bounded() -> None:

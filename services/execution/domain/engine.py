@@ -9,6 +9,7 @@ The first node that fails ends the run: the nodes after it are left out.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,15 +19,26 @@ import httpx
 from runtime.clock import utcnow
 from runtime.logs import get_logger
 from runtime.workflow import Node, Workflow
-from services.execution.domain.expressions import RenderError, TemplateRenderer
+from services.execution.domain.expressions import RenderError, RenderTimeout, TemplateRenderer
 from services.execution.domain.nodes import HANDLERS, NodeContext, NodeError, NodeResult
 from services.execution.domain.record import ERROR, SKIPPED, SUCCESS, ExecutionRecord, NodeRun
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Engine"]
+__all__ = [
+    "DEFAULT_MAX_OUTPUT_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_NODE_TIMEOUT_SECONDS",
+    "SELF_BOUNDED",
+    "Engine",
+]
 
 log = get_logger(__name__)
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_OUTPUT_BYTES = 10 * 1024 * 1024
+DEFAULT_NODE_TIMEOUT_SECONDS = 30.0
+SELF_BOUNDED = frozenset({"wait", "httpRequest"})
+"""Node types bounded by their own parameters (seconds, timeoutSeconds), not by the
+node time limit."""
 
 ResponseHook = Callable[[dict[str, Any]], None]
 
@@ -48,10 +60,18 @@ class Engine:
         http: httpx.AsyncClient,
         *,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        node_timeout_seconds: float = DEFAULT_NODE_TIMEOUT_SECONDS,
     ) -> None:
+        """``max_output_bytes``: a node whose output (JSON) is larger fails;
+        ``node_timeout_seconds``: a node that computes longer fails (rendering its
+        parameters always counts; the nodes in ``SELF_BOUNDED`` wait as long as their
+        own parameters say)."""
         self._renderer = renderer
         self._http = http
         self._max_response_bytes = max_response_bytes
+        self._max_output_bytes = max_output_bytes
+        self._node_timeout = node_timeout_seconds
 
     async def run(
         self,
@@ -114,15 +134,48 @@ class Engine:
         handler = HANDLERS.get(node.type)
         if handler is None:  # parse_workflow admits only known types
             raise _Failed(f"{label}: node type {node.type!r} cannot run")
+        limit = self._node_timeout
+        timed_out = f"{label} timed out after {limit:g} s"
+        started = time.monotonic()
         try:
-            params = self._renderer.render(node.parameters, scope)
+            params = await self._renderer.render_async(node.parameters, scope, timeout=limit)
         except RenderError as exc:
             raise _Failed(f"{label} parameter {exc.path}: {exc.message}") from None
+        except RenderTimeout:
+            raise _Failed(timed_out) from None
         ctx = NodeContext(self._http, self._max_response_bytes, node.parameters)
+        bound: asyncio.Timeout | None = None
         try:
-            return await handler(params, input, ctx)
+            if node.type in SELF_BOUNDED:
+                result = await handler(params, input, ctx)
+            else:
+                async with asyncio.timeout(max(limit - (time.monotonic() - started), 0)) as bound:
+                    result = await handler(params, input, ctx)
+        except TimeoutError:
+            if bound is not None and bound.expired():
+                raise _Failed(timed_out) from None
+            log.exception("node failed unexpectedly", node=node.name, node_type=node.type)
+            raise _Failed(f"{label}: internal error (TimeoutError)") from None
         except NodeError as exc:
             raise _Failed(exc.message if exc.bare else f"{label}: {exc.message}") from None
         except Exception as exc:
             log.exception("node failed unexpectedly", node=node.name, node_type=node.type)
             raise _Failed(f"{label}: internal error ({type(exc).__name__})") from None
+        # What the node produced (its output and the response it marks), as JSON. Data
+        # too deep to encode is left to the record's own encoding, which reports it.
+        try:
+            encoded = json.dumps(
+                [result.output, result.response],
+                separators=(",", ":"),
+                ensure_ascii=False,
+                default=str,
+            )
+        except RecursionError:
+            encoded = ""
+        size = len(encoded.encode("utf-8", errors="surrogatepass"))
+        if size > self._max_output_bytes:
+            raise _Failed(
+                f"{label}: output is {size} bytes, over the limit of {self._max_output_bytes} "
+                "(HOOKLINE_MAX_NODE_OUTPUT_BYTES)"
+            )
+        return result

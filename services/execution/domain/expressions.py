@@ -1,4 +1,4 @@
-"""Jinja2 expressions inside node parameters, rendered in a sandbox.
+"""Jinja2 expressions inside node parameters, rendered in a bounded sandbox.
 
 Every string inside a node's ``parameters`` (recursively through objects and lists)
 is a template. ``json``, ``nodes`` and ``execution`` are in scope. A string that is
@@ -6,27 +6,52 @@ exactly one ``{{ … }}`` keeps the expression's own type (a number stays a numb
 any other template renders to a string; a string with no ``{{``/``{%`` is returned
 untouched without going near Jinja. Compiled templates are cached per renderer.
 
-Rendering runs in ``ImmutableSandboxedEnvironment``: no access to ``_``-prefixed
-attributes, no mutation of the objects in scope, bounded ``range`` and bounded
-``*``/``**`` on big operands.
+Rendering runs in ``sandbox.BoundedSandbox``: no access to internals, no mutation of
+the objects in scope, and bounds on what a template can build and on how long it may
+run. ``render_async`` renders inline for a short slice (``INLINE_SECONDS``); a render
+that needs longer is started again on a worker thread with the node's whole deadline,
+so that the event loop keeps serving while it runs and the sandbox's deadline checks
+stop it in the worker. Templates have no side effects, so the restart is safe.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from jinja2 import Template, TemplateError, Undefined
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-__all__ = ["RenderError", "TemplateRenderer"]
+from services.execution.domain.sandbox import (
+    BoundedSandbox,
+    RenderTimeout,
+    SliceSpent,
+    clock,
+)
 
-_MAX_POWER_EXPONENT = 1024
-_MAX_REPEAT_LENGTH = 10 * 1024 * 1024
-# What an expression can raise besides Jinja's own errors (1 + "a", 1 / 0, x[99]).
-_EXPRESSION_ERRORS = (TemplateError, TypeError, ValueError, ArithmeticError, LookupError)
+__all__ = ["DEFAULT_MAX_SIZE", "INLINE_SECONDS", "RenderError", "RenderTimeout", "TemplateRenderer"]
+
+DEFAULT_MAX_SIZE = 10 * 1024 * 1024
+INLINE_SECONDS = 0.02
+"""How long a render may hold the event loop before it moves to a worker thread."""
+_DEFAULT_TIMEOUT_SECONDS = 30.0
+_WORKERS = 4
+# What an expression can raise besides Jinja's own errors (1 + "a", 1 / 0, x[99]);
+# RecursionError: data or macros nested too deeply.
+_EXPRESSION_ERRORS = (
+    TemplateError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+    RecursionError,
+    MemoryError,
+)
 
 
 class RenderError(Exception):
@@ -36,26 +61,6 @@ class RenderError(Exception):
         super().__init__(f"parameter {path}: {message}")
         self.path = path
         self.message = message
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with big-number and big-string products refused."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if isinstance(right, (int, float)) and abs(right) > _MAX_POWER_EXPONENT:
-                raise SecurityError(f"exponent {right} is too large")
-            return left**right
-        for sequence, times in ((left, right), (right, left)):
-            if (
-                isinstance(sequence, (str, list))
-                and isinstance(times, int)
-                and len(sequence) * times > _MAX_REPEAT_LENGTH
-            ):
-                raise SecurityError("the repeated value would be too large")
-        return left * right
 
 
 def _has_template(text: str) -> bool:
@@ -78,44 +83,112 @@ def _single_expression(text: str) -> str | None:
 
 
 def _to_json_value(value: Any) -> Any:
-    """Undefined becomes None; tuples and ranges become lists; the rest as is."""
-    if isinstance(value, Undefined):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _to_json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, range)):
-        return [_to_json_value(v) for v in value]
-    return value
+    """Undefined becomes None; tuples and ranges become lists; the rest as is.
+    Iterative, so that data nested deeper than the recursion limit is fine."""
+    if not isinstance(value, (dict, list, tuple, range, Undefined)):
+        return value
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    while stack:
+        item, parent, key = stack.pop()
+        if isinstance(item, Undefined):
+            parent[key] = None
+        elif isinstance(item, dict):
+            copy: dict[str, Any] = {}
+            parent[key] = copy
+            for name, child in item.items():
+                copy[str(name)] = None
+                stack.append((child, copy, str(name)))
+        elif isinstance(item, (list, tuple, range)):
+            items: list[Any] = [None] * len(item)
+            parent[key] = items
+            stack.extend((child, items, i) for i, child in enumerate(item))
+        else:
+            parent[key] = item
+    return root[0]
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "the data or the template is nested too deeply"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return str(exc) or type(exc).__name__
 
 
 class TemplateRenderer:
     """Renders node parameters; one per process, shared by every run."""
 
-    def __init__(self, cache_size: int = 2048) -> None:
-        self._env = _Sandbox(autoescape=False, keep_trailing_newline=True)
+    def __init__(self, cache_size: int = 2048, *, max_size: int = DEFAULT_MAX_SIZE) -> None:
+        self._env = BoundedSandbox(max_size)
         self._cache_size = cache_size
         self._templates: OrderedDict[str, Template] = OrderedDict()
         self._expressions: OrderedDict[str, Callable[..., Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._workers: ThreadPoolExecutor | None = None
 
-    def render(self, value: Any, scope: Mapping[str, Any], path: str = "") -> Any:
-        """``value`` with every template string inside it rendered.
+    def render(
+        self,
+        value: Any,
+        scope: Mapping[str, Any],
+        *,
+        timeout: float = _DEFAULT_TIMEOUT_SECONDS,
+    ) -> Any:
+        """``value`` with every template string inside it rendered, here and now.
 
-        Raises ``RenderError`` naming the parameter path of the first failure.
+        Raises ``RenderError`` naming the parameter path of the first failure, and
+        ``RenderTimeout`` when rendering takes longer than ``timeout`` seconds.
         """
+        return self._render_by(value, scope, time.monotonic() + timeout, inline=False)
+
+    async def render_async(self, value: Any, scope: Mapping[str, Any], *, timeout: float) -> Any:
+        """As ``render``, without holding the event loop for more than a short slice."""
+        deadline = time.monotonic() + timeout
+        if timeout > INLINE_SECONDS:
+            try:
+                return self._render_by(value, scope, time.monotonic() + INLINE_SECONDS, inline=True)
+            except SliceSpent:
+                pass
+        else:
+            return self._render_by(value, scope, deadline, inline=False)
+        if self._workers is None:
+            self._workers = ThreadPoolExecutor(_WORKERS, thread_name_prefix="hookline-render")
+        job = functools.partial(self._render_by, value, scope, deadline, inline=False)
+        return await asyncio.get_running_loop().run_in_executor(self._workers, job)
+
+    def close(self) -> None:
+        """Stop the worker threads (a render still running ends at its deadline)."""
+        if self._workers is not None:
+            self._workers.shutdown(wait=False, cancel_futures=True)
+            self._workers = None
+
+    def _render_by(
+        self, value: Any, scope: Mapping[str, Any], deadline: float, *, inline: bool
+    ) -> Any:
+        saved = clock.deadline, clock.inline
+        clock.deadline, clock.inline = deadline, inline
+        try:
+            return self._walk(value, scope, "")
+        except RecursionError:
+            raise RenderError("(root)", "the parameters are nested too deeply") from None
+        finally:
+            clock.deadline, clock.inline = saved
+
+    def _walk(self, value: Any, scope: Mapping[str, Any], path: str) -> Any:
         if isinstance(value, str):
             if not _has_template(value):
                 return value
             try:
                 return self._render_string(value, scope)
             except _EXPRESSION_ERRORS as exc:
-                raise RenderError(path or "(root)", str(exc) or type(exc).__name__) from exc
+                raise RenderError(path or "(root)", _error_text(exc)) from None
         if isinstance(value, dict):
             return {
-                key: self.render(item, scope, f"{path}.{key}" if path else str(key))
+                key: self._walk(item, scope, f"{path}.{key}" if path else str(key))
                 for key, item in value.items()
             }
         if isinstance(value, list):
-            return [self.render(item, scope, f"{path}[{i}]") for i, item in enumerate(value)]
+            return [self._walk(item, scope, f"{path}[{i}]") for i, item in enumerate(value)]
         return value
 
     def _render_string(self, text: str, scope: Mapping[str, Any]) -> Any:
@@ -125,24 +198,27 @@ class TemplateRenderer:
         return self._template(text).render(**scope)
 
     def _expression(self, source: str) -> Callable[..., Any]:
-        compiled = self._expressions.get(source)
-        if compiled is None:
-            compiled = self._env.compile_expression(source, undefined_to_none=True)
-            self._remember(self._expressions, source, compiled)
-        else:
-            self._expressions.move_to_end(source)
+        with self._lock:
+            compiled = self._expressions.get(source)
+            if compiled is not None:
+                self._expressions.move_to_end(source)
+                return compiled
+        compiled = self._env.compile_expression(source, undefined_to_none=True)
+        self._remember(self._expressions, source, compiled)
         return compiled
 
     def _template(self, text: str) -> Template:
-        compiled = self._templates.get(text)
-        if compiled is None:
-            compiled = self._env.from_string(text)
-            self._remember(self._templates, text, compiled)
-        else:
-            self._templates.move_to_end(text)
+        with self._lock:
+            compiled = self._templates.get(text)
+            if compiled is not None:
+                self._templates.move_to_end(text)
+                return compiled
+        compiled = self._env.from_string(text)
+        self._remember(self._templates, text, compiled)
         return compiled
 
     def _remember(self, cache: OrderedDict[str, Any], key: str, value: Any) -> None:
-        cache[key] = value
-        if len(cache) > self._cache_size:
-            cache.popitem(last=False)
+        with self._lock:
+            cache[key] = value
+            if len(cache) > self._cache_size:
+                cache.popitem(last=False)

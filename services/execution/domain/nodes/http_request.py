@@ -1,5 +1,6 @@
 """httpRequest: calls a URL. Any HTTP status is output; only a failed exchange
-(connection, DNS, timeout, oversized body) fails the node."""
+(connection, DNS, timeout, oversized body, a destination the outbound policy refuses)
+fails the node. The policy itself is in the shared client (``domain.outbound``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from services.execution.domain.nodes.base import (
     header_value,
     number,
 )
+from services.execution.domain.outbound import AddressRefused
 
 __all__ = ["http_request_node"]
 
@@ -116,6 +118,8 @@ async def http_request_node(params: dict[str, Any], input: Any, ctx: NodeContext
     try:
         async with asyncio.timeout(timeout):
             output = await _exchange(ctx, method, url, headers, params.get("body"), timeout)
+    except AddressRefused as exc:
+        raise NodeError(f"request to {url} {exc.message}") from None
     except (TimeoutError, httpx.TimeoutException):
         raise NodeError(f"request to {url} failed: timed out after {timeout:g}s") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
