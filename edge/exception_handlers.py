@@ -3,6 +3,10 @@
 ``EdgeError`` (raised by handlers), Litestar's own ``HTTPException`` family (unknown
 route 404, 405 with ``Allow``, 413 body too large, 400 validation, 401 from the API-key
 guard) and, at the outermost boundary, anything unexpected (500, cause logged).
+
+A client that hangs up is not a server error: ``ClientDisconnected`` and Litestar's
+"client disconnected prematurely" (raised while a body is being read) are logged at
+info level and answered 499 (which nobody receives).
 """
 
 from __future__ import annotations
@@ -11,15 +15,19 @@ from typing import Any
 
 import grpc
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, InternalServerException
 from litestar.types import ExceptionHandlersMap
 
-from edge.errors import EdgeError, error_code_for, from_rpc_error
+from edge.disconnect import ClientDisconnected
+from edge.errors import CLIENT_CLOSED_REQUEST, EdgeError, error_code_for, from_rpc_error
 from runtime.logs import get_logger
 
 __all__ = ["error_response", "exception_handlers"]
 
 log = get_logger(__name__)
+
+# What litestar.connection.Request raises when the client goes while its body is read.
+_LITESTAR_DISCONNECT = "client disconnected prematurely"
 
 
 def error_response(
@@ -41,9 +49,19 @@ def _rpc_error(
     return error_response(edge_error.status, edge_error.body(), edge_error.headers)
 
 
+def _client_gone(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.info("Client disconnected before the answer", path=request.url.path)
+    return error_response(
+        CLIENT_CLOSED_REQUEST,
+        {"error": "client_closed_request", "message": "the client closed the connection"},
+    )
+
+
 def _http_exception(
     request: Request[Any, Any, Any], exc: HTTPException
 ) -> Response[dict[str, Any]]:
+    if isinstance(exc, InternalServerException) and exc.detail == _LITESTAR_DISCONNECT:
+        return _client_gone(request, exc)
     status = exc.status_code
     body: dict[str, Any] = {"error": error_code_for(status)}
     if status >= 500:
@@ -72,5 +90,6 @@ def exception_handlers() -> ExceptionHandlersMap:
         EdgeError: _edge_error,
         grpc.aio.AioRpcError: _rpc_error,
         HTTPException: _http_exception,
+        ClientDisconnected: _client_gone,
         Exception: _unexpected,
     }

@@ -4,7 +4,8 @@
         edge.url   # "http://127.0.0.1:PORT" (port 0 in settings.edge_addr picks one)
 
 Entering starts uvicorn as a task and returns once it listens (lifespan done, socket
-bound); leaving asks it to exit and waits: in-flight requests get
+bound), with the settings' connection, backlog, keep-alive and request read limits
+(``edge.http_limits``); leaving asks it to exit and waits: in-flight requests get
 ``settings.shutdown_grace_seconds`` to finish. Signals belong to the process's
 ``main()``, not to uvicorn.
 """
@@ -21,6 +22,7 @@ from typing import Self
 import uvicorn
 
 from edge.app import create_app
+from edge.http_limits import ReadLimits, bounded_protocol
 from runtime.logs import get_logger
 from runtime.settings import Settings
 
@@ -77,14 +79,26 @@ class EdgeServer:
 
     async def __aenter__(self) -> Self:
         host, port = _split_address(self.settings.edge_addr)
+        settings = self.settings
         config = uvicorn.Config(
-            create_app(self.settings),
+            create_app(settings),
             host=host,
             port=port,
             log_config=None,
             access_log=False,
             lifespan="on",
-            timeout_graceful_shutdown=max(1, round(self.settings.shutdown_grace_seconds)),
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+            # Limits (see edge.http_limits for the ones uvicorn has no setting for).
+            http=bounded_protocol(
+                ReadLimits(
+                    read_timeout=settings.edge_read_timeout_seconds,
+                    max_headers=settings.edge_max_headers,
+                )
+            ),
+            backlog=settings.edge_backlog,
+            limit_concurrency=settings.edge_max_connections,
+            timeout_keep_alive=settings.edge_keep_alive_seconds,
+            h11_max_incomplete_event_size=settings.edge_max_header_bytes,
         )
         server = _Uvicorn(config)
         self._server = server

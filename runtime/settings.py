@@ -71,6 +71,44 @@ class Settings(BaseSettings):
     api_key: str | None = Field(default=None, description="Required X-API-Key for /api/v1.")
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1, description="Webhook body limit.")
 
+    # --- Edge limits and secrets ---
+    edge_backlog: int = Field(
+        default=8192,
+        ge=1,
+        description="Listen backlog of the edge socket (the kernel caps it at "
+        "net.core.somaxconn): connections arriving faster than they are accepted wait "
+        "here instead of being reset.",
+    )
+    edge_max_connections: int = Field(
+        default=10000,
+        ge=1,
+        description="Connections (or requests in flight) the edge serves at once; beyond "
+        "it a request is answered 503 at once (uvicorn's limit_concurrency).",
+    )
+    edge_keep_alive_seconds: int = Field(
+        default=5, ge=1, description="How long an idle keep-alive connection stays open."
+    )
+    edge_read_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A client must send its request headers within this time of connecting "
+        "(or of starting a request), and may not pause longer than this while sending a "
+        "body; otherwise the connection is closed (408 when headers are late).",
+    )
+    edge_max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest request line plus headers accepted; larger: 431.",
+    )
+    edge_max_headers: int = Field(
+        default=100, ge=1, description="Most request headers accepted; more: 431."
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs console sessions and CSRF tokens, the same on every edge. "
+        "Unset: derived from api_key, else random per process.",
+    )
+
     # --- Result delivery ---
     result_wait: Literal["push", "poll"] = Field(
         default="push",
