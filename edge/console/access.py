@@ -1,18 +1,21 @@
-"""Who may use the console: the API key in a cookie, and CSRF tokens on every form.
+"""Who may use the console: a signed session cookie, and CSRF tokens on every form.
 
 When ``HOOKLINE_API_KEY`` is set, every console page needs the key: the operator
-types it once on the login page and it is kept in an HttpOnly, SameSite=Strict
-cookie scoped to ``/console``; the console sends it on as ``X-API-Key``. CSRF uses
-Litestar's middleware, mounted on the console's router only (the JSON API under
-``/api/v1`` keeps working without it): a token cookie plus a hidden form field or
-the ``X-CSRFToken`` header that htmx sends.
+types it once on the login page and gets a session: an HttpOnly, SameSite=Strict
+cookie scoped to ``/console`` holding a signed token (expiry and a MAC bound to the
+current API key, never the key itself); the console then calls the API with the
+configured key. CSRF uses Litestar's middleware, mounted on the console's router only
+(the JSON API under ``/api/v1`` keeps working without it): a token cookie plus a
+hidden form field or the ``X-CSRFToken`` header that htmx sends.
+
+Both are signed by ``ConsoleSigner``, whose secret is ``HOOKLINE_SECRET_KEY``, else
+derived from the API key, else random per process: edges that share either accept
+each other's sessions and CSRF tokens (behind a load balancer).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -26,6 +29,7 @@ from litestar.response import Redirect, Template
 from litestar.types import Guard
 
 from edge.console.context import KEY_COOKIE, ConsoleContext
+from edge.console.signing import SESSION_SECONDS, ConsoleSigner
 from edge.console.urls import CONSOLE_PATH, LOGIN_PATH
 from runtime.logs import get_logger
 
@@ -63,8 +67,8 @@ def safe_next(value: str | None) -> str:
     return CONSOLE_PATH
 
 
-def console_key_guard(api_key: str | None) -> list[Guard]:
-    """Guards that let a request in only with the key in its cookie (none without a key)."""
+def console_key_guard(api_key: str | None, signer: ConsoleSigner) -> list[Guard]:
+    """Guards that let a request in only with a valid session (none without a key)."""
     if not api_key:
         return []
 
@@ -73,23 +77,18 @@ def console_key_guard(api_key: str | None) -> list[Guard]:
     ) -> None:
         if handler.opt.get(PUBLIC):
             return
-        if not _matches(connection.cookies.get(KEY_COOKIE), api_key):
+        if not signer.valid_session(connection.cookies.get(KEY_COOKIE), api_key):
             query = connection.url.query
             raise LoginRequired(connection.url.path + (f"?{query}" if query else ""))
 
     return [require_console_key]
 
 
-def console_csrf_config(api_key: str | None) -> CSRFConfig:
-    """CSRF for the console's routes. The signing secret derives from the API key when
-    there is one (so every edge replica accepts the same tokens), else it is random
-    per process."""
-    if api_key:
-        secret = hmac.new(api_key.encode(), b"hookline console csrf", hashlib.sha256).hexdigest()
-    else:
-        secret = secrets.token_hex(32)
+def console_csrf_config(signer: ConsoleSigner) -> CSRFConfig:
+    """CSRF for the console's routes, signed by ``signer`` (the same on every edge that
+    shares its secret)."""
     return CSRFConfig(
-        secret=secret,
+        secret=signer.csrf_secret,
         cookie_name=CSRF_COOKIE,
         cookie_path=CONSOLE_PATH,
         cookie_httponly=True,
@@ -145,7 +144,8 @@ class LoginController(Controller):
                 status_code=401,
             )
         redirect = Redirect(target, status_code=303)
-        redirect.cookies.append(_key_cookie(request, given, max_age=None))
+        session = console.signer.session_token(api_key)
+        redirect.cookies.append(_key_cookie(request, session, max_age=SESSION_SECONDS))
         return redirect
 
     @post("/logout", name="console:logout", status_code=303, opt={PUBLIC: True})

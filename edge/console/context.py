@@ -12,17 +12,20 @@ from litestar import Request
 from litestar.di import NamedDependency
 
 from edge.console.api import HookApi
+from edge.console.signing import ConsoleSigner
 
 __all__ = ["KEY_COOKIE", "ConsoleContext", "operator_key", "own_base_url", "provide_api"]
 
 KEY_COOKIE = "hookline_console_key"
-"""The HttpOnly, SameSite=Strict cookie holding the operator's API key."""
+"""The HttpOnly, SameSite=Strict cookie holding the operator's signed session."""
 
 
 @dataclass(slots=True)
 class ConsoleContext:
     api_key: str | None
     """``HOOKLINE_API_KEY``: when set, the console asks for it."""
+    signer: ConsoleSigner = field(default_factory=lambda: ConsoleSigner.from_settings(None, None))
+    """Signs sessions and CSRF tokens (``HOOKLINE_SECRET_KEY`` or derived)."""
     api_url: str | None = None
     """The API to call; ``None`` means the edge serving the request (its bound socket)."""
     http: httpx.AsyncClient | None = field(default=None, repr=False)
@@ -49,8 +52,9 @@ def own_base_url(request: Request[Any, Any, Any]) -> str:
 
 
 def operator_key(request: Request[Any, Any, Any], api_key: str | None) -> str | None:
-    """The key the console passes to the API for this operator (the cookie's)."""
-    return request.cookies.get(KEY_COOKIE) if api_key else None
+    """The key the console passes to the API for this operator: the configured one,
+    when the request carries a session (the console's guard has checked it)."""
+    return api_key if api_key and request.cookies.get(KEY_COOKIE) else None
 
 
 def provide_api(

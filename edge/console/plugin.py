@@ -28,6 +28,7 @@ from edge.console.access import LoginController, console_csrf_config, console_ke
 from edge.console.context import ConsoleContext, provide_api
 from edge.console.error_pages import console_exception_handlers
 from edge.console.executions import ExecutionPages
+from edge.console.signing import ConsoleSigner
 from edge.console.templating import console_template_config
 from edge.console.urls import CONSOLE_PATH, STATIC_PATH
 from edge.console.workflows import WorkflowPages
@@ -52,16 +53,20 @@ class ConsolePlugin(InitPlugin):
     """
 
     def __init__(self, settings: Settings, *, api_url: str | None = None) -> None:
-        self.context = ConsoleContext(api_key=settings.api_key, api_url=api_url)
+        self.context = ConsoleContext(
+            api_key=settings.api_key,
+            api_url=api_url,
+            signer=ConsoleSigner.from_settings(settings.secret_key, settings.api_key),
+        )
 
     def router(self) -> Router:
         context = self.context
         return Router(
             path=CONSOLE_PATH,
             route_handlers=[WorkflowPages, ExecutionPages, LoginController],
-            guards=console_key_guard(context.api_key),
+            guards=console_key_guard(context.api_key, context.signer),
             middleware=[
-                DefineMiddleware(CSRFMiddleware, config=console_csrf_config(context.api_key))
+                DefineMiddleware(CSRFMiddleware, config=console_csrf_config(context.signer))
             ],
             exception_handlers=console_exception_handlers(),
             dependencies={
@@ -90,7 +95,7 @@ class ConsolePlugin(InitPlugin):
                     directories=[STATIC_DIR],
                     include_in_schema=False,
                     name="console:static",
-                    guards=console_key_guard(self.context.api_key),
+                    guards=console_key_guard(self.context.api_key, self.context.signer),
                     exception_handlers=console_exception_handlers(),
                 ),
                 _root,
