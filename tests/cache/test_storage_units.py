@@ -14,6 +14,7 @@ import redis.exceptions
 
 from runtime.errors import ResourceExhausted
 from runtime.redis_client import create_redis
+from runtime.redis_pipeline import AutoPipeline
 from services.cache.domain.codec import ZSTD_MAGIC, ResultCodec
 from services.cache.domain.waiters import LOOK_AGAIN, WaiterRegistry
 from services.cache.storage.base import Kind, StoreUnavailable
@@ -30,7 +31,6 @@ from services.cache.storage.redis_listener import (
     RedisNotificationListener,
     create_subscriber_redis,
 )
-from runtime.redis_pipeline import AutoPipeline
 from services.cache.storage.redis_store import RedisResultStore
 
 
