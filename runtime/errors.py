@@ -5,7 +5,10 @@
     ├── NotFound                  no such workflow or execution
     ├── AlreadyExists             conflict, e.g. a webhook path owned by another workflow
     ├── ResourceExhausted         over a size cap or a concurrency limit
-    └── Unavailable               a dependency (Redis, database, a service) cannot be reached
+    ├── Unavailable               a dependency (Redis, database, a service) cannot be reached;
+    │   │                         nothing was done
+    │   └── QueueFull             too many runs wait to start; nothing was accepted
+    └── StartUncertain            a run was handed over but not confirmed: it may run
 
 Servicers raise these; ``ErrorMappingInterceptor`` turns them into
 ``context.abort(code, message)``. The edge maps gRPC codes to HTTP with
@@ -22,7 +25,9 @@ __all__ = [
     "HooklineError",
     "InvalidArgument",
     "NotFound",
+    "QueueFull",
     "ResourceExhausted",
+    "StartUncertain",
     "Unavailable",
     "http_status_for",
 ]
@@ -61,7 +66,22 @@ class ResourceExhausted(HooklineError):
 
 
 class Unavailable(HooklineError):
+    """Nothing was done: the backend is unreachable or refuses work for now."""
+
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class QueueFull(Unavailable):
+    """Too many runs wait to start; this one was not accepted (503 with Retry-After)."""
+
+    retry_after_seconds = 1
+
+
+class StartUncertain(HooklineError):
+    """A run was handed over but its start was not confirmed in time: it may run.
+    Never reported as 503, which promises that nothing will run."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 HTTP_STATUS_FOR_CODE: dict[grpc.StatusCode, int] = {

@@ -79,6 +79,41 @@ class ExecutionMetrics:
             "Execution records written to the database (written) or not (skipped).",
             ["outcome"], registry=self.registry,
         )
+        self.queue_length = Gauge(
+            "hookline_run_queue_length",
+            "Entries in the run stream: runs waiting to start plus runs in progress.",
+            registry=self.registry,
+        )
+        self.queue_pending = Gauge(
+            "hookline_run_queue_pending",
+            "Runs delivered to a worker and not yet acknowledged (in progress).",
+            registry=self.registry,
+        )
+        self.claims = Counter(
+            "hookline_run_claims",
+            "Runs this replica took over from a worker that stopped renewing them.",
+            registry=self.registry,
+        )
+        self.redeliveries = Counter(
+            "hookline_run_redeliveries",
+            "Runs that started again on this replica after an earlier delivery.",
+            registry=self.registry,
+        )
+        self.abandoned = Counter(
+            "hookline_run_poison",
+            "Runs abandoned after too many deliveries (poison runs).",
+            registry=self.registry,
+        )
+        self.start_age_seconds = Histogram(
+            "hookline_run_start_age_seconds",
+            "Age of a run (since it was queued) when a worker starts it.",
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.journal_write_seconds = Histogram(
+            "hookline_run_journal_write_seconds",
+            "Time to write one node's journal entry.",
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
 
 
 class MetricsEndpoint:

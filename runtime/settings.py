@@ -134,6 +134,34 @@ class Settings(BaseSettings):
         default=2000, ge=1, description="Runs executing at once per execution process."
     )
 
+    # --- Runs: queue, journal, idempotency (DESIGN.md section 8) ---
+    run_claim_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="A queued run whose worker has not renewed it for this long is taken "
+        "over by another execution replica.",
+    )
+    run_max_deliveries: int = Field(
+        default=3,
+        ge=1,
+        description="A run delivered this many times without finishing is not run again: it "
+        "ends as an error record ('run abandoned after N deliveries').",
+    )
+    idempotency_ttl_seconds: int = Field(
+        default=86400, ge=1, description="How long an Idempotency-Key is remembered."
+    )
+    max_queued_runs: int = Field(
+        default=10_000,
+        ge=1,
+        description="Runs waiting to start (accepted, not yet taken by a worker) beyond "
+        "which new webhook calls and manual runs answer 503.",
+    )
+    run_stream: str = Field(
+        default="hookline:runs",
+        description="The Redis stream of runs; give each deployment sharing one Redis "
+        "its own name.",
+    )
+
     # --- Outbound HTTP and node limits ---
     http_allow_private: bool = Field(
         default=False,

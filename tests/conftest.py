@@ -91,6 +91,8 @@ def make_settings(sqlite_url: str) -> Callable[..., Settings]:
             "execution_listen": "127.0.0.1:0",
             "cache_listen": "127.0.0.1:0",
             "shutdown_grace_seconds": 1.0,
+            # Tests share one Redis: each gets a run queue of its own.
+            "run_stream": f"hookline:runs:test:{uuid.uuid4().hex}",
             "log_format": "console",
             "http_allow_private": True,  # httpRequest tests call servers on 127.0.0.1
         }

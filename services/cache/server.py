@@ -27,6 +27,7 @@ from runtime.ids import new_id
 from runtime.logs import get_logger
 from runtime.metrics import CacheMetrics, MetricsEndpoint
 from runtime.redis_client import create_redis
+from runtime.redis_pipeline import AutoPipeline
 from runtime.settings import Settings
 from services.cache.domain.codec import ResultCodec
 from services.cache.domain.delivery import ResultDelivery
@@ -37,7 +38,6 @@ from services.cache.storage.redis_listener import (
     RedisNotificationListener,
     create_subscriber_redis,
 )
-from runtime.redis_pipeline import AutoPipeline
 from services.cache.storage.redis_store import RedisResultStore
 from services.cache.storage.saved_records import ExecutionServiceRecords
 

@@ -1,22 +1,28 @@
 """The execution service process: ``async with ExecutionServer(settings) as server``.
 
 Entering opens the database (and migrates it), a client to the cache service, one
-shared HTTP client for httpRequest nodes, and starts the gRPC server. Leaving marks
-health NOT_SERVING and stops taking calls and runs, lets runs in flight finish within
-``shutdown_grace_seconds`` (then cancels them; they end as errors), and closes
-everything in reverse.
+shared HTTP client for httpRequest nodes, the run queue when Redis is configured,
+starts the gRPC server, then the queue worker. Leaving stops reading the queue,
+marks health NOT_SERVING and stops taking calls, lets runs in flight finish within
+``shutdown_grace_seconds``, then cancels the rest: runs from the queue go back to it
+for another replica to resume, the others end as errors. Everything closes in
+reverse.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import Awaitable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 import grpc
 import httpx
+from grpc_health.v1 import health_pb2
 from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
 from hookline.execution.v1 import execution_service_pb2_grpc
 
@@ -24,7 +30,12 @@ from runtime.database import create_engine, migrate
 from runtime.grpc_client import ServiceClient
 from runtime.grpc_security import GrpcSecurity
 from runtime.grpc_server import GrpcServer
+from runtime.ids import new_id
+from runtime.logs import get_logger
 from runtime.metrics import ExecutionMetrics, MetricsEndpoint
+from runtime.redis_client import create_redis
+from runtime.redis_pipeline import AutoPipeline
+from runtime.run_queue import RunProducer
 from runtime.settings import Settings
 from services.execution.cache_sink import CacheResultSink
 from services.execution.domain import (
@@ -34,11 +45,24 @@ from services.execution.domain import (
     TemplateRenderer,
 )
 from services.execution.domain.engine import DEFAULT_MAX_RESPONSE_BYTES
+from services.execution.domain.intake import RunIntake
 from services.execution.domain.outbound import OutboundPolicy, outbound_client
+from services.execution.domain.worker import QueueWorker
 from services.execution.servicer import SERVICE_NAME, ExecutionServicer
 from services.execution.storage import SqlExecutionStore
+from services.execution.storage.redis_queue import (
+    RedisRunEnqueuer,
+    RedisRunJournal,
+    RedisRunQueue,
+)
 
-__all__ = ["ExecutionServer"]
+__all__ = ["QUEUE_HEALTH_SERVICE", "ExecutionServer"]
+
+log = get_logger(__name__)
+
+QUEUE_HEALTH_SERVICE = "queue"
+"""Health pseudo-service: SERVING while the run queue answers, NOT_SERVING during a
+Redis outage, unknown without Redis."""
 
 _HTTP_LIMITS = httpx.Limits(max_connections=500, max_keepalive_connections=100)
 
@@ -54,6 +78,8 @@ class ExecutionServer:
         self._exit = AsyncExitStack()
         self._grpc: GrpcServer | None = None
         self._service: ExecutionService | None = None
+        self._worker: QueueWorker | None = None
+        self._health_updates: set[asyncio.Task[None]] = set()
         self.metrics = ExecutionMetrics()
 
     @property
@@ -107,7 +133,10 @@ class ExecutionServer:
                 max_result_bytes=settings.max_result_bytes,
                 metrics=self.metrics,
             )
-            servicer = ExecutionServicer(service)
+            queue = self._open_queue(settings)
+            servicer = ExecutionServicer(
+                service, RunIntake(service, queue.enqueuer if queue else None)
+            )
 
             def register(server: grpc.aio.Server) -> None:
                 execution_service_pb2_grpc.add_ExecutionServiceServicer_to_server(servicer, server)
@@ -122,10 +151,24 @@ class ExecutionServer:
                 security=GrpcSecurity.from_settings(settings),
             )
             await grpc_server.__aenter__()
+            self._grpc, self._service = grpc_server, service
+            if queue is not None:
+                self._worker = QueueWorker(
+                    queue.consumer,
+                    queue.journal,
+                    service,
+                    self.metrics,
+                    claim_seconds=settings.run_claim_seconds,
+                    max_deliveries=settings.run_max_deliveries,
+                    on_state=self._queue_state,
+                )
+                await self._worker.__aenter__()
         except BaseException:
+            if self._grpc is not None:
+                await self._grpc.__aexit__(None, None, None)
+            self._grpc = self._service = None
             await self._exit.aclose()
             raise
-        self._grpc, self._service = grpc_server, service
         return self
 
     async def __aexit__(
@@ -136,8 +179,11 @@ class ExecutionServer:
     ) -> None:
         grpc_server, self._grpc = self._grpc, None
         service = self._service
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop_reading()
         # Health goes NOT_SERVING and new calls are refused while the runs in flight
-        # get the same grace to finish.
+        # get the same grace to finish; the queue's runs left then go back to the queue.
         stopping: list[Awaitable[object]] = []
         if grpc_server is not None:
             stopping.append(grpc_server.shutdown())
@@ -145,6 +191,62 @@ class ExecutionServer:
             stopping.append(service.shutdown(self.settings.shutdown_grace_seconds))
         try:
             await asyncio.gather(*stopping)
+            if worker is not None:
+                await worker.hand_back()
+                await worker.__aexit__(None, None, None)
         finally:
             self._service = None
             await self._exit.aclose()
+
+    def _open_queue(self, settings: Settings) -> _Queue | None:
+        """The Redis run queue, journal and producer; None (and said so) without Redis."""
+        url = settings.effective_redis_url
+        if url is None:
+            log.warning(
+                "No Redis configured: runs are held in this process only, not durable "
+                "(a run in progress is lost if the process stops)"
+            )
+            return None
+        redis = create_redis(url, client_name="hookline-execution")
+        self._exit.push_async_callback(redis.aclose)
+        blocking = create_redis(
+            url, socket_timeout=5.0, max_connections=4, client_name="hookline-execution-reader"
+        )
+        self._exit.push_async_callback(blocking.aclose)
+        pipeline = AutoPipeline(redis)
+        self._exit.push_async_callback(pipeline.close)
+        producer = RunProducer(
+            redis, stream=settings.run_stream, max_queued=settings.max_queued_runs
+        )
+        return _Queue(
+            consumer=RedisRunQueue(
+                redis, blocking, pipeline, stream=settings.run_stream, consumer=_consumer_name()
+            ),
+            journal=RedisRunJournal(redis, pipeline),
+            enqueuer=RedisRunEnqueuer(producer),
+        )
+
+    def _queue_state(self, up: bool) -> None:
+        """The health pseudo-service ``queue`` follows the run queue (for /readyz)."""
+        if self._grpc is None:
+            return
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if up
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        task = asyncio.create_task(self._grpc.set_health(QUEUE_HEALTH_SERVICE, status))
+        self._health_updates.add(task)
+        task.add_done_callback(self._health_updates.discard)
+
+
+@dataclass(frozen=True, slots=True)
+class _Queue:
+    consumer: RedisRunQueue
+    journal: RedisRunJournal
+    enqueuer: RedisRunEnqueuer
+
+
+def _consumer_name() -> str:
+    """Names this process in the consumer group (XINFO CONSUMERS shows it)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{new_id()[-6:]}"

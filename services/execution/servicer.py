@@ -3,7 +3,6 @@ Domain errors (runtime.errors) become status codes in the shared interceptor."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import grpc
@@ -11,17 +10,14 @@ from hookline.execution.v1 import execution_service_pb2 as pb
 from hookline.execution.v1 import execution_service_pb2_grpc as pb_grpc
 
 from runtime.errors import InvalidArgument
-from services.execution.domain.service import ExecutionService, StartRequest
+from services.execution.domain.intake import RunIntake
+from services.execution.domain.service import ExecutionService
+from services.execution.run_messages import start_request
 
 __all__ = ["SERVICE_NAME", "ExecutionServicer"]
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ExecutionService"].full_name
 
-_MODES: dict[int, str] = {
-    pb.EXECUTION_MODE_WEBHOOK: "webhook",
-    pb.EXECUTION_MODE_MANUAL: "manual",
-    pb.EXECUTION_MODE_SCHEDULE: "schedule",
-}
 _STATUSES: dict[int, str] = {
     pb.EXECUTION_STATUS_RUNNING: "running",
     pb.EXECUTION_STATUS_SUCCESS: "success",
@@ -29,39 +25,17 @@ _STATUSES: dict[int, str] = {
 }
 
 
-def _decode(data: bytes, field: str) -> Any:
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument(f"{field} is not valid JSON: {exc}", field=field) from None
-
-
 class ExecutionServicer(pb_grpc.ExecutionServiceServicer):
     """Maps the three RPCs onto ``ExecutionService``."""
 
-    def __init__(self, service: ExecutionService) -> None:
+    def __init__(self, service: ExecutionService, intake: RunIntake) -> None:
         self._service = service
+        self._intake = intake
 
     async def StartExecution(
         self, request: pb.StartExecutionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StartExecutionResponse:
-        workflow = _decode(request.workflow_json, "workflow_json")
-        if not isinstance(workflow, dict):
-            raise InvalidArgument("workflow_json must be a JSON object", field="workflow_json")
-        trigger_output = (
-            _decode(request.trigger_output_json, "trigger_output_json")
-            if request.trigger_output_json
-            else {}
-        )
-        self._service.start(
-            StartRequest(
-                execution_id=request.execution_id,
-                workflow=workflow,
-                trigger_output=trigger_output,
-                mode=_MODES.get(request.mode),
-                publish_early_response=request.publish_early_response,
-            )
-        )
+        await self._intake.submit(start_request(request), direct=request.direct)
         return pb.StartExecutionResponse(execution_id=request.execution_id)
 
     async def GetExecution(

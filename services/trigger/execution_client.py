@@ -1,8 +1,10 @@
-"""``ExecutionStarter`` over gRPC: ``ExecutionService/StartExecution`` with a deadline.
+"""``ExecutionStarter`` over gRPC: ``ExecutionService/StartExecution`` with a deadline,
+the direct hand-off used when the run queue cannot take a run.
 
 gRPC failures become the project's errors: an execution service that cannot be
-reached (after the channel's own retries) or does not answer in time is
-``Unavailable`` (503 at the edge).
+reached (after the channel's own retries) is ``Unavailable`` (503 at the edge: the run
+did not start). A call that passes its deadline may still have started the run, so it
+is ``StartUncertain`` (504 with the execution id), never a 503.
 """
 
 from __future__ import annotations
@@ -13,12 +15,18 @@ import grpc
 from hookline.execution.v1 import execution_service_pb2 as pb
 from hookline.execution.v1 import execution_service_pb2_grpc as pb_grpc
 
-from runtime.errors import HooklineError, InvalidArgument, ResourceExhausted, Unavailable
+from runtime.errors import (
+    HooklineError,
+    InvalidArgument,
+    ResourceExhausted,
+    StartUncertain,
+    Unavailable,
+)
 from runtime.grpc_client import ServiceClient
 from runtime.logs import get_logger
 from services.trigger.domain.records import ExecutionMode, StartRequest
 
-__all__ = ["GrpcExecutionStarter"]
+__all__ = ["GrpcExecutionStarter", "start_message"]
 
 log = get_logger(__name__)
 
@@ -29,9 +37,25 @@ _MODES: dict[ExecutionMode, pb.ExecutionMode.ValueType] = {
 }
 
 
+def start_message(request: StartRequest, *, direct: bool = False) -> pb.StartExecutionRequest:
+    """The run as the execution service's message: on the queue and over gRPC alike."""
+    return pb.StartExecutionRequest(
+        execution_id=request.execution_id,
+        workflow_json=request.workflow_json,
+        mode=_MODES[request.mode],
+        trigger_output_json=json.dumps(
+            request.trigger_output, ensure_ascii=False, separators=(",", ":")
+        ).encode(),
+        publish_early_response=request.publish_early_response,
+        direct=direct,
+    )
+
+
 def _error_for(exc: grpc.aio.AioRpcError) -> HooklineError:
     code = exc.code()
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return StartUncertain("the execution service did not confirm the start in time")
+    if code == grpc.StatusCode.UNAVAILABLE:
         return Unavailable("the execution service is unavailable")
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return ResourceExhausted(exc.details() or "the execution service is overloaded")
@@ -41,6 +65,8 @@ def _error_for(exc: grpc.aio.AioRpcError) -> HooklineError:
 
 
 class GrpcExecutionStarter:
+    """Hands a run to one execution replica, which runs it itself (not durable)."""
+
     def __init__(
         self,
         client: ServiceClient[pb_grpc.ExecutionServiceAsyncStub],
@@ -51,15 +77,7 @@ class GrpcExecutionStarter:
         self._timeout = timeout_seconds
 
     async def start(self, request: StartRequest) -> None:
-        message = pb.StartExecutionRequest(
-            execution_id=request.execution_id,
-            workflow_json=request.workflow_json,
-            mode=_MODES[request.mode],
-            trigger_output_json=json.dumps(
-                request.trigger_output, ensure_ascii=False, separators=(",", ":")
-            ).encode(),
-            publish_early_response=request.publish_early_response,
-        )
+        message = start_message(request, direct=True)
         try:
             await self._client.stub.StartExecution(message, timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:

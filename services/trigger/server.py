@@ -1,7 +1,8 @@
 """The trigger service process: ``async with TriggerServer(settings) as server``.
 
-Entering opens the database (and migrates it), Redis when configured, the channel to
-the execution service, loads the trigger index, starts the scheduler and the
+Entering opens the database (and migrates it), Redis when configured (runs then go on
+the durable run queue), the channel to the execution service (the direct hand-off,
+used without Redis and during Redis outages), loads the trigger index, starts the scheduler and the
 background refresh, then serves ``hookline.trigger.v1.TriggerService``. Leaving stops
 in reverse: health NOT_SERVING and ``server.stop(grace)`` first, then the background
 tasks and the scheduler, then the clients and the engine.
@@ -32,15 +33,17 @@ from runtime.ids import new_id
 from runtime.logs import get_logger
 from runtime.metrics import MetricsEndpoint
 from runtime.redis_client import create_redis
+from runtime.run_queue import RunProducer
 from runtime.settings import Settings
 from services.trigger.domain.manual_runs import ManualRunner
-from services.trigger.domain.ports import TickLedger
+from services.trigger.domain.ports import ExecutionStarter, TickLedger
 from services.trigger.domain.scheduler import Scheduler
 from services.trigger.domain.trigger_index import TriggerIndex
 from services.trigger.domain.webhooks import WebhookHandler
 from services.trigger.domain.workflows import WorkflowManager
 from services.trigger.execution_client import GrpcExecutionStarter
 from services.trigger.metrics import TriggerMetrics
+from services.trigger.run_dispatch import QueueFirstStarter
 from services.trigger.servicer import SERVICE_NAME, TriggerServicer
 from services.trigger.storage.redis_change_feed import RedisChangeFeed
 from services.trigger.storage.redis_tick_ledger import RedisTickLedger
@@ -182,7 +185,13 @@ class TriggerServer:
             security=GrpcSecurity.from_settings(settings),
         )
         stack.push_async_callback(execution.close)
-        starter = GrpcExecutionStarter(execution, timeout_seconds=options.start_timeout_seconds)
+        direct = GrpcExecutionStarter(execution, timeout_seconds=options.start_timeout_seconds)
+        starter: ExecutionStarter = direct
+        if redis is not None:
+            producer = RunProducer(
+                redis, stream=settings.run_stream, max_queued=settings.max_queued_runs
+            )
+            starter = QueueFirstStarter(producer, direct)
 
         store = SqlWorkflowStore(engine)
         feed = RedisChangeFeed(redis) if redis is not None else None

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,12 +124,15 @@ class Cluster:
     tmp: Path
     base_env: dict[str, str]
     processes: list[ServiceProcess] = field(default_factory=list)
+    run_stream: str = field(default_factory=lambda: f"hookline:runs:test:{uuid.uuid4().hex}")
+    """The cluster's own run queue on the shared Redis."""
 
     def add(self, name: str, service: str, **env: str) -> ServiceProcess:
         port = free_port()
         address = f"127.0.0.1:{port}"
         full = {**os.environ, **self.base_env, **env}
         full.setdefault("HOOKLINE_LOG_FORMAT", "json")
+        full.setdefault("HOOKLINE_RUN_STREAM", self.run_stream)
         full.setdefault("HOOKLINE_HTTP_ALLOW_PRIVATE", "true")  # workflows call 127.0.0.1
         if service == "edge":
             full["HOOKLINE_EDGE_ADDR"] = address

@@ -61,18 +61,21 @@ def _held(local_http: LocalHttpServer, **kwargs: Any) -> tuple[dict[str, Any], a
     return data, release
 
 
-async def _saved_record(running: Any, execution_id: str) -> Any:
-    """GetExecution once the row exists (bounded: 5 s)."""
+async def _saved_record(running: Any, execution_id: str, *, finished: bool = False) -> Any:
+    """GetExecution once the row exists — and with ``finished``, once it holds the final
+    record, which is written just after the cache gets it (bounded: 5 s)."""
     for _ in range(500):
         try:
-            return await running.stub.GetExecution(
+            got = await running.stub.GetExecution(
                 pb.GetExecutionRequest(execution_id=execution_id)
             )
+            if not finished or json.loads(got.record_json)["status"] != "running":
+                return got
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.NOT_FOUND:
                 raise
         await asyncio.sleep(0.01)
-    raise AssertionError(f"no running row for {execution_id}")
+    raise AssertionError(f"no {'final' if finished else 'running'} row for {execution_id}")
 
 
 async def test_a_saved_run_has_a_running_row_then_the_final_record_in_design_shape(
@@ -91,7 +94,7 @@ async def test_a_saved_run_has_a_running_row_then_the_final_record_in_design_sha
     release.set()
 
     cached = await running.cache.result(execution_id)
-    got = await running.stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
+    got = await _saved_record(running, execution_id, finished=True)
     saved = json.loads(got.record_json)
     assert saved == cached
     # The same bytes went to the database and to the cache.

@@ -1,6 +1,6 @@
 """Fixtures for the trigger service: a recording fake ExecutionService on its own
-in-process gRPC server, real TriggerServers on 127.0.0.1:0, and stubs over real
-channels.
+in-process gRPC server (which also drains the run queue of servers started with
+Redis), real TriggerServers on 127.0.0.1:0, and stubs over real channels.
 
 Modules whose tests only need *a* server share one per module (``shared_trigger``;
 such modules set ``pytestmark = pytest.mark.asyncio(loop_scope="module")``); the
@@ -10,8 +10,10 @@ fake's record is cleared before each test. Tests that need servers of their own 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -25,8 +27,12 @@ from hookline.execution.v1 import execution_service_pb2 as exec_pb
 from hookline.execution.v1 import execution_service_pb2_grpc as exec_grpc
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
+from redis.exceptions import RedisError
 
 from runtime.database import create_engine, migrate
+from runtime.redis_client import create_redis
+from runtime.redis_keys import RUN_FIELD, RUN_GROUP
+from runtime.run_queue import ensure_group
 from runtime.settings import Settings
 from services.trigger import TriggerOptions, TriggerServer
 
@@ -60,6 +66,11 @@ class FakeExecutionService(exec_grpc.ExecutionServiceServicer):
     ) -> exec_pb.StartExecutionResponse:
         if self.fail_with is not None:
             await context.abort(self.fail_with, "refused by the test")
+        await self.record(request)
+        return exec_pb.StartExecutionResponse(execution_id=request.execution_id)
+
+    async def record(self, request: exec_pb.StartExecutionRequest) -> None:
+        """Note a run, from a StartExecution call or from the run queue."""
         self.runs.append(
             StartedRun(
                 execution_id=request.execution_id,
@@ -72,7 +83,6 @@ class FakeExecutionService(exec_grpc.ExecutionServiceServicer):
         )
         async with self._arrived:
             self._arrived.notify_all()
-        return exec_pb.StartExecutionResponse(execution_id=request.execution_id)
 
     async def GetExecution(
         self, request: exec_pb.GetExecutionRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -146,6 +156,42 @@ async def _fake_execution() -> AsyncIterator[FakeExecution]:
         await server.stop(None)
 
 
+@asynccontextmanager
+async def drain_queue(
+    redis_url: str, stream: str, fake: FakeExecutionService
+) -> AsyncIterator[None]:
+    """Stand in for execution replicas on the run queue: every queued run is recorded
+    by the fake like a StartExecution call, then acknowledged."""
+    client = create_redis(redis_url)
+
+    async def consume() -> None:
+        while True:
+            try:
+                await ensure_group(client, stream)
+                reply: Any = await client.xreadgroup(
+                    RUN_GROUP, "test-drain", {stream: ">"}, count=100, block=200
+                )
+                for _name, entries in reply or []:
+                    for entry_id, fields in entries:
+                        message = exec_pb.StartExecutionRequest()
+                        message.ParseFromString(fields[RUN_FIELD])
+                        await fake.record(message)
+                        await client.xack(stream, RUN_GROUP, entry_id)
+                        await client.xdel(stream, entry_id)
+            except (RedisError, OSError):  # the test stopped Redis: wait for it
+                await asyncio.sleep(0.2)
+
+    task = asyncio.create_task(consume())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        with contextlib.suppress(RedisError, OSError):
+            await client.delete(stream)
+        await client.aclose()
+
+
 @pytest.fixture
 async def fake_execution() -> AsyncIterator[FakeExecution]:
     async with _fake_execution() as fake:
@@ -183,6 +229,11 @@ async def start_trigger(
                 "shutdown_grace_seconds": 0.5,
             }
             values.update(overrides)
+            if values.get("redis_url"):
+                values.setdefault("run_stream", f"hookline:runs:test:{uuid.uuid4().hex}")
+                await stack.enter_async_context(
+                    drain_queue(values["redis_url"], values["run_stream"], fake_execution.service)
+                )
             extra: dict[str, Any] = {"options": options}
             if clock is not None:
                 extra["clock"] = clock

@@ -15,10 +15,10 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from runtime.redis_pipeline import AutoPipeline, Command
 from services.cache.storage.base import Kind, StoredValue, StoreUnavailable
 from services.cache.storage.notifications import CHANNEL, encode_notification
 from services.cache.storage.redis_link import OUTAGE_ERRORS, RedisLink
-from runtime.redis_pipeline import AutoPipeline, Command
 
 __all__ = ["RedisResultStore", "redis_key"]
 

@@ -20,6 +20,7 @@ from runtime.clock import utcnow
 from runtime.logs import get_logger
 from runtime.workflow import Node, Workflow
 from services.execution.domain.expressions import RenderError, RenderTimeout, TemplateRenderer
+from services.execution.domain.journal import Checkpoint, JournaledNode
 from services.execution.domain.nodes import HANDLERS, NodeContext, NodeError, NodeResult
 from services.execution.domain.record import ERROR, SKIPPED, SUCCESS, ExecutionRecord, NodeRun
 
@@ -79,12 +80,19 @@ class Engine:
         record: ExecutionRecord,
         trigger_output: Any,
         on_first_response: ResponseHook | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         """Run every node, filling ``record``, and finish it (success or error).
+
+        With a ``checkpoint``, nodes it lists as done are taken from it instead of
+        running again, and each node that succeeds is saved to it before the next
+        one starts.
 
         When cancelled, the node in progress is recorded as an error ("cancelled") and
         the cancellation goes on; finishing the record is then the caller's job.
         """
+        done = checkpoint.done if checkpoint is not None else {}
+        resuming = bool(done)
         outputs: dict[str, Any] = {}
         emitted: dict[str, str] = {}
         position = {name: i for i, name in enumerate(workflow.order)}
@@ -104,30 +112,66 @@ class Engine:
             if not parents:
                 record.nodes[name] = NodeRun(SKIPPED, started)
                 continue
-            source = max(parents, key=position.__getitem__)
-            clock = time.perf_counter()
-            scope = {"json": outputs[source], "nodes": outputs, "execution": execution}
-            try:
-                result = await self._run_node(node, outputs[source], scope)
-            except _Failed as failure:
-                elapsed = (time.perf_counter() - clock) * 1000
-                record.nodes[name] = NodeRun(ERROR, started, elapsed, None, failure.message)
-                record.fail(name, failure.message, utcnow())
-                return
-            except asyncio.CancelledError:
-                elapsed = (time.perf_counter() - clock) * 1000
-                record.nodes[name] = NodeRun(ERROR, started, elapsed, None, "cancelled")
-                raise
-            elapsed = (time.perf_counter() - clock) * 1000
+            journaled = done.get(name)
+            if journaled is not None:
+                result = NodeResult(journaled.output, journaled.emit, journaled.response)
+                record.nodes[name] = journaled.node_run()
+            else:
+                if resuming:
+                    resuming = False
+                    log.info("Run resumed", node=name, finished_nodes=len(done))
+                source = max(parents, key=position.__getitem__)
+                ran = await self._run_recorded(node, outputs[source], outputs, execution, record)
+                if ran is None:
+                    return
+                result, node_run = ran
+                record.nodes[name] = node_run
+                if checkpoint is not None:
+                    await checkpoint.save(
+                        name,
+                        JournaledNode(
+                            node_run.started_at,
+                            node_run.duration_ms,
+                            result.output,
+                            result.emit,
+                            result.response,
+                        ),
+                    )
             outputs[name] = result.output
             emitted[name] = result.emit
-            record.nodes[name] = NodeRun(SUCCESS, started, elapsed, result.output)
             if result.response is not None:
                 record.response = result.response
                 if not responded and on_first_response is not None:
                     on_first_response(result.response)
                 responded = True
         record.succeed(utcnow())
+
+    async def _run_recorded(
+        self,
+        node: Node,
+        input: Any,
+        outputs: dict[str, Any],
+        execution: dict[str, str],
+        record: ExecutionRecord,
+    ) -> tuple[NodeResult, NodeRun] | None:
+        """Run one node and time it; None when it failed (the record is then failed)."""
+        name = node.name
+        started = utcnow()
+        clock = time.perf_counter()
+        scope = {"json": input, "nodes": outputs, "execution": execution}
+        try:
+            result = await self._run_node(node, input, scope)
+        except _Failed as failure:
+            elapsed = (time.perf_counter() - clock) * 1000
+            record.nodes[name] = NodeRun(ERROR, started, elapsed, None, failure.message)
+            record.fail(name, failure.message, utcnow())
+            return None
+        except asyncio.CancelledError:
+            elapsed = (time.perf_counter() - clock) * 1000
+            record.nodes[name] = NodeRun(ERROR, started, elapsed, None, "cancelled")
+            raise
+        elapsed = (time.perf_counter() - clock) * 1000
+        return result, NodeRun(SUCCESS, started, elapsed, result.output)
 
     async def _run_node(self, node: Node, input: Any, scope: dict[str, Any]) -> NodeResult:
         label = f'node "{node.name}"'

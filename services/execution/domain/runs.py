@@ -21,6 +21,9 @@ class RunScheduler:
 
     def __init__(self, max_concurrent: int, *, remember: int = 100_000) -> None:
         self._slots = asyncio.Semaphore(max_concurrent)
+        self._capacity = max_concurrent
+        self._forget: set[str] = set()
+        self._freed = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
@@ -34,6 +37,11 @@ class RunScheduler:
     def in_flight(self) -> int:
         return len(self._tasks)
 
+    @property
+    def capacity(self) -> int:
+        """How many runs execute at once."""
+        return self._capacity
+
     def slot(self) -> asyncio.Semaphore:
         """``async with scheduler.slot():`` around the part of a run that executes."""
         return self._slots
@@ -41,6 +49,15 @@ class RunScheduler:
     def known(self, key: str) -> bool:
         """Whether a run with this key is running or finished in this process."""
         return key in self._tasks or key in self._finished
+
+    def running(self, key: str) -> bool:
+        return key in self._tasks
+
+    def forget(self, key: str) -> None:
+        """Let a run with this key start again here once it is done (its end did not
+        get through)."""
+        self._finished.pop(key, None)
+        self._forget.add(key)
 
     def submit(self, key: str, run: Coroutine[Any, Any, None]) -> bool:
         """Start ``run`` in the background; False (and ``run`` is closed) when a run
@@ -72,8 +89,18 @@ class RunScheduler:
             await asyncio.wait(still, timeout=cleanup_seconds)
         return len(still)
 
+    async def wait_for_room(self) -> None:
+        """Return once fewer than ``capacity`` runs are in flight."""
+        while len(self._tasks) >= self._capacity:
+            self._freed.clear()
+            await self._freed.wait()
+
     def _done(self, key: str, task: asyncio.Task[None]) -> None:
         self._tasks.pop(key, None)
+        self._freed.set()
+        if key in self._forget:
+            self._forget.discard(key)
+            return
         self._finished[key] = None
         if len(self._finished) > self._remember:
             self._finished.popitem(last=False)

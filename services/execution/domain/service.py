@@ -2,16 +2,26 @@
 
 A run, in the background: take a slot, save a "running" record (only when the
 workflow saves executions; otherwise log ``Skipping database save for execution``
-and touch no database at all), run the engine, then save the final record and hand
-it to the cache service. The record is encoded once; the same bytes go to both.
+and touch no database at all), run the engine, then hand the final record to the
+cache service — the waiting caller's answer does not wait for the database — and
+save it. The record is encoded once; the same bytes go to both. A database write
+that fails is retried with backoff until it lands: a saved run always gets its final
+row.
+
+A run from the queue comes with a ``Delivery``: its journal (``Checkpoint``) and
+``settle``, called once the record is handed over and saved, which acknowledges the
+queue entry. At shutdown such a run is not failed: it is cancelled quietly and its
+entry handed back, so another replica resumes it from its journal.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from runtime.clock import utcnow
 from runtime.errors import InvalidArgument, NotFound, Unavailable
@@ -19,6 +29,7 @@ from runtime.logs import bind_execution, get_logger
 from runtime.metrics import ExecutionMetrics
 from runtime.workflow import Workflow
 from services.execution.domain.engine import Engine
+from services.execution.domain.journal import Checkpoint
 from services.execution.domain.ports import (
     ExecutionPage,
     ExecutionStore,
@@ -29,7 +40,14 @@ from services.execution.domain.record import RUNNING, ExecutionRecord, encode_js
 from services.execution.domain.runs import RunScheduler
 from services.execution.domain.workflows import WorkflowCache
 
-__all__ = ["MODES", "SHUTDOWN_MESSAGE", "STATUSES", "ExecutionService", "StartRequest"]
+__all__ = [
+    "MODES",
+    "SHUTDOWN_MESSAGE",
+    "STATUSES",
+    "Delivery",
+    "ExecutionService",
+    "StartRequest",
+]
 
 log = get_logger(__name__)
 
@@ -38,6 +56,7 @@ STATUSES = frozenset({"running", "success", "error"})
 SHUTDOWN_MESSAGE = "execution service shut down"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+_SAVE_RETRY_MAX_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +70,17 @@ class StartRequest:
     publish_early_response: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A run taken from the queue: its journal, and ``settle(handed_over)``, called
+    once when the run has ended — True when its record reached the cache service (and
+    the database, when saving), False when it did not and the entry must stay."""
+
+    checkpoint: Checkpoint
+    settle: Callable[[bool], None]
+    redelivered: bool = False
+
+
 @dataclass(slots=True)
 class _Job:
     execution_id: str
@@ -59,6 +89,7 @@ class _Job:
     mode: str
     trigger_output: Any
     publish_early_response: bool
+    delivery: Delivery | None = None
     early: list[asyncio.Task[None]] = field(default_factory=list)
     saving: asyncio.Task[None] | None = None
 
@@ -94,32 +125,58 @@ class ExecutionService:
         self._metrics = metrics or ExecutionMetrics()
 
     # ------------------------------------------------------------------ start
-    def start(self, request: StartRequest) -> bool:
+    @property
+    def capacity(self) -> int:
+        """How many more runs this process takes on before it is full."""
+        return self._scheduler.capacity - self._scheduler.in_flight
+
+    async def wait_for_room(self) -> None:
+        """Return once this process can take on another run."""
+        await self._scheduler.wait_for_room()
+
+    def is_running(self, execution_id: str) -> bool:
+        return self._scheduler.running(execution_id)
+
+    def start(self, request: StartRequest, delivery: Delivery | None = None) -> bool:
         """Schedule a run and return at once; False when this execution id is
         already running or finished here (nothing new starts)."""
+        job = self._job(request, delivery)
+        if self._scheduler.known(request.execution_id):
+            return False
+        return self._scheduler.submit(job.execution_id, self._run(job))
+
+    def abandon(self, request: StartRequest, delivery: Delivery, deliveries: int) -> bool:
+        """End a run that was delivered ``deliveries`` times without finishing (a
+        poison run): no node runs again; its record is an error naming the node it
+        was stuck at, handed over and saved like any other."""
+        job = self._job(request, delivery)
+        if self._scheduler.known(request.execution_id):
+            return False
+        return self._scheduler.submit(job.execution_id, self._abandon(job, deliveries))
+
+    def _job(self, request: StartRequest, delivery: Delivery | None) -> _Job:
         if not self._scheduler.accepting:
             raise Unavailable("the execution service is shutting down")
         if not request.execution_id:
             raise InvalidArgument("execution_id is required", field="execution_id")
         if request.mode is not None and request.mode not in MODES:
             raise InvalidArgument(f"unknown mode {request.mode!r}", field="mode")
-        if self._scheduler.known(request.execution_id):
-            return False
         workflow = self._workflows.parse(request.workflow)
         raw_id = request.workflow.get("id")
-        job = _Job(
+        return _Job(
             execution_id=request.execution_id,
             workflow_id=raw_id if isinstance(raw_id, str) else "",
             workflow=workflow,
             mode=request.mode or workflow.trigger_type,
             trigger_output=request.trigger_output,
             publish_early_response=request.publish_early_response,
+            delivery=delivery,
         )
-        return self._scheduler.submit(job.execution_id, self._run(job))
 
     async def shutdown(self, grace: float) -> int:
         """Take no new runs; let runs in flight finish within ``grace`` seconds, then
-        cancel the rest (they end as errors). Returns how many were cancelled."""
+        cancel the rest. Runs from the queue stop quietly (their entries go back to the
+        queue); the others end as errors. Returns how many were cancelled."""
         cancelled = await self._scheduler.drain(grace)
         if cancelled:
             log.warning("cancelled runs at shutdown", count=cancelled, grace_seconds=grace)
@@ -151,30 +208,65 @@ class ExecutionService:
     async def _run(self, job: _Job) -> None:
         bind_execution(job.execution_id)
         record: ExecutionRecord | None = None
+        checkpoint = job.delivery.checkpoint if job.delivery else None
         try:
             async with self._scheduler.slot():
                 self._metrics.running.inc()
                 try:
                     record = self._new_record(job)
+                    if checkpoint is not None:
+                        await checkpoint.load()
                     self._save_start(job, record)
                     hook = (
                         (lambda response: self._publish_early(job, response))
                         if job.publish_early_response
                         else None
                     )
-                    await self._engine.run(job.workflow, record, job.trigger_output, hook)
+                    await self._engine.run(
+                        job.workflow, record, job.trigger_output, hook, checkpoint
+                    )
                 finally:
                     self._metrics.running.dec()
         except asyncio.CancelledError:
+            if job.delivery is not None:  # its queue entry is handed back
+                log.info("Run stopped at shutdown; it resumes on another replica")
+                raise
             record = record or self._new_record(job)
             record.fail(record.last_node, SHUTDOWN_MESSAGE, utcnow())
             await self._finish(job, record)
             raise
-        except Exception as exc:
+        except Exception as exc:  # the boundary of a background run
             log.exception("execution crashed")
             record = record or self._new_record(job)
             record.fail(record.last_node, f"internal error ({type(exc).__name__})", utcnow())
-        await self._finish(job, record)
+        await self._end(job, record)
+
+    async def _abandon(self, job: _Job, deliveries: int) -> None:
+        bind_execution(job.execution_id)
+        record = self._new_record(job)
+        assert job.delivery is not None
+        await job.delivery.checkpoint.load()
+        done = job.delivery.checkpoint.done
+        stuck_at: str | None = None
+        for name in job.workflow.order:
+            node = job.workflow.nodes[name]
+            if name in done:
+                record.nodes[name] = done[name].node_run()
+            elif not node.is_trigger:
+                stuck_at = name
+                break
+        message = f"run abandoned after {deliveries} deliveries"
+        record.fail(stuck_at, message, utcnow())
+        log.error("Run abandoned", deliveries=deliveries, node=stuck_at)
+        self._metrics.abandoned.inc()
+        await self._end(job, record)
+
+    async def _end(self, job: _Job, record: ExecutionRecord) -> None:
+        handed_over = await self._finish(job, record)
+        if job.delivery is not None:
+            if not handed_over:
+                self._scheduler.forget(job.execution_id)
+            job.delivery.settle(handed_over)
 
     def _new_record(self, job: _Job) -> ExecutionRecord:
         return ExecutionRecord(
@@ -192,6 +284,8 @@ class ExecutionService:
             log.info("Skipping database save for execution", execution_id=job.execution_id)
             self._metrics.db_writes.labels("skipped").inc()
             return
+        if job.delivery is not None and job.delivery.redelivered:
+            return  # an earlier delivery wrote the running row (or the final write will)
         job.saving = asyncio.create_task(self._insert_running(record, record.encode()))
 
     async def _insert_running(self, record: ExecutionRecord, data: bytes) -> None:
@@ -218,8 +312,10 @@ class ExecutionService:
         except Unavailable as exc:
             log.error("could not hand the early response to the cache service", error=exc.message)
 
-    async def _finish(self, job: _Job, record: ExecutionRecord) -> None:
-        """Save the final record (when saving) and hand it to the cache service."""
+    async def _finish(self, job: _Job, record: ExecutionRecord) -> bool:
+        """Hand the final record to the cache service, then save it (when saving).
+        True when the record reached the cache service (a save always lands in the
+        end: it is retried until the database takes it)."""
         self._metrics.executions.labels(record.status, record.mode).inc()
         if record.finished_at is not None:
             elapsed = (record.finished_at - record.started_at).total_seconds()
@@ -240,43 +336,58 @@ class ExecutionService:
         if len(data) > self._max_result_bytes:
             record = record.too_large(len(data), self._max_result_bytes)
             data = record.encode()
-        await self._save_end(job, record, data)
+        handed_over = True
         try:
             await self._sink.store_result(job.execution_id, data, job.ttl)
-            return
         except Unavailable as exc:
             log.error("could not hand the result to the cache service", error=exc.message)
-            return
+            handed_over = False
         except ResultTooLarge:
-            size = len(data)
-        record = record.too_large(size, self._max_result_bytes)
-        data = record.encode()
-        await self._save_end(job, record, data)
-        try:
-            await self._sink.store_result(job.execution_id, data, job.ttl)
-        except (Unavailable, ResultTooLarge) as exc:
-            log.error("could not hand the result to the cache service", error=str(exc))
+            record = record.too_large(len(data), self._max_result_bytes)
+            data = record.encode()
+            try:
+                await self._sink.store_result(job.execution_id, data, job.ttl)
+            except (Unavailable, ResultTooLarge) as exc:
+                log.error("could not hand the result to the cache service", error=str(exc))
+                handed_over = False
+        if job.save:
+            await self._save_end(record, data)
+        return handed_over
 
-    async def _save_end(self, job: _Job, record: ExecutionRecord, data: bytes) -> None:
-        if not job.save:
-            return
-        try:
-            updated = await self._store.update(
+    async def _save_end(self, record: ExecutionRecord, data: bytes) -> None:
+        """Write the final row, retrying with backoff while the database is away."""
+        failures = 0
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(Unavailable),
+            wait=wait_exponential_jitter(multiplier=0.05, max=_SAVE_RETRY_MAX_SECONDS, jitter=0.05),
+            reraise=True,
+        ):
+            with attempt:
+                try:
+                    await self._write_final(record, data)
+                except Unavailable as exc:
+                    failures += 1
+                    if failures == 1:
+                        log.error("could not save the execution; retrying", error=exc.message)
+                    raise
+        if failures:
+            log.info("Saved the execution after retrying", attempts=failures + 1)
+        self._metrics.db_writes.labels("written").inc()
+
+    async def _write_final(self, record: ExecutionRecord, data: bytes) -> None:
+        updated = await self._store.update(
+            execution_id=record.id,
+            status=record.status,
+            finished_at=record.finished_at,
+            record_json=data,
+        )
+        if not updated:  # the running row could not be written at the start
+            await self._store.insert(
                 execution_id=record.id,
+                workflow_id=record.workflow_id,
+                mode=record.mode,
                 status=record.status,
+                started_at=record.started_at,
                 finished_at=record.finished_at,
                 record_json=data,
             )
-            if not updated:  # the running row could not be written at the start
-                await self._store.insert(
-                    execution_id=record.id,
-                    workflow_id=record.workflow_id,
-                    mode=record.mode,
-                    status=record.status,
-                    started_at=record.started_at,
-                    finished_at=record.finished_at,
-                    record_json=data,
-                )
-            self._metrics.db_writes.labels("written").inc()
-        except Unavailable as exc:
-            log.error("could not save the execution", error=exc.message)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from runtime.clock import to_iso, utcnow
-from runtime.errors import HooklineError
+from runtime.errors import HooklineError, QueueFull
 from runtime.ids import new_id
 from runtime.logs import bind_execution, get_logger
 from services.trigger.domain.cron import CronTicks
@@ -179,6 +179,15 @@ class Scheduler:
                     trigger_output={"firedAt": to_iso(tick)},
                 )
             )
+        except QueueFull as exc:
+            log.warning(
+                "Skipped schedule tick: the run queue is full",
+                workflow_id=workflow_id,
+                tick=to_iso(tick),
+                error=exc.message,
+            )
+            self._on_tick("skipped", 1)
+            return
         except HooklineError as exc:
             log.error(
                 "Could not start scheduled execution",

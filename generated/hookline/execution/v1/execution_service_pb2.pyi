@@ -86,6 +86,7 @@ class StartExecutionRequest(_message.Message):
     MODE_FIELD_NUMBER: _builtins.int
     TRIGGER_OUTPUT_JSON_FIELD_NUMBER: _builtins.int
     PUBLISH_EARLY_RESPONSE_FIELD_NUMBER: _builtins.int
+    DIRECT_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """The execution id, chosen by the caller."""
     workflow_json: _builtins.bytes
@@ -98,6 +99,10 @@ class StartExecutionRequest(_message.Message):
     """Hand the first httpResponse node's response to the cache service as soon as
     it runs (webhook responseMode responseNode).
     """
+    direct: _builtins.bool
+    """Run on the replica that receives this call instead of putting the run on the
+    queue: the caller could not reach the queue (Redis). Not durable.
+    """
     def __init__(
         self,
         *,
@@ -106,10 +111,11 @@ class StartExecutionRequest(_message.Message):
         mode: Global___ExecutionMode.ValueType = ...,
         trigger_output_json: _builtins.bytes = ...,
         publish_early_response: _builtins.bool = ...,
+        direct: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_id", b"execution_id", "mode", b"mode", "publish_early_response", b"publish_early_response", "trigger_output_json", b"trigger_output_json", "workflow_json", b"workflow_json"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["direct", b"direct", "execution_id", b"execution_id", "mode", b"mode", "publish_early_response", b"publish_early_response", "trigger_output_json", b"trigger_output_json", "workflow_json", b"workflow_json"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -57,8 +57,9 @@ class ExecutionServiceServicer:
     """
 
     def StartExecution(self, request, context):
-        """StartExecution accepts a run and returns at once; the run goes on in the
-        background and its record is handed to the cache service when it ends.
+        """StartExecution accepts a run and returns at once: it puts the run on the run
+        queue (any replica takes it), or runs it here when the queue cannot be reached
+        or `direct` is set. Its record is handed to the cache service when it ends.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -34,8 +34,9 @@ class ExecutionServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ExecutionServiceAsyncStub: ...
     StartExecution: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.StartExecutionRequest, _execution_service_pb2.StartExecutionResponse]
-    """StartExecution accepts a run and returns at once; the run goes on in the
-    background and its record is handed to the cache service when it ends.
+    """StartExecution accepts a run and returns at once: it puts the run on the run
+    queue (any replica takes it), or runs it here when the queue cannot be reached
+    or `direct` is set. Its record is handed to the cache service when it ends.
     """
     GetExecution: _grpc.UnaryUnaryMultiCallable[_execution_service_pb2.GetExecutionRequest, _execution_service_pb2.GetExecutionResponse]
     """GetExecution returns a saved execution record; NOT_FOUND when none is saved."""
@@ -48,8 +49,9 @@ class ExecutionServiceAsyncStub(ExecutionServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartExecution: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.StartExecutionRequest, _execution_service_pb2.StartExecutionResponse]  # type: ignore[assignment]
-    """StartExecution accepts a run and returns at once; the run goes on in the
-    background and its record is handed to the cache service when it ends.
+    """StartExecution accepts a run and returns at once: it puts the run on the run
+    queue (any replica takes it), or runs it here when the queue cannot be reached
+    or `direct` is set. Its record is handed to the cache service when it ends.
     """
     GetExecution: _aio.UnaryUnaryMultiCallable[_execution_service_pb2.GetExecutionRequest, _execution_service_pb2.GetExecutionResponse]  # type: ignore[assignment]
     """GetExecution returns a saved execution record; NOT_FOUND when none is saved."""
@@ -65,8 +67,9 @@ class ExecutionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _execution_service_pb2.StartExecutionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_execution_service_pb2.StartExecutionResponse, _abc.Awaitable[_execution_service_pb2.StartExecutionResponse]]:
-        """StartExecution accepts a run and returns at once; the run goes on in the
-        background and its record is handed to the cache service when it ends.
+        """StartExecution accepts a run and returns at once: it puts the run on the run
+        queue (any replica takes it), or runs it here when the queue cannot be reached
+        or `direct` is set. Its record is handed to the cache service when it ends.
         """
 
     @_abc_1.abstractmethod
