@@ -1,0 +1,306 @@
+"""The run queue as an execution replica sees it (DESIGN.md section 8): real
+ExecutionServers reading a stream of their own on the real Redis, runs put on it with
+the trigger's ``RunProducer``, results handed to the fake cache service.
+
+- A queued run executes; its entry is acknowledged and deleted, its journal removed.
+- While a run goes on, each finished node is in ``hookline:journal:{id}``.
+- A run left pending by a dead consumer is claimed after the claim time and finishes;
+  nodes its journal holds are not run again, and "Run resumed" names the next node.
+- A poison run (delivered too often) ends as an error record, saved and acknowledged.
+- On shutdown a run in flight is handed back: a second replica takes it at once.
+- Admission: past ``max_queued_runs`` waiting runs, ``QueueFull``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from runtime.errors import QueueFull
+from runtime.redis_keys import RUN_GROUP, journal_key
+from runtime.run_queue import RunProducer, ensure_group
+from services.execution.domain.journal import JournaledNode
+from services.execution.domain.service import StartRequest
+from services.execution.run_messages import start_message
+
+from .conftest import RunningExecution, StartExecution, logged
+from .local_http import LocalHttpServer, Reply, Request
+from .workflows import node, workflow
+
+pytestmark = pytest.mark.timeout(40)
+
+
+@dataclass
+class Queue:
+    """A run stream of this test's own, with the producer the trigger uses."""
+
+    redis: aioredis.Redis
+    stream: str
+    producer: RunProducer
+
+    async def enqueue(
+        self, data: dict[str, Any], trigger_output: Any = None, *, execution_id: str = ""
+    ) -> str:
+        execution_id = execution_id or uuid.uuid4().hex
+        request = StartRequest(execution_id, data, trigger_output or {}, mode="manual")
+        await self.producer.enqueue(start_message(request).SerializeToString())
+        return execution_id
+
+    async def take_as_dead_consumer(self) -> str:
+        """Deliver the next entry to a consumer that will never acknowledge it."""
+        reply: Any = await self.redis.xreadgroup(RUN_GROUP, "dead", {self.stream: ">"}, count=1)
+        [(_stream, [(entry_id, _fields)])] = reply
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def pending(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = await self.redis.xpending_range(
+            self.stream, RUN_GROUP, min="-", max="+", count=100
+        )
+        return entries
+
+    async def drained(self, execution_id: str, timeout: float = 5.0) -> None:
+        """Until the stream is empty, nothing is pending and the journal is gone."""
+        deadline = time.monotonic() + timeout
+        while True:
+            length = await self.redis.xlen(self.stream)
+            pending = (await self.redis.xpending(self.stream, RUN_GROUP))["pending"]
+            journal = await self.redis.exists(journal_key(execution_id))
+            if (length, pending, journal) == (0, 0, 0):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"queue not drained: XLEN {length}, XPENDING {pending}, journal {journal}"
+                )
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def queue(redis_url: str) -> AsyncIterator[Queue]:
+    client = aioredis.Redis.from_url(redis_url)
+    stream = f"hookline:runs:test:{uuid.uuid4().hex}"
+    await ensure_group(client, stream)
+    try:
+        yield Queue(client, stream, RunProducer(client, stream=stream, max_queued=1000))
+    finally:
+        await client.delete(stream)
+        await client.aclose()
+
+
+Worker = Callable[..., Awaitable[RunningExecution]]
+
+
+@pytest.fixture
+def worker(start_execution: StartExecution, queue: Queue, redis_url: str) -> Worker:
+    """``await worker(**settings)``: an ExecutionServer reading the test's stream."""
+
+    def start(**overrides: Any) -> Awaitable[RunningExecution]:
+        return start_execution(redis_url=redis_url, run_stream=queue.stream, **overrides)
+
+    return start
+
+
+def _counted(local_http: LocalHttpServer, path: str) -> Callable[[], int]:
+    """Route ``path`` to a 200 reply; returns a function counting its requests."""
+    local_http.routes[path] = Reply(
+        200, body=b'{"ok": true}', headers={"Content-Type": "application/json"}
+    )
+
+    def count() -> int:
+        return sum(1 for r in local_http.requests if r.target.split("?")[0] == path)
+
+    return count
+
+
+def _journaled(output: Any) -> bytes:
+    return JournaledNode(datetime.now(UTC), 1.0, output, "main").encode()
+
+
+async def test_a_queued_run_executes_and_its_entry_and_journal_are_removed(
+    worker: Worker, queue: Queue
+) -> None:
+    running = await worker()
+    execution_id = await queue.enqueue(
+        workflow([node("Shape", "set", values={"n": "{{ json.n * 2 }}"})]), {"n": 21}
+    )
+    record = await running.cache.result(execution_id)
+    assert record["status"] == "success"
+    assert record["nodes"]["Shape"]["output"] == {"n": 42}
+    await queue.drained(execution_id)
+
+
+async def test_each_finished_node_is_journaled_while_the_run_goes_on(
+    worker: Worker, queue: Queue, local_http: LocalHttpServer
+) -> None:
+    release = asyncio.Event()
+    local_http.routes["/hold"] = Reply(200, body=b"released", hold=release)
+    running = await worker()
+    execution_id = await queue.enqueue(
+        workflow(
+            [
+                node("Shape", "set", values={"n": "{{ json.n * 2 }}"}),
+                node("Call", "httpRequest", url=local_http.url("/hold"), timeoutSeconds=30),
+            ]
+        ),
+        {"n": 21},
+    )
+    await local_http.request_to("/hold")
+    # "Call" is in progress: the node before it is in the journal, with its output.
+    journal: dict[Any, Any] = await queue.redis.hgetall(journal_key(execution_id))
+    assert set(journal) == {b"Shape"}
+    assert JournaledNode.decode(journal[b"Shape"]).output == {"n": 42}
+    assert await queue.redis.ttl(journal_key(execution_id)) > 0
+    release.set()
+    record = await running.cache.result(execution_id)
+    assert record["status"] == "success"
+    await queue.drained(execution_id)
+
+
+async def test_a_run_left_by_a_dead_consumer_is_claimed_and_completes(
+    worker: Worker, queue: Queue, local_http: LocalHttpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    calls = _counted(local_http, "/count")
+    execution_id = await queue.enqueue(
+        workflow([node("Call", "httpRequest", url=local_http.url("/count"))])
+    )
+    entry = await queue.take_as_dead_consumer()
+    running = await worker(run_claim_seconds=0.5)
+    record = await running.cache.result(execution_id)
+    assert record["status"] == "success"
+    assert calls() == 1
+    assert logged(caplog, "Run claimed", entry=entry, deliveries=2)
+    await queue.drained(execution_id)
+
+
+async def test_a_claimed_run_resumes_after_the_nodes_its_journal_holds(
+    worker: Worker, queue: Queue, local_http: LocalHttpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    first = _counted(local_http, "/first")
+    second = _counted(local_http, "/second")
+    execution_id = await queue.enqueue(
+        workflow(
+            [
+                node("Shape", "set", values={"n": "{{ json.n * 2 }}"}),
+                node("First", "httpRequest", url=local_http.url("/first")),
+                node(
+                    "Second",
+                    "httpRequest",
+                    url=local_http.url("/second"),
+                    body="{{ nodes.First.body.journaled }}",
+                    method="POST",
+                ),
+            ]
+        ),
+        {"n": 21},
+    )
+    await queue.take_as_dead_consumer()
+    # The dead worker had finished "Shape" and "First" before it died.
+    first_output = {"statusCode": 200, "headers": {}, "body": {"journaled": "yes"}}
+    await queue.redis.hset(
+        journal_key(execution_id),
+        mapping={"Shape": _journaled({"n": 42}), "First": _journaled(first_output)},
+    )
+    running = await worker(run_claim_seconds=0.5)
+    record = await running.cache.result(execution_id)
+    assert record["status"] == "success", record
+    assert first() == 0  # journaled: not run again
+    assert second() == 1
+    # The journaled output fed the next node, as if "First" had just run.
+    sent: list[Request] = [r for r in local_http.requests if r.target == "/second"]
+    assert sent[0].body == b"yes"
+    assert record["nodes"]["First"]["output"] == first_output
+    assert logged(caplog, "Run resumed", node="Second", finished_nodes=2)
+    await queue.drained(execution_id)
+
+
+async def test_a_poison_run_ends_as_an_error_record_and_is_acknowledged(
+    worker: Worker, queue: Queue, local_http: LocalHttpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    calls = _counted(local_http, "/count")
+    execution_id = await queue.enqueue(
+        workflow([node("Call", "httpRequest", url=local_http.url("/count"))], save=True)
+    )
+    entry = await queue.take_as_dead_consumer()
+    # Delivered three times already, and long idle: the next delivery is the fourth.
+    await queue.redis.xclaim(
+        queue.stream, RUN_GROUP, "dead", 0, [entry], idle=10_000_000, retrycount=3, justid=True
+    )
+    running = await worker(run_claim_seconds=0.5)
+    record = await running.cache.result(execution_id)
+    assert record["status"] == "error"
+    assert record["error"] == {"node": "Call", "message": "run abandoned after 3 deliveries"}
+    assert calls() == 0
+    await queue.drained(execution_id)
+    # Acknowledged only once saved: the final row is there by now.
+    assert running.saved_rows(id=execution_id, status="error") == 1
+    assert logged(caplog, "Run abandoned", deliveries=3, node="Call")
+
+
+async def test_shutdown_hands_a_run_back_and_another_replica_finishes_it_at_once(
+    worker: Worker, queue: Queue, local_http: LocalHttpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    calls = _counted(local_http, "/count")
+    first = await worker(run_claim_seconds=30, shutdown_grace_seconds=0.2)
+    execution_id = await queue.enqueue(
+        workflow(
+            [
+                node("Call", "httpRequest", url=local_http.url("/count")),
+                node("Pause", "wait", seconds=2),
+            ]
+        )
+    )
+    await local_http.request_to("/count")
+    deadline = time.monotonic() + 5
+    while not await queue.redis.hexists(journal_key(execution_id), "Call"):
+        assert time.monotonic() < deadline, "the run never reached its wait"
+        await asyncio.sleep(0.02)
+
+    await first.stop()
+    [pending] = await queue.pending()
+    # Handed back: claimable at once, and the delivery it had does not count.
+    assert pending["time_since_delivered"] > 30_000
+    assert pending["times_delivered"] == 0
+    assert execution_id not in first.cache.results
+
+    stopped = time.monotonic()
+    await worker(run_claim_seconds=30)
+    record = await first.cache.result(execution_id, timeout=10)
+    assert time.monotonic() - stopped < 6  # far under the 30 s claim time
+    assert record["status"] == "success"
+    assert calls() == 1
+    assert logged(caplog, "Run resumed", node="Pause", finished_nodes=1)
+    await queue.drained(execution_id)
+
+
+async def test_the_run_past_the_admission_limit_is_refused(
+    queue: Queue,
+) -> None:
+    producer = RunProducer(queue.redis, stream=queue.stream, max_queued=5)
+    data = workflow([node("Shape", "set", values={"n": 1})])
+    for _ in range(5):
+        await producer.enqueue(
+            start_message(StartRequest(uuid.uuid4().hex, data, {})).SerializeToString()
+        )
+    with pytest.raises(QueueFull):
+        await producer.enqueue(
+            start_message(StartRequest(uuid.uuid4().hex, data, {})).SerializeToString()
+        )
+    assert await queue.redis.xlen(queue.stream) == 5
+    # A run taken by a worker no longer waits: there is room for one more.
+    await queue.take_as_dead_consumer()
+    await producer.enqueue(
+        start_message(StartRequest(uuid.uuid4().hex, data, {})).SerializeToString()
+    )
+    assert await queue.redis.xlen(queue.stream) == 6
