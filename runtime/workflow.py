@@ -24,12 +24,20 @@ from pydantic import (
 )
 
 from runtime.errors import InvalidArgument
+from runtime.node_settings import NodeSettings, parse_node_settings
+from runtime.workflow_routing import (
+    MergeParameters,
+    SwitchParameters,
+    check_connection_output,
+    check_merge_inputs,
+)
 
 __all__ = [
     "NODE_TYPES",
     "TRIGGER_TYPES",
     "Connection",
     "Node",
+    "NodeSettings",
     "WebhookParameters",
     "Workflow",
     "WorkflowSettings",
@@ -39,7 +47,17 @@ __all__ = [
 
 TRIGGER_TYPES = frozenset({"webhook", "schedule", "manual"})
 NODE_TYPES = frozenset(
-    {*TRIGGER_TYPES, "set", "if", "httpRequest", "wait", "httpResponse", "stopAndError"}
+    {
+        *TRIGGER_TYPES,
+        "set",
+        "if",
+        "switch",
+        "merge",
+        "httpRequest",
+        "wait",
+        "httpResponse",
+        "stopAndError",
+    }
 )
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _PATH_RE = re.compile(r"^[A-Za-z0-9\-_./]+$")
@@ -218,6 +236,8 @@ PARAMETER_MODELS: dict[str, type[BaseModel]] = {
     "schedule": ScheduleParameters,
     "set": SetParameters,
     "if": IfParameters,
+    "switch": SwitchParameters,
+    "merge": MergeParameters,
     "httpRequest": HttpRequestParameters,
     "wait": WaitParameters,
     "httpResponse": HttpResponseParameters,
@@ -231,12 +251,17 @@ class _NodeIn(_Strict):
     type: str
     parameters: dict[str, Any] = Field(default_factory=dict)
     position: list[float] | None = None
+    # Node settings (runtime.node_settings validates them, naming the node).
+    retry: Any = None
+    onError: Any = None
+    forEach: Any = None
+    forEachConcurrency: Any = None
 
 
 class _ConnectionIn(_Strict):
     from_: NonEmpty = Field(alias="from")
     to: NonEmpty
-    output: Literal["main", "true", "false"] = "main"
+    output: NonEmpty = "main"
 
 
 class _WorkflowIn(BaseModel):
@@ -262,6 +287,8 @@ class Node:
     params: BaseModel
     """The same, validated, with defaults filled in."""
     position: list[float] | None = None
+    settings: NodeSettings = field(default_factory=NodeSettings)
+    """retry, onError, forEach, forEachConcurrency (runtime.node_settings)."""
 
     @property
     def is_trigger(self) -> bool:
@@ -269,6 +296,7 @@ class Node:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.type, "parameters": self.parameters}
+        out.update(self.settings.to_json())
         if self.position is not None:
             out["position"] = self.position
         return out
@@ -422,7 +450,12 @@ def parse_workflow(data: Any) -> Workflow:
             node.parameters["path"] = params.path
             if "method" in node.parameters:
                 node.parameters["method"] = params.method
-        nodes[node.name] = Node(node.name, node.type, node.parameters, params, node.position)
+        node_settings = parse_node_settings(
+            label, node.model_dump(exclude_unset=True), is_trigger=node.type in TRIGGER_TYPES
+        )
+        nodes[node.name] = Node(
+            node.name, node.type, node.parameters, params, node.position, node_settings
+        )
 
     triggers = [n for n in nodes.values() if n.is_trigger]
     if len(triggers) != 1:
@@ -444,19 +477,7 @@ def parse_workflow(data: Any) -> Workflow:
                     f'{label}: "{end}" names no node "{name}" (dangling connection)',
                     field="connections",
                 )
-        source = nodes[conn.from_]
-        if source.type == "if" and conn.output not in ("true", "false"):
-            raise InvalidArgument(
-                f'{label}: a connection from if node "{source.name}" needs "output": '
-                '"true" or "false"',
-                field="connections",
-            )
-        if source.type != "if" and conn.output != "main":
-            raise InvalidArgument(
-                f'{label}: output "{conn.output}" is only for if nodes; '
-                f'node "{source.name}" is {source.type}',
-                field="connections",
-            )
+        check_connection_output(label, nodes[conn.from_], conn.output)
         if conn.to == trigger.name:
             raise InvalidArgument(
                 f'{label}: trigger node "{trigger.name}" cannot have incoming connections',
@@ -477,6 +498,8 @@ def parse_workflow(data: Any) -> Workflow:
     for connection in connections:
         incoming[connection.target].append(connection)
         outgoing[connection.source].append(connection)
+    for name, target in nodes.items():
+        check_merge_inputs(target, incoming[name])
     order = _topological_order(list(nodes), incoming, outgoing)
 
     return Workflow(

@@ -54,6 +54,11 @@ class LocalHttpServer:
         assert found is not None
         return found
 
+    async def wait_for_count(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until at least ``count`` requests have arrived."""
+        async with asyncio.timeout(timeout), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.requests) >= count)
+
     async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]

@@ -1,9 +1,16 @@
 """The engine: runs a workflow's nodes in topological order and fills the record.
 
 A node runs when at least one incoming connection is active (its source ran and
-emitted on that connection's output); its ``json`` is the output of the last active
-parent in topological order. A node with no active incoming connection is skipped.
-The first node that fails ends the run: the nodes after it are left out.
+emitted on that connection's output; a node may emit on several, or on none); its
+``json`` is the output of the last active parent in topological order — except a
+``merge``, which takes every active parent (``nodes.merge_input``). Parents come
+first in the order, so a merge runs once every branch that was not skipped has
+finished. A node with no active incoming connection is skipped.
+
+Around each node run (``_run_node``, which holds the time and size limits) go the
+node settings: ``forEach`` runs it per element and ``retry`` per try
+(``attempts``); ``onError`` decides what a failure does. A failure under ``stop``
+ends the run: the nodes after it are left out.
 """
 
 from __future__ import annotations
@@ -11,18 +18,33 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from runtime.clock import utcnow
 from runtime.logs import get_logger
-from runtime.workflow import Node, Workflow
+from runtime.node_settings import ERROR_OUTPUT
+from runtime.workflow import Connection, Node, Workflow
+from services.execution.domain.attempts import NodeFailed, Sleep, for_each, with_retry
 from services.execution.domain.expressions import RenderError, RenderTimeout, TemplateRenderer
 from services.execution.domain.journal import Checkpoint, JournaledNode
-from services.execution.domain.nodes import HANDLERS, NodeContext, NodeError, NodeResult
-from services.execution.domain.record import ERROR, SKIPPED, SUCCESS, ExecutionRecord, NodeRun
+from services.execution.domain.nodes import (
+    HANDLERS,
+    NodeContext,
+    NodeError,
+    NodeResult,
+    merge_input,
+)
+from services.execution.domain.record import (
+    ERROR,
+    SKIPPED,
+    SUCCESS,
+    ExecutionRecord,
+    NodeRun,
+    TryRun,
+)
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_BYTES",
@@ -42,14 +64,7 @@ SELF_BOUNDED = frozenset({"wait", "httpRequest"})
 node time limit."""
 
 ResponseHook = Callable[[dict[str, Any]], None]
-
-
-class _Failed(Exception):
-    """A node failed with this (already formatted) message."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+_MAIN = frozenset(("main",))
 
 
 class Engine:
@@ -63,11 +78,13 @@ class Engine:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
         node_timeout_seconds: float = DEFAULT_NODE_TIMEOUT_SECONDS,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         """``max_output_bytes``: a node whose output (JSON) is larger fails;
         ``node_timeout_seconds``: a node that computes longer fails (rendering its
         parameters always counts; the nodes in ``SELF_BOUNDED`` wait as long as their
-        own parameters say)."""
+        own parameters say); ``sleep``: how the engine waits between retries."""
+        self._sleep = sleep
         self._renderer = renderer
         self._http = http
         self._max_response_bytes = max_response_bytes
@@ -94,7 +111,7 @@ class Engine:
         done = checkpoint.done if checkpoint is not None else {}
         resuming = bool(done)
         outputs: dict[str, Any] = {}
-        emitted: dict[str, str] = {}
+        emitted: dict[str, frozenset[str]] = {}
         position = {name: i for i, name in enumerate(workflow.order)}
         execution = {"id": record.id, "workflowId": record.workflow_id, "mode": record.mode}
         responded = False
@@ -103,42 +120,34 @@ class Engine:
             started = utcnow()
             if node.is_trigger:
                 outputs[name] = trigger_output
-                emitted[name] = "main"
+                emitted[name] = _MAIN
                 record.nodes[name] = NodeRun(SUCCESS, started, 0.0, trigger_output)
                 continue
-            parents = [
-                c.source for c in workflow.incoming[name] if emitted.get(c.source) == c.output
+            active = [
+                c for c in workflow.incoming[name] if c.output in emitted.get(c.source, ())
             ]
-            if not parents:
+            if not active:
                 record.nodes[name] = NodeRun(SKIPPED, started)
                 continue
             journaled = done.get(name)
             if journaled is not None:
-                result = NodeResult(journaled.output, journaled.emit, journaled.response)
+                result = journaled.result()
                 record.nodes[name] = journaled.node_run()
             else:
                 if resuming:
                     resuming = False
                     log.info("Run resumed", node=name, finished_nodes=len(done))
-                source = max(parents, key=position.__getitem__)
-                ran = await self._run_recorded(node, outputs[source], outputs, execution, record)
-                if ran is None:
+                input = _input_of(node, active, outputs, position)
+                settled = await self._settle(node, input, outputs, execution, record)
+                node_run = record.nodes[name]
+                if settled is None:
+                    record.fail(name, node_run.error or "failed", utcnow())
                     return
-                result, node_run = ran
-                record.nodes[name] = node_run
+                result = settled
                 if checkpoint is not None:
-                    await checkpoint.save(
-                        name,
-                        JournaledNode(
-                            node_run.started_at,
-                            node_run.duration_ms,
-                            result.output,
-                            result.emit,
-                            result.response,
-                        ),
-                    )
+                    await checkpoint.save(name, JournaledNode.of(node_run, result))
             outputs[name] = result.output
-            emitted[name] = result.emit
+            emitted[name] = result.emitted
             if result.response is not None:
                 record.response = result.response
                 if not responded and on_first_response is not None:
@@ -146,47 +155,103 @@ class Engine:
                 responded = True
         record.succeed(utcnow())
 
-    async def _run_recorded(
+    async def _settle(
         self,
         node: Node,
         input: Any,
         outputs: dict[str, Any],
         execution: dict[str, str],
         record: ExecutionRecord,
-    ) -> tuple[NodeResult, NodeRun] | None:
-        """Run one node and time it; None when it failed (the record is then failed)."""
-        name = node.name
+    ) -> NodeResult | None:
+        """Run one node with its settings, time it and put it in the record; None when
+        it failed and its ``onError`` is ``stop`` (the caller then fails the run)."""
+        settings = node.settings
         started = utcnow()
         clock = time.perf_counter()
+        tries: list[TryRun] = []
+        shown = tries if settings.retry is not None else None
         scope = {"json": input, "nodes": outputs, "execution": execution}
-        try:
-            result = await self._run_node(node, input, scope)
-        except _Failed as failure:
-            elapsed = (time.perf_counter() - clock) * 1000
-            record.nodes[name] = NodeRun(ERROR, started, elapsed, None, failure.message)
-            record.fail(name, failure.message, utcnow())
-            return None
-        except asyncio.CancelledError:
-            elapsed = (time.perf_counter() - clock) * 1000
-            record.nodes[name] = NodeRun(ERROR, started, elapsed, None, "cancelled")
-            raise
-        elapsed = (time.perf_counter() - clock) * 1000
-        return result, NodeRun(SUCCESS, started, elapsed, result.output)
 
-    async def _run_node(self, node: Node, input: Any, scope: dict[str, Any]) -> NodeResult:
+        def noted(status: str, output: Any = None, error: str | None = None) -> NodeRun:
+            elapsed = (time.perf_counter() - clock) * 1000
+            run = NodeRun(status, started, elapsed, output, error, shown)
+            record.nodes[node.name] = run
+            return run
+
+        try:
+            result = await self._repeat(node, input, scope, tries)
+        except NodeFailed as failure:
+            if settings.onError == "stop":
+                noted(ERROR, None, failure.message)
+                return None
+            output = {"error": {"message": failure.message, "node": node.name}}
+            noted(SUCCESS, output, failure.message)
+            return NodeResult(output, "main" if settings.onError == "continue" else ERROR_OUTPUT)
+        except asyncio.CancelledError:
+            noted(ERROR, None, "cancelled")
+            raise
+        noted(SUCCESS, result.output)
+        return result
+
+    async def _repeat(
+        self, node: Node, input: Any, scope: dict[str, Any], tries: list[TryRun]
+    ) -> NodeResult:
+        """The node run, per ``forEach`` element and per ``retry`` try."""
+        settings = node.settings
         label = f'node "{node.name}"'
+        if settings.forEach is None:
+            return await with_retry(
+                lambda: self._run_node(node, input, scope), settings.retry, tries,
+                sleep=self._sleep,
+            )
+        items = await self._items(node, scope, label)
+
+        async def one(index: int, item: Any) -> NodeResult:
+            each = {**scope, "item": item, "index": index}
+            return await with_retry(
+                lambda: self._run_node(node, input, each, f"{label} item {index}"),
+                settings.retry, tries, sleep=self._sleep, index=index,
+            )
+
+        results = await for_each(items, settings.forEachConcurrency, one)
+        output = [result.output for result in results]
+        response = next((r.response for r in reversed(results) if r.response is not None), None)
+        self._check_size(label, output, response)
+        emit = frozenset().union(*(r.emitted for r in results)) if results else "main"
+        return NodeResult(output, emit, response)
+
+    async def _items(self, node: Node, scope: Mapping[str, Any], label: str) -> list[Any]:
+        """The list a node's ``forEach`` gives."""
+        try:
+            items = await self._renderer.render_async(
+                node.settings.forEach, scope, timeout=self._node_timeout
+            )
+        except RenderError as exc:
+            raise NodeFailed(f"{label} forEach: {exc.message}") from None
+        except RenderTimeout:
+            raise NodeFailed(f"{label} timed out after {self._node_timeout:g} s") from None
+        if not isinstance(items, list):
+            raise NodeFailed(f"{label} forEach: must give a list, got {type(items).__name__}")
+        return items
+
+    async def _run_node(
+        self, node: Node, input: Any, scope: dict[str, Any], label: str | None = None
+    ) -> NodeResult:
+        """One run of one node within the node time and output size limits; ``label``
+        names it in errors (default ``node "Name"``)."""
+        label = label or f'node "{node.name}"'
         handler = HANDLERS.get(node.type)
         if handler is None:  # parse_workflow admits only known types
-            raise _Failed(f"{label}: node type {node.type!r} cannot run")
+            raise NodeFailed(f"{label}: node type {node.type!r} cannot run")
         limit = self._node_timeout
         timed_out = f"{label} timed out after {limit:g} s"
         started = time.monotonic()
         try:
             params = await self._renderer.render_async(node.parameters, scope, timeout=limit)
         except RenderError as exc:
-            raise _Failed(f"{label} parameter {exc.path}: {exc.message}") from None
+            raise NodeFailed(f"{label} parameter {exc.path}: {exc.message}") from None
         except RenderTimeout:
-            raise _Failed(timed_out) from None
+            raise NodeFailed(timed_out) from None
         ctx = NodeContext(self._http, self._max_response_bytes, node.parameters)
         bound: asyncio.Timeout | None = None
         try:
@@ -197,19 +262,24 @@ class Engine:
                     result = await handler(params, input, ctx)
         except TimeoutError:
             if bound is not None and bound.expired():
-                raise _Failed(timed_out) from None
+                raise NodeFailed(timed_out) from None
             log.exception("node failed unexpectedly", node=node.name, node_type=node.type)
-            raise _Failed(f"{label}: internal error (TimeoutError)") from None
+            raise NodeFailed(f"{label}: internal error (TimeoutError)") from None
         except NodeError as exc:
-            raise _Failed(exc.message if exc.bare else f"{label}: {exc.message}") from None
+            raise NodeFailed(exc.message if exc.bare else f"{label}: {exc.message}") from None
         except Exception as exc:
             log.exception("node failed unexpectedly", node=node.name, node_type=node.type)
-            raise _Failed(f"{label}: internal error ({type(exc).__name__})") from None
+            raise NodeFailed(f"{label}: internal error ({type(exc).__name__})") from None
+        self._check_size(label, result.output, result.response)
+        return result
+
+    def _check_size(self, label: str, output: Any, response: dict[str, Any] | None) -> None:
+        """NodeFailed when what a node produced is over the output size limit."""
         # What the node produced (its output and the response it marks), as JSON. Data
         # too deep to encode is left to the record's own encoding, which reports it.
         try:
             encoded = json.dumps(
-                [result.output, result.response],
+                [output, response],
                 separators=(",", ":"),
                 ensure_ascii=False,
                 default=str,
@@ -218,8 +288,18 @@ class Engine:
             encoded = ""
         size = len(encoded.encode("utf-8", errors="surrogatepass"))
         if size > self._max_output_bytes:
-            raise _Failed(
+            raise NodeFailed(
                 f"{label}: output is {size} bytes, over the limit of {self._max_output_bytes} "
                 "(HOOKLINE_MAX_NODE_OUTPUT_BYTES)"
             )
-        return result
+
+
+def _input_of(
+    node: Node, active: Sequence[Connection], outputs: Mapping[str, Any], position: Mapping[str, int]
+) -> Any:
+    """A node's ``json``: the last active parent's output; for a merge, every active
+    parent's, combined by its mode."""
+    if node.type == "merge":
+        return merge_input(node.params, [(c.source, outputs[c.source]) for c in active])
+    source = max((c.source for c in active), key=position.__getitem__)
+    return outputs[source]

@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 from runtime.errors import Unavailable
 from runtime.logs import get_logger
-from services.execution.domain.record import SUCCESS, NodeRun, encode_json
+from services.execution.domain.nodes import NodeResult
+from services.execution.domain.record import SUCCESS, NodeRun, TryRun, encode_json
 
 __all__ = ["Checkpoint", "JournaledNode", "RunJournal"]
 
@@ -39,38 +40,68 @@ class RunJournal(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class JournaledNode:
-    """A finished node, as a resumed run needs it."""
+    """A finished node, as a resumed run needs it.
+
+    ``emit`` is one output name or a set (a switch in mode ``all``; an empty set
+    emits nothing); ``error`` and ``tries`` are those of its record (a node whose
+    ``onError`` let the run go on, a retried node). Entries written before those
+    existed (``emit`` a string, no ``error``/``tries``) still decode."""
 
     started_at: datetime
     duration_ms: float
     output: Any
-    emit: str
+    emit: str | frozenset[str]
     response: dict[str, Any] | None = None
+    error: str | None = None
+    tries: tuple[TryRun, ...] | None = None
+
+    @classmethod
+    def of(cls, run: NodeRun, result: NodeResult) -> JournaledNode:
+        """The entry for a node that finished with this record and result."""
+        tries = tuple(run.tries) if run.tries is not None else None
+        return cls(
+            run.started_at, run.duration_ms, result.output, result.emit, result.response,
+            run.error, tries,
+        )
 
     def encode(self) -> bytes:
-        return encode_json(
-            {
-                "startedAt": self.started_at.isoformat(),
-                "durationMs": self.duration_ms,
-                "output": self.output,
-                "emit": self.emit,
-                "response": self.response,
-            }
-        )
+        emit = self.emit if isinstance(self.emit, str) else sorted(self.emit)
+        value: dict[str, Any] = {
+            "startedAt": self.started_at.isoformat(),
+            "durationMs": self.duration_ms,
+            "output": self.output,
+            "emit": emit,
+            "response": self.response,
+        }
+        if self.error is not None:
+            value["error"] = self.error
+        if self.tries is not None:
+            value["tries"] = [one.to_json() for one in self.tries]
+        return encode_json(value)
 
     @classmethod
     def decode(cls, data: bytes) -> JournaledNode:
         value = json.loads(data)
+        emit = value["emit"]
+        tries = value.get("tries")
         return cls(
             started_at=datetime.fromisoformat(value["startedAt"]),
             duration_ms=float(value["durationMs"]),
             output=value["output"],
-            emit=str(value["emit"]),
+            emit=str(emit) if isinstance(emit, str) else frozenset(str(e) for e in emit),
             response=value.get("response"),
+            error=value.get("error"),
+            tries=tuple(TryRun.from_json(one) for one in tries) if tries is not None else None,
         )
 
+    def result(self) -> NodeResult:
+        return NodeResult(self.output, self.emit, self.response)
+
     def node_run(self) -> NodeRun:
-        return NodeRun(SUCCESS, self.started_at, self.duration_ms, self.output)
+        tries = list(self.tries) if self.tries is not None else None
+        return NodeRun(
+            SUCCESS, self.started_at, self.duration_ms, self.output, self.error, tries
+        )
 
 
 class Checkpoint:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runtime.clock import to_iso
+from runtime.clock import from_iso, to_iso
 
-__all__ = ["ExecutionRecord", "NodeRun", "encode_json"]
+__all__ = ["ExecutionRecord", "NodeRun", "TryRun", "encode_json"]
 
 RUNNING = "running"
 SUCCESS = "success"
@@ -38,15 +38,51 @@ def encode_json(value: Any) -> bytes:
     ).encode("utf-8")
 
 
+@dataclass(frozen=True, slots=True)
+class TryRun:
+    """One try of a node with a ``retry`` setting; ``index`` is the forEach element."""
+
+    status: str
+    started_at: datetime
+    duration_ms: float
+    error: str | None = None
+    index: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "error": self.error,
+            "startedAt": to_iso(self.started_at),
+            "durationMs": round(self.duration_ms, 3),
+        }
+        if self.index is not None:
+            out["index"] = self.index
+        return out
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> TryRun:
+        index = value.get("index")
+        return cls(
+            status=str(value["status"]),
+            started_at=from_iso(str(value["startedAt"])),
+            duration_ms=float(value["durationMs"]),
+            error=value.get("error"),
+            index=int(index) if index is not None else None,
+        )
+
+
 @dataclass(slots=True)
 class NodeRun:
-    """What happened to one node."""
+    """What happened to one node. ``error`` is set on a failed node, and on a node
+    whose ``onError`` let the run go on (its status stays success); ``tries`` lists
+    the tries of a node with a ``retry`` setting."""
 
     status: str
     started_at: datetime
     duration_ms: float = 0.0
     output: Any = None
     error: str | None = None
+    tries: list[TryRun] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -57,6 +93,8 @@ class NodeRun:
         }
         if self.error is not None:
             out["error"] = self.error
+        if self.tries is not None:
+            out["tries"] = [one.to_json() for one in self.tries]
         return out
 
 
@@ -104,7 +142,9 @@ class ExecutionRecord:
             mode=self.mode,
             started_at=self.started_at,
             nodes={
-                name: NodeRun(run.status, run.started_at, run.duration_ms, None, run.error)
+                name: NodeRun(
+                    run.status, run.started_at, run.duration_ms, None, run.error, run.tries
+                )
                 for name, run in self.nodes.items()
             },
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.execution.domain.nodes.base import Handler, NodeContext, NodeError, NodeResult
+from services.execution.domain.nodes.branching import merge_input, merge_node, switch_node
 from services.execution.domain.nodes.flow import (
     if_node,
     set_node,
@@ -13,11 +14,21 @@ from services.execution.domain.nodes.flow import (
 from services.execution.domain.nodes.http_request import http_request_node
 from services.execution.domain.nodes.http_response import http_response_node
 
-__all__ = ["HANDLERS", "Handler", "NodeContext", "NodeError", "NodeResult", "truthy"]
+__all__ = [
+    "HANDLERS",
+    "Handler",
+    "NodeContext",
+    "NodeError",
+    "NodeResult",
+    "merge_input",
+    "truthy",
+]
 
 HANDLERS: dict[str, Handler] = {
     "set": set_node,
     "if": if_node,
+    "switch": switch_node,
+    "merge": merge_node,
     "wait": wait_node,
     "httpRequest": http_request_node,
     "httpResponse": http_response_node,

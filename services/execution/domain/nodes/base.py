@@ -29,11 +29,19 @@ class NodeError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class NodeResult:
-    """A node's output, the output it emitted on, and the HTTP response it marks."""
+    """A node's output, the output(s) it emitted on, and the HTTP response it marks.
+
+    ``emit`` is one output name or a set of them (a switch in mode ``all``); an empty
+    set emits on nothing, so every node after it is skipped."""
 
     output: Any
-    emit: str = "main"
+    emit: str | frozenset[str] = "main"
     response: dict[str, Any] | None = None
+
+    @property
+    def emitted(self) -> frozenset[str]:
+        """Every output this result activates."""
+        return frozenset((self.emit,)) if isinstance(self.emit, str) else self.emit
 
 
 @dataclass(frozen=True, slots=True)
