@@ -32,6 +32,10 @@ log = get_logger(__name__)
 
 EXECUTION_ID_HEADER = "X-Execution-Id"
 
+RETRY_AFTER_SECONDS = "1"
+"""``Retry-After`` of every 503: a 503 means nothing was started, and the usual cause
+(a full run queue, a restarting service) passes within seconds."""
+
 CLIENT_CLOSED_REQUEST = 499
 """Status recorded for a caller that hung up while waiting; the answer is never sent."""
 
@@ -108,6 +112,8 @@ def from_rpc_error(
     if execution_id:
         extra["executionId"] = execution_id
         headers[EXECUTION_ID_HEADER] = execution_id
+    if status == 503:  # nothing was started: the caller may simply try again
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
     if status >= 500:
         log.warning(
             "Upstream call failed", upstream=upstream, code=code.name, details=exc.details()

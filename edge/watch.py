@@ -37,6 +37,8 @@ class OutcomeKind(enum.Enum):
     RESPONSE = "response"
     RESULT = "result"
     TIMED_OUT = "timed_out"
+    NOT_KEPT = "not_kept"
+    """The run ended long ago, and its record was too large to keep for repeats."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ _TERMINAL = {
     cache_service_pb2.WATCH_EVENT_RESPONSE: OutcomeKind.RESPONSE,
     cache_service_pb2.WATCH_EVENT_RESULT: OutcomeKind.RESULT,
     cache_service_pb2.WATCH_EVENT_TIMED_OUT: OutcomeKind.TIMED_OUT,
+    cache_service_pb2.WATCH_EVENT_NOT_KEPT: OutcomeKind.NOT_KEPT,
 }
 
 
@@ -61,13 +64,16 @@ async def watch_result(
     timeout_seconds: float,
     accept_early_response: bool,
     saved_to_database: bool,
+    replayed: bool = False,
 ) -> WatchOutcome:
-    """Wait for ``execution_id``'s response or result, at most ``timeout_seconds``."""
+    """Wait for ``execution_id``'s response or result, at most ``timeout_seconds``
+    (``replayed``: for an idempotent repeat, which a kept record answers too)."""
     request = cache_service_pb2.WatchResultRequest(
         execution_id=execution_id,
         timeout_ms=int(timeout_seconds * 1000),
         accept_early_response=accept_early_response,
         saved_to_database=saved_to_database,
+        replayed=replayed,
     )
     call = cache.stub.WatchResult(request, timeout=timeout_seconds + WATCH_MARGIN_SECONDS)
     try:
@@ -77,7 +83,7 @@ async def watch_result(
                 return WatchOutcome(kind, event.response_json)
             if kind is OutcomeKind.RESULT:
                 return WatchOutcome(kind, event.record_json)
-            if kind is OutcomeKind.TIMED_OUT:
+            if kind in (OutcomeKind.TIMED_OUT, OutcomeKind.NOT_KEPT):
                 return WatchOutcome(kind)
     except grpc.aio.AioRpcError as exc:
         if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -103,6 +109,7 @@ async def wait_for_caller(
     accept_early_response: bool,
     saved_to_database: bool,
     started: asyncio.Future[WatchOutcome] | None = None,
+    replayed: bool = False,
 ) -> WatchOutcome | None:
     """``watch_result`` on behalf of an HTTP caller; None when the caller hung up first
     (the watch is cancelled quietly, the run goes on). ``started`` is a watch already
@@ -117,6 +124,7 @@ async def wait_for_caller(
             timeout_seconds=timeout_seconds,
             accept_early_response=accept_early_response,
             saved_to_database=saved_to_database,
+            replayed=replayed,
         )
     try:
         outcome = await until_done_or_disconnected(work, receive)

@@ -24,6 +24,12 @@ from edge.errors import (
     timeout_error,
     upstream_errors,
 )
+from edge.idempotency import (
+    REPLAYED_HEADER,
+    fingerprint,
+    idempotency_key,
+    not_kept,
+)
 from edge.metrics import EdgeMetrics
 from edge.rendering import render_node_response, render_record
 from edge.schemas import WebhookStarted, error_responses
@@ -63,6 +69,11 @@ _REJECTIONS: dict[int, tuple[int, str, str]] = {
     ),
     pb.WEBHOOK_REJECTION_UNAUTHORIZED: (401, "unauthorized", "webhook authentication failed"),
     pb.WEBHOOK_REJECTION_INVALID_BODY: (400, "invalid_body", "the request body cannot be parsed"),
+    pb.WEBHOOK_REJECTION_IDEMPOTENCY_KEY_REUSED: (
+        422,
+        "idempotency_key_reused",
+        "this Idempotency-Key was already used with a different request",
+    ),
 }
 
 
@@ -74,7 +85,11 @@ def _operation_id(
 
 
 def _to_request(
-    request: Request[Any, Any, Any], webhook_path: str, body: bytes, execution_id: str
+    request: Request[Any, Any, Any],
+    webhook_path: str,
+    body: bytes,
+    execution_id: str,
+    idempotency_key: str,
 ) -> pb.HandleWebhookRequest:
     raw_headers = request.scope["headers"]
     query_string: bytes = request.scope.get("query_string", b"")
@@ -91,6 +106,8 @@ def _to_request(
         ],
         body=body,
         execution_id=execution_id,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint(request, body) if idempotency_key else b"",
     )
 
 
@@ -110,10 +127,17 @@ def _rejected(reply: pb.HandleWebhookResponse) -> EdgeError:
         reply.rejection, (400, "bad_request", "the webhook call was rejected")
     )
     headers = {}
+    extra = {}
     if reply.rejection == pb.WEBHOOK_REJECTION_METHOD_NOT_ALLOWED:
         headers["Allow"] = ", ".join(reply.allowed_methods)
+    if reply.rejection == pb.WEBHOOK_REJECTION_IDEMPOTENCY_KEY_REUSED and reply.execution_id:
+        extra["executionId"] = reply.execution_id
     return EdgeError(
-        status, reply.rejection_message or default_message, error=error, headers=headers
+        status,
+        reply.rejection_message or default_message,
+        error=error,
+        headers=headers,
+        extra=extra,
     )
 
 
@@ -167,6 +191,7 @@ class WebhookController(Controller):
     ) -> tuple[pb.HandleWebhookResponse, asyncio.Future[WatchOutcome] | None]:
         """Start the run; when this path's last call waited, open the result watch
         at the same time (``edge.wait_plans``) and return it if it still fits."""
+        repeat_key = idempotency_key(request)
         body = await request.body()
         execution_id = new_id()
         key = (request.method.upper(), webhook_path.strip("/"))
@@ -185,7 +210,7 @@ class WebhookController(Controller):
         try:
             with upstream_errors("trigger"):
                 reply: pb.HandleWebhookResponse = await upstreams.trigger.stub.HandleWebhook(
-                    _to_request(request, webhook_path, body, execution_id),
+                    _to_request(request, webhook_path, body, execution_id, repeat_key),
                     timeout=CALL_TIMEOUT_SECONDS,
                 )
         except BaseException:
@@ -214,6 +239,8 @@ class WebhookController(Controller):
     ) -> Response[Any]:
         execution_id = reply.execution_id
         headers = {EXECUTION_ID_HEADER: execution_id}
+        if reply.replayed:
+            headers[REPLAYED_HEADER] = "true"
         mode = reply.response_mode
         if mode in (pb.RESPONSE_MODE_UNSPECIFIED, pb.RESPONSE_MODE_ON_RECEIVED):
             return Response(
@@ -228,11 +255,24 @@ class WebhookController(Controller):
             accept_early_response=mode == pb.RESPONSE_MODE_RESPONSE_NODE,
             saved_to_database=reply.save_execution,
             started=early_watch,
+            replayed=reply.replayed,
         )
         if outcome is None:
             return Response(b"", status_code=CLIENT_CLOSED_REQUEST, headers=headers)
         if outcome.kind is OutcomeKind.TIMED_OUT:
             raise timeout_error(execution_id, timeout)
+        if outcome.kind is OutcomeKind.NOT_KEPT:
+            raise not_kept(execution_id)
+        try:
+            response = self._render(outcome, execution_id, headers)
+        except EdgeError as exc:
+            exc.headers.update(headers)
+            raise
+        response.headers.update(headers)
+        return response
+
+    @staticmethod
+    def _render(outcome: WatchOutcome, execution_id: str, headers: dict[str, str]) -> Response[Any]:
         try:
             document = json.loads(outcome.payload)
         except ValueError:

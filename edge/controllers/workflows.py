@@ -20,6 +20,7 @@ from edge.errors import (
     timeout_error,
     upstream_errors,
 )
+from edge.idempotency import REPLAYED_HEADER, fingerprint, idempotency_key, not_kept, reused
 from edge.json_body import read_json_body
 from edge.paging import page_json
 from edge.rendering import json_response
@@ -188,18 +189,27 @@ class WorkflowController(Controller):
         upstreams: NamedDependency[Upstreams],
         wait: Annotated[bool, QueryParameter(description="Wait for the execution record")] = False,
     ) -> Response[Any]:
+        key = idempotency_key(request)
         body = await read_json_body(request, empty=b"{}")
         execution_id = new_id()
         with upstream_errors("trigger"):
             reply = await upstreams.trigger.stub.RunWorkflow(
                 pb.RunWorkflowRequest(
-                    workflow_id=workflow_id, input_json=body, execution_id=execution_id
+                    workflow_id=workflow_id,
+                    input_json=body,
+                    execution_id=execution_id,
+                    idempotency_key=key,
+                    request_fingerprint=fingerprint(request, await request.body()) if key else b"",
                 ),
                 timeout=CALL_TIMEOUT_SECONDS,
             )
+        if reply.idempotency_key_reused:
+            raise reused(reply.execution_id)
         execution_id = reply.execution_id or execution_id
         bind_execution(execution_id)
         headers = {EXECUTION_ID_HEADER: execution_id}
+        if reply.replayed:
+            headers[REPLAYED_HEADER] = "true"
         if not wait:
             return Response(RunStarted(execution_id=execution_id), status_code=202, headers=headers)
         timeout = reply.response_timeout_seconds or DEFAULT_RUN_TIMEOUT_SECONDS
@@ -210,9 +220,12 @@ class WorkflowController(Controller):
             timeout_seconds=timeout,
             accept_early_response=False,
             saved_to_database=reply.save_execution,
+            replayed=reply.replayed,
         )
         if outcome is None:
             return Response(b"", status_code=CLIENT_CLOSED_REQUEST, headers=headers)
+        if outcome.kind is OutcomeKind.NOT_KEPT:
+            raise not_kept(execution_id)
         if outcome.kind is not OutcomeKind.RESULT:
             raise timeout_error(execution_id, timeout)
         return json_response(outcome.payload, headers=headers)

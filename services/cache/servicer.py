@@ -34,7 +34,11 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
         self, request: pb.StoreResultRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StoreResultResponse:
         outcome = await self._delivery.store(
-            Kind.RESULT, request.execution_id, request.record_json, request.ttl_seconds
+            Kind.RESULT,
+            request.execution_id,
+            request.record_json,
+            request.ttl_seconds,
+            request.keep_seconds,
         )
         return pb.StoreResultResponse(
             compressed=outcome.compressed, stored_bytes=outcome.stored_bytes
@@ -65,6 +69,7 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
             timeout_seconds=request.timeout_ms / 1000,
             accept_response=request.accept_early_response,
             saved_to_database=request.saved_to_database,
+            replayed=request.replayed,
         )
         async for event in self._delivery.watch(watch):
             if isinstance(event, Subscribed):
@@ -74,6 +79,8 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
                     yield pb.WatchResultResponse(
                         event=pb.WATCH_EVENT_RESPONSE, response_json=event.payload
                     )
+                elif event.kind is Kind.KEPT:
+                    yield pb.WatchResultResponse(event=pb.WATCH_EVENT_NOT_KEPT)
                 else:
                     yield pb.WatchResultResponse(
                         event=pb.WATCH_EVENT_RESULT, record_json=event.payload

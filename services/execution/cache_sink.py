@@ -26,9 +26,14 @@ class CacheResultSink:
         self._client = client
         self._timeout = timeout
 
-    async def store_result(self, execution_id: str, record_json: bytes, ttl_seconds: int) -> None:
+    async def store_result(
+        self, execution_id: str, record_json: bytes, ttl_seconds: int, keep_seconds: int = 0
+    ) -> None:
         request = cache_service_pb2.StoreResultRequest(
-            execution_id=execution_id, record_json=record_json, ttl_seconds=ttl_seconds
+            execution_id=execution_id,
+            record_json=record_json,
+            ttl_seconds=ttl_seconds,
+            keep_seconds=keep_seconds,
         )
         try:
             await self._client.stub.StoreResult(request, timeout=self._timeout)

@@ -37,6 +37,7 @@ def start_message(request: StartRequest) -> pb.StartExecutionRequest:
         mode=modes.get(request.mode or "", pb.EXECUTION_MODE_UNSPECIFIED),
         trigger_output_json=encode_json(request.trigger_output),
         publish_early_response=request.publish_early_response,
+        keep_result_seconds=request.keep_result_seconds,
     )
 
 
@@ -55,4 +56,5 @@ def start_request(message: pb.StartExecutionRequest) -> StartRequest:
         trigger_output=trigger_output,
         mode=MODES.get(message.mode),
         publish_early_response=message.publish_early_response,
+        keep_result_seconds=message.keep_result_seconds,
     )

@@ -48,6 +48,7 @@ def start_message(request: StartRequest, *, direct: bool = False) -> pb.StartExe
         ).encode(),
         publish_early_response=request.publish_early_response,
         direct=direct,
+        keep_result_seconds=request.keep_result_seconds,
     )
 
 

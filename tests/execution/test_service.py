@@ -70,7 +70,9 @@ class MemorySink:
         self.results: dict[str, bytes] = {}
         self.arrived = asyncio.Event()
 
-    async def store_result(self, execution_id: str, record_json: bytes, ttl_seconds: int) -> None:
+    async def store_result(
+        self, execution_id: str, record_json: bytes, ttl_seconds: int, keep_seconds: int = 0
+    ) -> None:
         self.results[execution_id] = record_json
         self.arrived.set()
 

@@ -38,7 +38,13 @@ from services.cache.domain.model import (
     WatchRequest,
 )
 from services.cache.domain.waiters import Waiter, WaiterRegistry
-from services.cache.storage.base import Kind, ResultStore, SavedRecords, StoreUnavailable
+from services.cache.storage.base import (
+    NOT_KEPT,
+    Kind,
+    ResultStore,
+    SavedRecords,
+    StoreUnavailable,
+)
 from services.cache.storage.memory import MemoryResultStore
 
 __all__ = ["ResultDelivery", "check_execution_id", "is_finished_record"]
@@ -49,6 +55,9 @@ _MAX_ID_LENGTH = 200
 _MAX_TTL_SECONDS = 30 * 24 * 3600
 _RESULT_ONLY = (Kind.RESULT,)
 _RESPONSE_FIRST = (Kind.RESPONSE, Kind.RESULT)
+KEEP_MAX_BYTES = 1024 * 1024
+"""Records up to this size (JSON) are kept for idempotent repeats; a larger one is
+not, and a repeat after its result expired is told so (409 at the edge)."""
 _FINISHED = frozenset({"success", "error"})
 
 
@@ -104,9 +113,16 @@ class ResultDelivery:
 
     # ------------------------------------------------------------------ writes
     async def store(
-        self, kind: Kind, execution_id: str, payload: bytes, ttl_seconds: int
+        self,
+        kind: Kind,
+        execution_id: str,
+        payload: bytes,
+        ttl_seconds: int,
+        keep_seconds: int = 0,
     ) -> StoreOutcome:
-        """Store a record (or an early response), then wake whoever waits for it."""
+        """Store a record (or an early response), then wake whoever waits for it.
+        With ``keep_seconds`` a record is also kept that long for idempotent repeats
+        (up to ``KEEP_MAX_BYTES``; past it, a ``NOT_KEPT`` marker is)."""
         started = time.time()
         check_execution_id(execution_id)
         if not 1 <= ttl_seconds <= _MAX_TTL_SECONDS:
@@ -115,6 +131,10 @@ class ResultDelivery:
             )
         if not payload:
             raise InvalidArgument("the stored JSON must not be empty", field=kind.value)
+        if not 0 <= keep_seconds <= _MAX_TTL_SECONDS:
+            raise InvalidArgument(
+                f"keep_seconds must be between 0 and {_MAX_TTL_SECONDS}", field="keep_seconds"
+            )
         encoded = await self._codec.encode(payload, kind.value)
         ttl_ms = ttl_seconds * 1000
         # Waiters of this process get the JSON itself, so they need not wait for the
@@ -139,6 +159,9 @@ class ResultDelivery:
         elif len(self._memory):
             self._memory.discard(kind, execution_id)
         self._metrics.stored.labels(where).inc()
+        if kind is Kind.RESULT and keep_seconds > ttl_seconds:
+            kept = encoded.data if len(payload) <= KEEP_MAX_BYTES else NOT_KEPT
+            await self._keep(execution_id, kept, keep_seconds * 1000, shared=where == "redis")
         # Logged once the woken waiters have run: a log line costs more than a delivery.
         asyncio.get_running_loop().call_soon(
             partial(
@@ -151,6 +174,15 @@ class ResultDelivery:
             )
         )
         return StoreOutcome(encoded.compressed, len(encoded.data), where)
+
+    async def _keep(self, execution_id: str, data: bytes, ttl_ms: int, *, shared: bool) -> None:
+        if shared and self._shared is not None:
+            try:
+                await self._shared.keep(execution_id, data, ttl_ms)
+                return
+            except StoreUnavailable:
+                pass
+        await self._memory.keep(execution_id, data, ttl_ms)
 
     # ------------------------------------------------------------------- reads
     async def get_result(self, execution_id: str) -> CachedResult:
@@ -217,6 +249,8 @@ class ResultDelivery:
     async def _wait(self, request: WatchRequest, waiter: Waiter | None) -> Delivered:
         execution_id = request.execution_id
         kinds = _RESPONSE_FIRST if request.accept_response else _RESULT_ONLY
+        if request.replayed:
+            kinds = (*kinds, Kind.KEPT)
         while True:
             found = await self._look(execution_id, kinds)
             if found is not None:
@@ -239,7 +273,7 @@ class ResultDelivery:
         for kind in kinds:
             data = self._memory.peek(kind, execution_id)
             if data is not None:
-                return Delivered(kind, await self._codec.decode(data), "memory")
+                return await self._delivered(kind, data, "memory")
         if self._shared is None or not self._shared.available:
             return None
         try:
@@ -248,8 +282,17 @@ class ResultDelivery:
             return None
         for kind, data in zip(kinds, values, strict=True):
             if data is not None:
-                return Delivered(kind, await self._codec.decode(data), "redis")
+                return await self._delivered(kind, data, "redis")
         return None
+
+    async def _delivered(self, kind: Kind, data: bytes, source: str) -> Delivered:
+        """A kept record is delivered as the result; the NOT_KEPT marker as an empty
+        ``Kind.KEPT``."""
+        if kind is Kind.KEPT:
+            if data == NOT_KEPT:
+                return Delivered(Kind.KEPT, b"", source)
+            kind = Kind.RESULT
+        return Delivered(kind, await self._codec.decode(data), source)
 
     def _use_saved(self, request: WatchRequest) -> bool:
         return (

@@ -28,6 +28,8 @@ class WatchRequest:
     timeout_seconds: float
     accept_response: bool = False
     saved_to_database: bool = False
+    replayed: bool = False
+    """An idempotent repeat: a record kept past its result TTL counts too."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = [
+    "NOT_KEPT",
     "Kind",
     "NotificationSink",
     "ResultStore",
@@ -31,6 +32,13 @@ class Kind(enum.Enum):
 
     RESULT = "result"
     RESPONSE = "response"
+    KEPT = "kept"
+    """A finished record kept past its result TTL for idempotent repeats (or
+    ``NOT_KEPT`` when it was too large to keep)."""
+
+
+NOT_KEPT = b"\x00not-kept"
+"""Stored as ``Kind.KEPT`` in place of a record too large to keep."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,9 @@ class ResultStore(Protocol):
         subscribers (the write always comes before the notification). ``stored_at``
         is the Unix time the store call began (it travels with the notification)."""
         ...
+
+    async def keep(self, execution_id: str, data: bytes, ttl_ms: int) -> None:
+        """Store ``data`` as ``Kind.KEPT`` for ``ttl_ms``, notifying no one."""
 
     async def get_many(self, execution_id: str, kinds: Sequence[Kind]) -> list[bytes | None]:
         """The stored values of ``kinds`` for one execution (None where missing)."""

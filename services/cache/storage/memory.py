@@ -79,6 +79,9 @@ class MemoryResultStore:
         self._evict()
         return True
 
+    async def keep(self, execution_id: str, data: bytes, ttl_ms: int) -> None:
+        self.put_now(Kind.KEPT, execution_id, data, ttl_ms)
+
     async def get_many(self, execution_id: str, kinds: Sequence[Kind]) -> list[bytes | None]:
         return [self.peek(kind, execution_id) for kind in kinds]
 

@@ -22,7 +22,11 @@ from services.cache.storage.redis_link import OUTAGE_ERRORS, RedisLink
 
 __all__ = ["RedisResultStore", "redis_key"]
 
-_KEY_PREFIX = {Kind.RESULT: "execution:result:", Kind.RESPONSE: "hookline:response:"}
+_KEY_PREFIX = {
+    Kind.RESULT: "execution:result:",
+    Kind.RESPONSE: "hookline:response:",
+    Kind.KEPT: "hookline:kept:",
+}
 
 
 def redis_key(kind: Kind, execution_id: str) -> str:
@@ -53,6 +57,9 @@ class RedisResultStore:
                 ("PUBLISH", CHANNEL, encode_notification(kind, execution_id, data, stored_at)),
             ]
         )
+
+    async def keep(self, execution_id: str, data: bytes, ttl_ms: int) -> None:
+        await self._run([("SET", redis_key(Kind.KEPT, execution_id), data, "PX", ttl_ms)])
 
     async def get_many(self, execution_id: str, kinds: Sequence[Kind]) -> list[bytes | None]:
         replies = await self._run([("GET", redis_key(kind, execution_id)) for kind in kinds])

@@ -57,8 +57,11 @@ class ResultTooLarge(Exception):
 
 
 class ResultSink(Protocol):
-    async def store_result(self, execution_id: str, record_json: bytes, ttl_seconds: int) -> None:
-        """Hand a finished record over; ResultTooLarge or Unavailable on failure."""
+    async def store_result(
+        self, execution_id: str, record_json: bytes, ttl_seconds: int, keep_seconds: int = 0
+    ) -> None:
+        """Hand a finished record over (``keep_seconds``: also keep it that long for
+        idempotent repeats); ResultTooLarge or Unavailable on failure."""
 
     async def store_response(
         self, execution_id: str, response_json: bytes, ttl_seconds: int

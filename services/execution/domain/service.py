@@ -68,6 +68,7 @@ class StartRequest:
     trigger_output: Any
     mode: str | None = None
     publish_early_response: bool = False
+    keep_result_seconds: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ class _Job:
     mode: str
     trigger_output: Any
     publish_early_response: bool
+    keep_seconds: int = 0
     delivery: Delivery | None = None
     early: list[asyncio.Task[None]] = field(default_factory=list)
     saving: asyncio.Task[None] | None = None
@@ -170,6 +172,7 @@ class ExecutionService:
             mode=request.mode or workflow.trigger_type,
             trigger_output=request.trigger_output,
             publish_early_response=request.publish_early_response,
+            keep_seconds=request.keep_result_seconds,
             delivery=delivery,
         )
 
@@ -338,7 +341,7 @@ class ExecutionService:
             data = record.encode()
         handed_over = True
         try:
-            await self._sink.store_result(job.execution_id, data, job.ttl)
+            await self._sink.store_result(job.execution_id, data, job.ttl, job.keep_seconds)
         except Unavailable as exc:
             log.error("could not hand the result to the cache service", error=exc.message)
             handed_over = False
@@ -346,7 +349,7 @@ class ExecutionService:
             record = record.too_large(len(data), self._max_result_bytes)
             data = record.encode()
             try:
-                await self._sink.store_result(job.execution_id, data, job.ttl)
+                await self._sink.store_result(job.execution_id, data, job.ttl, job.keep_seconds)
             except (Unavailable, ResultTooLarge) as exc:
                 log.error("could not hand the result to the cache service", error=str(exc))
                 handed_over = False

@@ -4,13 +4,14 @@ input as its trigger node's output."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from runtime.errors import InvalidArgument, NotFound
+from runtime.errors import InvalidArgument, NotFound, Unavailable
 from runtime.ids import new_id
 from runtime.logs import bind_execution, get_logger
 from runtime.strict_json import loads_strict
 from runtime.workflow import WorkflowSettings
+from services.trigger.domain.idempotency import Idempotency
 from services.trigger.domain.ports import ExecutionStarter, WorkflowStore
 from services.trigger.domain.records import ExecutionMode, StartRequest
 
@@ -24,14 +25,27 @@ class ManualRun:
     execution_id: str
     response_timeout_seconds: int
     save_execution: bool
+    replayed: bool = False
+    idempotency_key_reused: bool = False
 
 
 class ManualRunner:
-    def __init__(self, store: WorkflowStore, starter: ExecutionStarter) -> None:
+    def __init__(
+        self, store: WorkflowStore, starter: ExecutionStarter, idempotency: Idempotency
+    ) -> None:
         self._store = store
         self._starter = starter
+        self._idempotency = idempotency
 
-    async def run(self, workflow_id: str, input_json: bytes, execution_id: str = "") -> ManualRun:
+    async def run(
+        self,
+        workflow_id: str,
+        input_json: bytes,
+        execution_id: str = "",
+        *,
+        idempotency_key: str = "",
+        fingerprint: str = "",
+    ) -> ManualRun:
         try:
             trigger_output = loads_strict(input_json) if input_json else {}
         except (UnicodeDecodeError, ValueError) as exc:
@@ -43,18 +57,39 @@ class ManualRunner:
             raise NotFound(f"no workflow with id {workflow_id!r}")
         settings = WorkflowSettings.model_validate(json.loads(record.definition)["settings"])
         execution_id = execution_id or new_id()
-        bind_execution(execution_id)
-        await self._starter.start(
-            StartRequest(
-                execution_id=execution_id,
-                workflow_json=record.definition_bytes,
-                mode=ExecutionMode.MANUAL,
-                trigger_output=trigger_output,
-            )
-        )
-        log.info("Started manual run", workflow_id=workflow_id)
-        return ManualRun(
+        run = ManualRun(
             execution_id=execution_id,
             response_timeout_seconds=settings.responseTimeoutSeconds,
             save_execution=settings.saveExecutionToDatabase,
         )
+        keep_seconds = 0
+        if idempotency_key:
+            decision = await self._idempotency.decide(
+                workflow_id, idempotency_key, fingerprint, execution_id
+            )
+            bind_execution(decision.execution_id)
+            if decision.reused:
+                return replace(run, execution_id=decision.execution_id, idempotency_key_reused=True)
+            if decision.replayed:
+                log.info("Idempotent repeat: answering with the earlier execution")
+                return replace(run, execution_id=decision.execution_id, replayed=True)
+            keep_seconds = self._idempotency.ttl_seconds
+        bind_execution(execution_id)
+        try:
+            await self._starter.start(
+                StartRequest(
+                    execution_id=execution_id,
+                    workflow_json=record.definition_bytes,
+                    mode=ExecutionMode.MANUAL,
+                    trigger_output=trigger_output,
+                    keep_result_seconds=keep_seconds,
+                )
+            )
+        except Unavailable:  # nothing will run: a retry with the same key may start it
+            if idempotency_key:
+                await self._idempotency.release(
+                    workflow_id, idempotency_key, execution_id, fingerprint
+                )
+            raise
+        log.info("Started manual run", workflow_id=workflow_id)
+        return run

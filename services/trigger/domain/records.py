@@ -38,6 +38,8 @@ class StartRequest:
     mode: ExecutionMode
     trigger_output: object
     publish_early_response: bool = False
+    keep_result_seconds: int = 0
+    """Keep the finished record this long for idempotent repeats (0: no)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,8 @@ class WebhookCall:
     query: tuple[tuple[str, str], ...]
     body: bytes
     execution_id: str = ""
+    idempotency_key: str = ""
+    fingerprint: str = ""
 
     @property
     def header_values(self) -> dict[str, list[str]]:

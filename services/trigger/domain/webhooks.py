@@ -5,15 +5,22 @@ the execution. Rejections are outcomes, not errors; only a failure to start the 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from runtime.errors import Unavailable
 from runtime.ids import new_id
 from runtime.logs import bind_execution, get_logger
+from services.trigger.domain.idempotency import Idempotency
 from services.trigger.domain.ports import ExecutionStarter
 from services.trigger.domain.records import ExecutionMode, StartRequest, WebhookRoute
 from services.trigger.domain.snapshot import MethodNotAllowed
 from services.trigger.domain.trigger_index import TriggerIndex
 from services.trigger.domain.webhook_auth import authenticate, secret_headers
+from services.trigger.domain.webhook_credentials import (
+    AuthUnresolvable,
+    CredentialResolver,
+    resolve_auth,
+)
 from services.trigger.domain.webhook_request import (
     InvalidBody,
     WebhookCall,
@@ -31,6 +38,7 @@ class Rejection(enum.Enum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UNAUTHORIZED = "unauthorized"
     INVALID_BODY = "invalid_body"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +53,23 @@ class WebhookOutcome:
     response_mode: str = ""
     response_timeout_seconds: int = 0
     save_execution: bool = False
+    replayed: bool = False
 
 
 class WebhookHandler:
-    def __init__(self, index: TriggerIndex, starter: ExecutionStarter) -> None:
+    def __init__(
+        self,
+        index: TriggerIndex,
+        starter: ExecutionStarter,
+        idempotency: Idempotency,
+        *,
+        credentials: CredentialResolver | None = None,
+    ) -> None:
+        """``credentials`` resolves webhook auth that names a credential."""
         self._index = index
         self._starter = starter
+        self._idempotency = idempotency
+        self._credentials = credentials
 
     async def _resolve(self, method: str, path: str) -> WebhookRoute | WebhookOutcome:
         found = self._index.snapshot.resolve(method, path)
@@ -74,7 +93,13 @@ class WebhookHandler:
         if isinstance(route, WebhookOutcome):
             return route
         headers = call.header_values
-        auth = route.params.auth
+        try:
+            auth = await resolve_auth(route.params.auth, self._credentials)
+        except AuthUnresolvable as exc:
+            log.warning(
+                "Webhook auth credential unusable", workflow_id=route.workflow_id, reason=exc.reason
+            )
+            return WebhookOutcome(Rejection.UNAUTHORIZED, "authentication failed")
         if not authenticate(auth, headers, call.body):
             log.info(
                 "Webhook call failed authentication",
@@ -89,6 +114,30 @@ class WebhookHandler:
             return WebhookOutcome(Rejection.INVALID_BODY, str(exc))
 
         execution_id = call.execution_id or new_id()
+        response_mode = route.params.responseMode
+        started = WebhookOutcome(
+            execution_id=execution_id,
+            workflow_id=route.workflow_id,
+            response_mode=response_mode,
+            response_timeout_seconds=route.settings.responseTimeoutSeconds,
+            save_execution=route.settings.saveExecutionToDatabase,
+        )
+        keep_seconds = 0
+        if call.idempotency_key:
+            decision = await self._idempotency.decide(
+                route.workflow_id, call.idempotency_key, call.fingerprint, execution_id
+            )
+            bind_execution(decision.execution_id)
+            if decision.reused:
+                return WebhookOutcome(
+                    Rejection.IDEMPOTENCY_KEY_REUSED,
+                    "this Idempotency-Key was already used with a different request",
+                    execution_id=decision.execution_id,
+                )
+            if decision.replayed:
+                log.info("Idempotent repeat: answering with the earlier execution")
+                return replace(started, execution_id=decision.execution_id, replayed=True)
+            keep_seconds = self._idempotency.ttl_seconds
         bind_execution(execution_id)
         output = trigger_output(
             method=method,
@@ -98,20 +147,21 @@ class WebhookHandler:
             body=body,
             hidden_headers=secret_headers(auth),
         )
-        response_mode = route.params.responseMode
-        await self._starter.start(
-            StartRequest(
-                execution_id=execution_id,
-                workflow_json=route.definition,
-                mode=ExecutionMode.WEBHOOK,
-                trigger_output=output,
-                publish_early_response=response_mode == "responseNode",
+        try:
+            await self._starter.start(
+                StartRequest(
+                    execution_id=execution_id,
+                    workflow_json=route.definition,
+                    mode=ExecutionMode.WEBHOOK,
+                    trigger_output=output,
+                    publish_early_response=response_mode == "responseNode",
+                    keep_result_seconds=keep_seconds,
+                )
             )
-        )
-        return WebhookOutcome(
-            execution_id=execution_id,
-            workflow_id=route.workflow_id,
-            response_mode=response_mode,
-            response_timeout_seconds=route.settings.responseTimeoutSeconds,
-            save_execution=route.settings.saveExecutionToDatabase,
-        )
+        except Unavailable:  # nothing will run: a retry with the same key may start it
+            if call.idempotency_key:
+                await self._idempotency.release(
+                    route.workflow_id, call.idempotency_key, execution_id, call.fingerprint
+                )
+            raise
+        return started

@@ -34,6 +34,10 @@ class _WatchEventEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WatchEvent
     """The execution ended (record_json is set)."""
     WATCH_EVENT_TIMED_OUT: _WatchEvent.ValueType  # 4
     """The timeout passed with no result."""
+    WATCH_EVENT_NOT_KEPT: _WatchEvent.ValueType  # 5
+    """The execution ended, but its record was too large to keep for repeats and its
+    result has expired.
+    """
 
 class WatchEvent(_WatchEvent, metaclass=_WatchEventEnumTypeWrapper):
     """WatchEvent says what a WatchResultResponse carries."""
@@ -48,6 +52,10 @@ WATCH_EVENT_RESULT: WatchEvent.ValueType  # 3
 """The execution ended (record_json is set)."""
 WATCH_EVENT_TIMED_OUT: WatchEvent.ValueType  # 4
 """The timeout passed with no result."""
+WATCH_EVENT_NOT_KEPT: WatchEvent.ValueType  # 5
+"""The execution ended, but its record was too large to keep for repeats and its
+result has expired.
+"""
 Global___WatchEvent: _TypeAlias = WatchEvent  # noqa: Y015
 
 @_typing.final
@@ -59,22 +67,29 @@ class StoreResultRequest(_message.Message):
     EXECUTION_ID_FIELD_NUMBER: _builtins.int
     RECORD_JSON_FIELD_NUMBER: _builtins.int
     TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    KEEP_SECONDS_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """The execution id."""
     record_json: _builtins.bytes
     """The execution record as the public JSON of the HTTP API (UTF-8)."""
     ttl_seconds: _builtins.int
     """How long the result is kept, in seconds (the workflow's resultTtlSeconds)."""
+    keep_seconds: _builtins.int
+    """Also keep the record this many seconds for repeats of the request that started
+    the run (its Idempotency-Key); 0 for none. A record over the kept-size limit is
+    not kept: a watch then ends with WATCH_EVENT_NOT_KEPT once the result expired.
+    """
     def __init__(
         self,
         *,
         execution_id: _builtins.str = ...,
         record_json: _builtins.bytes = ...,
         ttl_seconds: _builtins.int = ...,
+        keep_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_id", b"execution_id", "record_json", b"record_json", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_id", b"execution_id", "keep_seconds", b"keep_seconds", "record_json", b"record_json", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -213,6 +228,7 @@ class WatchResultRequest(_message.Message):
     TIMEOUT_MS_FIELD_NUMBER: _builtins.int
     ACCEPT_EARLY_RESPONSE_FIELD_NUMBER: _builtins.int
     SAVED_TO_DATABASE_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """The execution id."""
     timeout_ms: _builtins.int
@@ -223,6 +239,10 @@ class WatchResultRequest(_message.Message):
     """The execution is being saved to the database: while Redis is unreachable the
     service may read the saved record through the execution service.
     """
+    replayed: _builtins.bool
+    """The caller repeats the request that started the execution (same
+    Idempotency-Key): a record kept past its result TTL is delivered too.
+    """
     def __init__(
         self,
         *,
@@ -230,10 +250,11 @@ class WatchResultRequest(_message.Message):
         timeout_ms: _builtins.int = ...,
         accept_early_response: _builtins.bool = ...,
         saved_to_database: _builtins.bool = ...,
+        replayed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_early_response", b"accept_early_response", "execution_id", b"execution_id", "saved_to_database", b"saved_to_database", "timeout_ms", b"timeout_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_early_response", b"accept_early_response", "execution_id", b"execution_id", "replayed", b"replayed", "saved_to_database", b"saved_to_database", "timeout_ms", b"timeout_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

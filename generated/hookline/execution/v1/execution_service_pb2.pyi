@@ -87,6 +87,7 @@ class StartExecutionRequest(_message.Message):
     TRIGGER_OUTPUT_JSON_FIELD_NUMBER: _builtins.int
     PUBLISH_EARLY_RESPONSE_FIELD_NUMBER: _builtins.int
     DIRECT_FIELD_NUMBER: _builtins.int
+    KEEP_RESULT_SECONDS_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """The execution id, chosen by the caller."""
     workflow_json: _builtins.bytes
@@ -103,6 +104,10 @@ class StartExecutionRequest(_message.Message):
     """Run on the replica that receives this call instead of putting the run on the
     queue: the caller could not reach the queue (Redis). Not durable.
     """
+    keep_result_seconds: _builtins.int
+    """Keep the finished record this many seconds for repeats of the request that
+    started the run (its Idempotency-Key); 0 for none.
+    """
     def __init__(
         self,
         *,
@@ -112,10 +117,11 @@ class StartExecutionRequest(_message.Message):
         trigger_output_json: _builtins.bytes = ...,
         publish_early_response: _builtins.bool = ...,
         direct: _builtins.bool = ...,
+        keep_result_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["direct", b"direct", "execution_id", b"execution_id", "mode", b"mode", "publish_early_response", b"publish_early_response", "trigger_output_json", b"trigger_output_json", "workflow_json", b"workflow_json"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["direct", b"direct", "execution_id", b"execution_id", "keep_result_seconds", b"keep_result_seconds", "mode", b"mode", "publish_early_response", b"publish_early_response", "trigger_output_json", b"trigger_output_json", "workflow_json", b"workflow_json"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
