@@ -24,8 +24,10 @@ COLUMN_GAP = 88.0
 ROW_GAP = 36.0
 MARGIN = 24.0
 _SWEEPS = 6
-_PORT_OFFSET = {"true": -12.0, "false": 12.0}
-"""The two outputs of an ``if`` node leave it a little apart, so that both labels show."""
+_PORT_STEP = 24.0
+"""The outputs of a node with several (if, switch, error outputs) leave it this far
+apart, so that every label shows."""
+_PORT_RANK = {"true": 0, "false": 1, "error": 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,8 @@ class NodeBox:
     y: float
     width: float = NODE_WIDTH
     height: float = NODE_HEIGHT
+    marks: tuple[str, ...] = ()
+    """Badges for node settings: ``forEach``, ``retry``, ``onError``."""
 
     @property
     def out_port(self) -> tuple[float, float]:
@@ -60,7 +64,8 @@ class EdgePath:
 
     @property
     def label(self) -> str | None:
-        """``true``/``false`` on the outputs of an ``if`` node; nothing on ``main``."""
+        """The output's name (``true``/``false``, a switch rule, ``error``); nothing on
+        ``main``."""
         return None if self.output == "main" else self.output
 
 
@@ -98,6 +103,40 @@ def _graph(workflow: Mapping[str, Any]) -> tuple[dict[str, str], list[tuple[str,
         if source in types and target in types and source != target:
             edges.append((str(source), str(target), str(conn.get("output") or "main")))
     return types, edges
+
+
+def _marks(workflow: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Badges for each node's settings: ``forEach``, ``retry ×N``, ``onError``."""
+    marks: dict[str, tuple[str, ...]] = {}
+    for node in workflow.get("nodes") or []:
+        if not isinstance(node, Mapping) or not isinstance(node.get("name"), str):
+            continue
+        found: list[str] = []
+        if node.get("forEach") is not None:
+            found.append(f"forEach ×{node.get('forEachConcurrency') or 1}")
+        retry = node.get("retry")
+        if isinstance(retry, Mapping) and retry.get("maxTries", 1) != 1:
+            found.append(f"retry ×{retry.get('maxTries')}")
+        if node.get("onError") in ("continue", "errorOutput"):
+            found.append(f"onError {node.get('onError')}")
+        marks[node["name"]] = tuple(found)
+    return marks
+
+
+def _port_offsets(edges: list[tuple[str, str, str]]) -> dict[tuple[str, str], float]:
+    """Where each (source, output) leaves its node, relative to the node's middle."""
+    outputs: dict[str, list[str]] = {}
+    for source, _, output in edges:
+        names = outputs.setdefault(source, [])
+        if output not in names:
+            names.append(output)
+    offsets: dict[tuple[str, str], float] = {}
+    for source, names in outputs.items():
+        names.sort(key=lambda name: _PORT_RANK.get(name, 2))
+        step = min(_PORT_STEP, (NODE_HEIGHT - 12) / max(len(names) - 1, 1))
+        for index, name in enumerate(names):
+            offsets[source, name] = (index - (len(names) - 1) / 2) * step
+    return offsets
 
 
 def _layers(names: list[str], edges: list[tuple[str, str, str]]) -> dict[str, int]:
@@ -209,9 +248,15 @@ def layout_workflow(workflow: Mapping[str, Any]) -> Diagram:
     }
     height = max(y for _, y in centre.values()) + NODE_HEIGHT + MARGIN
 
+    marks = _marks(workflow)
     boxes = tuple(
         NodeBox(
-            name=name, type=types[name], layer=layer[name], x=centre[name][0], y=centre[name][1]
+            name=name,
+            type=types[name],
+            layer=layer[name],
+            x=centre[name][0],
+            y=centre[name][1],
+            marks=marks.get(name, ()),
         )
         for col in columns
         for name in col
@@ -219,9 +264,10 @@ def layout_workflow(workflow: Mapping[str, Any]) -> Diagram:
     )
     by_name = {box.name: box for box in boxes}
     paths: list[EdgePath] = []
+    offsets = _port_offsets(edges)
     for source, target, output, virtual in chains:
         out_x, out_y = by_name[source].out_port
-        points = [(out_x, out_y + _PORT_OFFSET.get(output, 0.0))]
+        points = [(out_x, out_y + offsets.get((source, output), 0.0))]
         for key in virtual:
             x, y = centre[key]
             points.append((x, y + NODE_HEIGHT / 2))

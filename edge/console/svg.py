@@ -2,7 +2,9 @@
 
 Nodes are rounded boxes coloured by kind (trigger, logic, data, http, error) and,
 on an execution page, outlined by their run status; connections are curves with an
-arrow head, and the outputs of ``if`` nodes carry a ``true``/``false`` label. The
+arrow head, and named outputs carry a label (``true``/``false`` of an ``if``, a
+switch's rule outputs, ``error`` outputs, drawn dashed). Nodes with settings carry
+badges (``forEach ×N`` for the repetition, ``retry ×N``, ``onError``). The
 result is ``Markup`` (every name is escaped here) to drop into a template.
 """
 
@@ -21,6 +23,8 @@ _KINDS = {
     "schedule": "trigger",
     "manual": "trigger",
     "if": "logic",
+    "switch": "logic",
+    "merge": "logic",
     "wait": "logic",
     "set": "data",
     "httpRequest": "http",
@@ -88,8 +92,25 @@ def _node(box: NodeBox, status: str | None) -> str:
         f"{escape(_short(box.name))}</text>"
         f'<text class="node-type" x="{_num(cx)}" y="{_num(box.y + 42)}">'
         f"{escape(box.type)}{' · ' + escape(status) if status else ''}</text>"
-        "</g>"
+        f"{_marks(box)}</g>"
     )
+
+
+def _marks(box: NodeBox) -> str:
+    """Badges above the node's top edge, one per setting."""
+    parts: list[str] = []
+    x = box.x + 10
+    for mark in box.marks:
+        width = 10 + 6.2 * len(mark)
+        kind = mark.split(" ", 1)[0]
+        parts.append(
+            f'<g class="node-mark node-mark-{escape(kind)}"><title>{escape(mark)}</title>'
+            f'<rect x="{_num(x)}" y="{_num(box.y - 9)}" width="{_num(width)}" height="16" '
+            'rx="8"/>'
+            f'<text x="{_num(x + width / 2)}" y="{_num(box.y + 3)}">{escape(mark)}</text></g>'
+        )
+        x += width + 4
+    return "".join(parts)
 
 
 def _edge(edge: EdgePath, marker: str) -> str:
