@@ -1,10 +1,12 @@
-"""Readiness: the stock gRPC health check of each upstream service, plus the cache
-service's health status for its pseudo-service ``redis``.
+"""Readiness: the stock gRPC health check of each upstream service, plus two
+pseudo-services: the cache service's ``redis`` and the execution service's ``queue``
+(the run queue on Redis).
 
 A service is ``ok`` when one of its channels answers SERVING for its service name,
 else ``down``. ``redis`` is ``ok`` (SERVING), ``down`` (NOT_SERVING),
 ``not_configured`` (NOT_FOUND or SERVICE_UNKNOWN: the cache runs without Redis) or
-``unknown`` (the cache service itself could not be asked).
+``unknown`` (the cache service itself could not be asked); ``queue`` the same, as
+the execution replicas see the run queue.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from edge.schemas import Readiness
 from edge.upstreams import HEALTH_TIMEOUT_SECONDS, SERVICE_NAMES, Upstreams
 from runtime.logs import get_logger
 
-__all__ = ["REDIS_HEALTH_SERVICE", "check_readiness"]
+__all__ = ["QUEUE_HEALTH_SERVICE", "REDIS_HEALTH_SERVICE", "check_readiness"]
 
 log = get_logger(__name__)
 
 REDIS_HEALTH_SERVICE = "redis"
+QUEUE_HEALTH_SERVICE = "queue"
 
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -51,9 +54,9 @@ async def _service_ok(upstreams: Upstreams, name: str) -> bool:
     return True
 
 
-async def _redis_state(upstreams: Upstreams) -> str:
+async def _pseudo_state(upstreams: Upstreams, service: str, pseudo: str) -> str:
     statuses = await asyncio.gather(
-        *(_status(stub, REDIS_HEALTH_SERVICE) for stub in upstreams.health_stubs("cache"))
+        *(_status(stub, pseudo) for stub in upstreams.health_stubs(service))
     )
     if any(status == _SERVING for status in statuses):
         return "ok"
@@ -65,22 +68,24 @@ async def _redis_state(upstreams: Upstreams) -> str:
 
 
 async def check_readiness(upstreams: Upstreams) -> Readiness:
-    trigger, execution, cache, redis = await asyncio.gather(
+    trigger, execution, cache, redis, queue = await asyncio.gather(
         _service_ok(upstreams, "trigger"),
         _service_ok(upstreams, "execution"),
         _service_ok(upstreams, "cache"),
-        _redis_state(upstreams),
+        _pseudo_state(upstreams, "cache", REDIS_HEALTH_SERVICE),
+        _pseudo_state(upstreams, "execution", QUEUE_HEALTH_SERVICE),
     )
     checks = {
         "trigger": "ok" if trigger else "down",
         "execution": "ok" if execution else "down",
         "cache": "ok" if cache else "down",
         "redis": redis,
+        "queue": queue,
     }
     status: Literal["ready", "degraded", "not_ready"]
     if not (trigger and execution and cache):
         status = "not_ready"
-    elif redis == "down":
+    elif redis == "down" or queue == "down":
         status = "degraded"
     else:
         status = "ready"

@@ -53,8 +53,8 @@ class Liveness(msgspec.Struct):
 
 
 class Readiness(msgspec.Struct):
-    """``checks`` maps trigger/execution/cache to ok|down and redis to
-    ok|down|not_configured|unknown."""
+    """``checks`` maps trigger/execution/cache to ok|down, and redis and queue (the run
+    queue) to ok|down|not_configured|unknown."""
 
     status: Literal["ready", "degraded", "not_ready"]
     checks: dict[str, str]

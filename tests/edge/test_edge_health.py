@@ -31,13 +31,32 @@ async def test_readyz_is_ready_when_every_service_and_redis_serve(
     make_client: MakeClient, own_fakes: FakeUpstreams
 ) -> None:
     await own_fakes.cache_server.health.set("redis", SERVING)
+    await own_fakes.main.health.set("queue", SERVING)
     async with make_client(own_fakes) as client:
         resp = await client.get("/readyz")
     assert resp.status_code == 200
     assert resp.json() == {
         "status": "ready",
-        "checks": {"trigger": "ok", "execution": "ok", "cache": "ok", "redis": "ok"},
+        "checks": {
+            "trigger": "ok",
+            "execution": "ok",
+            "cache": "ok",
+            "redis": "ok",
+            "queue": "ok",
+        },
     }
+
+
+async def test_readyz_is_degraded_when_the_run_queue_is_down(
+    make_client: MakeClient, own_fakes: FakeUpstreams
+) -> None:
+    await own_fakes.cache_server.health.set("redis", SERVING)
+    await own_fakes.main.health.set("queue", NOT_SERVING)
+    async with make_client(own_fakes) as client:
+        resp = await client.get("/readyz")
+    assert resp.status_code == 200
+    assert resp.json()["status"] == "degraded"
+    assert resp.json()["checks"]["queue"] == "down"
 
 
 async def test_readyz_is_degraded_when_redis_is_down(
@@ -58,6 +77,7 @@ async def test_readyz_says_redis_is_not_configured_when_the_cache_has_no_redis(
     assert resp.status_code == 200
     assert resp.json()["status"] == "ready"
     assert resp.json()["checks"]["redis"] == "not_configured"
+    assert resp.json()["checks"]["queue"] == "not_configured"
 
 
 async def test_readyz_is_503_not_ready_when_a_service_does_not_serve(
