@@ -20,6 +20,7 @@ from litestar.openapi import OpenAPIConfig
 from edge.auth import api_key_guard
 from edge.console import ConsolePlugin
 from edge.controllers import (
+    CredentialController,
     ExecutionController,
     HealthController,
     MetricsController,
@@ -81,7 +82,7 @@ def create_app(settings: Settings) -> Litestar:
     )
     api = Router(
         path=API_PREFIX,
-        route_handlers=[WorkflowController, ExecutionController],
+        route_handlers=[WorkflowController, ExecutionController, CredentialController],
         guards=api_key_guard(settings.api_key),
     )
     return Litestar(

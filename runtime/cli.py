@@ -103,7 +103,25 @@ def _dev(settings: Settings) -> None:
     else:
         log.info("Execution results go through Redis", redis=_redacted(settings))
     log.info("Database", url=_redacted_db(settings.database_url))
+    settings = _dev_encryption_key(settings)
     _run_loop(_run(settings, LocalStack(settings), "dev"))
+
+
+def _dev_encryption_key(settings: Settings) -> Settings:
+    """Without HOOKLINE_ENCRYPTION_KEY, ``hookline dev`` keeps credentials' key in a
+    file beside its database, and says so."""
+    from runtime.dev_encryption_key import with_dev_key
+
+    dev = with_dev_key(settings)
+    if dev.path is not None and dev.created:
+        log.warning(
+            "No HOOKLINE_ENCRYPTION_KEY: created an encryption key file for credentials; "
+            "keep it with the database (credentials cannot be read without it)",
+            path=str(dev.path),
+        )
+    elif dev.path is not None:
+        log.info("Credentials use the encryption key file", path=str(dev.path))
+    return dev.settings
 
 
 def _serve(settings: Settings, service: str) -> None:

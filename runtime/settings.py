@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         default=None,
         description="Signs console sessions and CSRF tokens, the same on every edge. "
         "Unset: derived from api_key, else random per process.",
+    )
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Key for credentials at rest: 32 random bytes, url-safe base64 (for "
+        "example python -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(32))"
+        ".decode())'). Needed by the trigger service; unset, it stores no credentials "
+        "(hookline dev makes a key file beside its SQLite database).",
     )
 
     # --- Result delivery ---

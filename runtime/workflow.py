@@ -11,16 +11,18 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from croniter import croniter
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from runtime.errors import InvalidArgument
@@ -79,22 +81,52 @@ class WorkflowSettings(_Strict):
 
 
 # ------------------------------------------------------------ node parameters
-class HeaderAuth(_Strict):
+def _credential_name(value: str) -> str:
+    if "{{" in value or "{%" in value:
+        raise ValueError("must be a credential name, not a template")
+    return value
+
+
+CredentialName = Annotated[NonEmpty, AfterValidator(_credential_name)]
+
+
+class _SecretOrCredential(_Strict):
+    """Auth whose secret is written in it or comes from the credential it names
+    (DESIGN.md section 2, "Credentials"): one or the other."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    credential: CredentialName | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        given = [name for name in self.secret_fields if getattr(self, name) is not None]
+        fields = " and ".join(self.secret_fields)
+        if self.credential is not None and given:
+            raise ValueError(f"give either {fields} or credential, not both")
+        if self.credential is None and len(given) != len(self.secret_fields):
+            raise ValueError(f"needs {fields}, or credential naming a stored credential")
+        return self
+
+
+class HeaderAuth(_SecretOrCredential):
+    secret_fields = ("value",)
     type: Literal["header"]
     name: NonEmpty
-    value: NonEmpty
+    value: NonEmpty | None = None
 
 
-class BasicAuth(_Strict):
+class BasicAuth(_SecretOrCredential):
+    secret_fields = ("username", "password")
     type: Literal["basic"]
-    username: NonEmpty
-    password: str
+    username: NonEmpty | None = None
+    password: str | None = None
 
 
-class HmacAuth(_Strict):
+class HmacAuth(_SecretOrCredential):
+    secret_fields = ("secret",)
     type: Literal["hmac"]
     header: NonEmpty
-    secret: NonEmpty
+    secret: NonEmpty | None = None
 
 
 DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300
@@ -193,6 +225,8 @@ class HttpRequestParameters(_Strict):
     headers: dict[str, Any] = Field(default_factory=dict)
     body: Any = None
     timeoutSeconds: NumberOrTemplate = 10
+    credential: CredentialName | None = None
+    """A stored credential (httpHeader, httpBasic or bearer) that sets a header."""
 
     @field_validator("timeoutSeconds")
     @classmethod

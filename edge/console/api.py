@@ -166,6 +166,29 @@ class HookApi:
         response = await self._call("POST", f"/api/v1/workflows/{workflow_id}/run", json=body)
         return str(response.json()["executionId"])
 
+    # ----------------------------------------------------------- credentials
+    async def all_credentials(self) -> list[dict[str, Any]]:
+        """Every credential's metadata (the API never answers values)."""
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(_MAX_WORKFLOW_PAGES):
+            params = {"limit": 100, "cursor": cursor}
+            body = (await self._call("GET", "/api/v1/credentials", params=params)).json()
+            found.extend(body.get("data") or [])
+            cursor = body.get("nextCursor")
+            if not cursor:
+                break
+        return found
+
+    async def create_credential(self, document: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = (
+            await self._call("POST", "/api/v1/credentials", json=document)
+        ).json()
+        return result
+
+    async def delete_credential(self, credential_id: str) -> None:
+        await self._call("DELETE", f"/api/v1/credentials/{credential_id}")
+
     # ------------------------------------------------------------ executions
     async def list_executions(
         self,

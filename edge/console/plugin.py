@@ -26,6 +26,7 @@ from litestar.static_files import create_static_files_router
 
 from edge.console.access import LoginController, console_csrf_config, console_key_guard
 from edge.console.context import ConsoleContext, provide_api
+from edge.console.credentials import CredentialPages
 from edge.console.error_pages import console_exception_handlers
 from edge.console.executions import ExecutionPages
 from edge.console.signing import ConsoleSigner
@@ -63,7 +64,7 @@ class ConsolePlugin(InitPlugin):
         context = self.context
         return Router(
             path=CONSOLE_PATH,
-            route_handlers=[WorkflowPages, ExecutionPages, LoginController],
+            route_handlers=[WorkflowPages, ExecutionPages, CredentialPages, LoginController],
             guards=console_key_guard(context.api_key, context.signer),
             middleware=[
                 DefineMiddleware(CSRFMiddleware, config=console_csrf_config(context.signer))

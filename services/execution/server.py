@@ -44,6 +44,7 @@ from services.execution.domain import (
     RunScheduler,
     TemplateRenderer,
 )
+from services.execution.domain.credentials import CachedCredentials
 from services.execution.domain.engine import DEFAULT_MAX_RESPONSE_BYTES
 from services.execution.domain.intake import RunIntake
 from services.execution.domain.outbound import OutboundPolicy, outbound_client
@@ -55,6 +56,7 @@ from services.execution.storage.redis_queue import (
     RedisRunJournal,
     RedisRunQueue,
 )
+from services.execution.trigger_credentials import TriggerCredentialSource, trigger_client
 
 __all__ = ["QUEUE_HEALTH_SERVICE", "ExecutionServer"]
 
@@ -114,6 +116,8 @@ class ExecutionServer:
                 security=GrpcSecurity.from_settings(settings),
             )
             self._exit.push_async_callback(cache.close)
+            trigger = trigger_client(settings)  # credentials for httpRequest nodes
+            self._exit.push_async_callback(trigger.close)
             http = outbound_client(
                 OutboundPolicy.parse(settings.http_allow_private, settings.http_allow_hosts),
                 limits=_HTTP_LIMITS,
@@ -126,6 +130,7 @@ class ExecutionServer:
                     max_response_bytes=self._max_response_bytes,
                     max_output_bytes=settings.max_node_output_bytes,
                     node_timeout_seconds=settings.node_timeout_seconds,
+                    credentials=CachedCredentials(TriggerCredentialSource(trigger)),
                 ),
                 store=SqlExecutionStore(db),
                 sink=CacheResultSink(cache),

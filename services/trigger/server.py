@@ -35,6 +35,9 @@ from runtime.metrics import MetricsEndpoint
 from runtime.redis_client import create_redis
 from runtime.run_queue import RunProducer
 from runtime.settings import Settings
+from services.trigger.domain.credential_cipher import CredentialCipher, cipher_for
+from services.trigger.domain.credentials import CredentialManager
+from services.trigger.domain.idempotency import Idempotency, MemoryIdempotencyKeys
 from services.trigger.domain.manual_runs import ManualRunner
 from services.trigger.domain.ports import ExecutionStarter, TickLedger
 from services.trigger.domain.scheduler import Scheduler
@@ -46,7 +49,9 @@ from services.trigger.metrics import TriggerMetrics
 from services.trigger.run_dispatch import QueueFirstStarter
 from services.trigger.servicer import SERVICE_NAME, TriggerServicer
 from services.trigger.storage.redis_change_feed import RedisChangeFeed
+from services.trigger.storage.redis_idempotency import RedisIdempotencyKeys
 from services.trigger.storage.redis_tick_ledger import RedisTickLedger
+from services.trigger.storage.sql_credential_store import SqlCredentialStore
 from services.trigger.storage.sql_tick_ledger import SqlTickLedger
 from services.trigger.storage.sql_workflow_store import SqlWorkflowStore
 
@@ -80,6 +85,17 @@ class TriggerOptions:
 
 def _default_replica_id() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{new_id()[-8:]}"
+
+
+def _cipher(settings: Settings) -> CredentialCipher | None:
+    """The credential cipher; without a key, say once that credentials are off."""
+    key = settings.encryption_key
+    cipher = cipher_for(key.get_secret_value() if key is not None else None)
+    if cipher is None:
+        log.warning(
+            "No HOOKLINE_ENCRYPTION_KEY: credentials cannot be stored or used until it is set"
+        )
+    return cipher
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
@@ -194,6 +210,11 @@ class TriggerServer:
             starter = QueueFirstStarter(producer, direct)
 
         store = SqlWorkflowStore(engine)
+        idempotency = Idempotency(
+            RedisIdempotencyKeys(redis) if redis is not None else None,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            local=MemoryIdempotencyKeys(),
+        )
         feed = RedisChangeFeed(redis) if redis is not None else None
         index = TriggerIndex(
             store,
@@ -233,11 +254,15 @@ class TriggerServer:
             except TimeoutError:
                 log.warning("Serving before the workflow change subscription is up")
 
+        credentials = CredentialManager(SqlCredentialStore(engine), store, _cipher(settings))
         servicer = TriggerServicer(
-            WorkflowManager(store, on_change=index.workflow_changed),
-            WebhookHandler(index, starter),
-            ManualRunner(store, starter),
+            WorkflowManager(
+                store, on_change=index.workflow_changed, credential_types=credentials.types_of
+            ),
+            WebhookHandler(index, starter, idempotency, credentials=credentials),
+            ManualRunner(store, starter, idempotency),
             self.metrics,
+            credentials,
         )
 
         def register(server: grpc.aio.Server) -> None:

@@ -11,6 +11,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
+from services.trigger.credential_servicer import CredentialMethods
+from services.trigger.domain.credentials import CredentialManager
 from services.trigger.domain.manual_runs import ManualRunner
 from services.trigger.domain.records import WorkflowRecord
 from services.trigger.domain.webhook_request import WebhookCall
@@ -28,6 +30,7 @@ _REJECTIONS: dict[Rejection | None, pb.WebhookRejection.ValueType] = {
     Rejection.METHOD_NOT_ALLOWED: pb.WEBHOOK_REJECTION_METHOD_NOT_ALLOWED,
     Rejection.UNAUTHORIZED: pb.WEBHOOK_REJECTION_UNAUTHORIZED,
     Rejection.INVALID_BODY: pb.WEBHOOK_REJECTION_INVALID_BODY,
+    Rejection.IDEMPOTENCY_KEY_REUSED: pb.WEBHOOK_REJECTION_IDEMPOTENCY_KEY_REUSED,
 }
 
 _RESPONSE_MODES: dict[str, pb.ResponseMode.ValueType] = {
@@ -61,17 +64,20 @@ def _webhook_response(outcome: WebhookOutcome) -> pb.HandleWebhookResponse:
         response_mode=_RESPONSE_MODES.get(outcome.response_mode, pb.RESPONSE_MODE_UNSPECIFIED),
         response_timeout_seconds=outcome.response_timeout_seconds,
         save_execution=outcome.save_execution,
+        replayed=outcome.replayed,
     )
 
 
-class TriggerServicer(pb_grpc.TriggerServiceServicer):
+class TriggerServicer(CredentialMethods, pb_grpc.TriggerServiceServicer):
     def __init__(
         self,
         workflows: WorkflowManager,
         webhooks: WebhookHandler,
         runs: ManualRunner,
         metrics: TriggerMetrics,
+        credentials: CredentialManager,
     ) -> None:
+        self._credentials = credentials
         self._workflows = workflows
         self._webhooks = webhooks
         self._runs = runs
@@ -126,6 +132,8 @@ class TriggerServicer(pb_grpc.TriggerServiceServicer):
             query=tuple((q.name, q.value) for q in request.query),
             body=request.body,
             execution_id=request.execution_id,
+            idempotency_key=request.idempotency_key,
+            fingerprint=request.request_fingerprint.hex(),
         )
         outcome = await self._webhooks.handle(call)
         label = outcome.rejection.value if outcome.rejection else "started"
@@ -135,9 +143,17 @@ class TriggerServicer(pb_grpc.TriggerServiceServicer):
     async def RunWorkflow(
         self, request: pb.RunWorkflowRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.RunWorkflowResponse:
-        run = await self._runs.run(request.workflow_id, request.input_json, request.execution_id)
+        run = await self._runs.run(
+            request.workflow_id,
+            request.input_json,
+            request.execution_id,
+            idempotency_key=request.idempotency_key,
+            fingerprint=request.request_fingerprint.hex(),
+        )
         return pb.RunWorkflowResponse(
             execution_id=run.execution_id,
             response_timeout_seconds=run.response_timeout_seconds,
             save_execution=run.save_execution,
+            replayed=run.replayed,
+            idempotency_key_reused=run.idempotency_key_reused,
         )

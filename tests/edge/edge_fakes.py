@@ -133,6 +133,13 @@ class FakeTrigger(trig_grpc.TriggerServiceServicer):
             save_execution=True,
         )
 
+    # Credentials are tested against the real trigger service (tests/stack).
+    async def _not_faked(self, request: Any, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not faked")
+
+    CreateCredential = GetCredential = ListCredentials = _not_faked
+    ReplaceCredential = DeleteCredential = ResolveCredential = _not_faked
+
 
 class FakeExecution(exec_grpc.ExecutionServiceServicer):
     def __init__(self) -> None:

@@ -28,6 +28,7 @@ from runtime.logs import get_logger
 from runtime.node_settings import ERROR_OUTPUT
 from runtime.workflow import Connection, Node, Workflow
 from services.execution.domain.attempts import NodeFailed, Sleep, for_each, with_retry
+from services.execution.domain.credentials import CredentialSource
 from services.execution.domain.expressions import RenderError, RenderTimeout, TemplateRenderer
 from services.execution.domain.journal import Checkpoint, JournaledNode
 from services.execution.domain.nodes import (
@@ -79,6 +80,7 @@ class Engine:
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
         node_timeout_seconds: float = DEFAULT_NODE_TIMEOUT_SECONDS,
         sleep: Sleep = asyncio.sleep,
+        credentials: CredentialSource | None = None,
     ) -> None:
         """``max_output_bytes``: a node whose output (JSON) is larger fails;
         ``node_timeout_seconds``: a node that computes longer fails (rendering its
@@ -90,6 +92,7 @@ class Engine:
         self._max_response_bytes = max_response_bytes
         self._max_output_bytes = max_output_bytes
         self._node_timeout = node_timeout_seconds
+        self._credentials = credentials  # for httpRequest's ``credential``
 
     async def run(
         self,
@@ -252,7 +255,7 @@ class Engine:
             raise NodeFailed(f"{label} parameter {exc.path}: {exc.message}") from None
         except RenderTimeout:
             raise NodeFailed(timed_out) from None
-        ctx = NodeContext(self._http, self._max_response_bytes, node.parameters)
+        ctx = NodeContext(self._http, self._max_response_bytes, node.parameters, self._credentials)
         bound: asyncio.Timeout | None = None
         try:
             if node.type in SELF_BOUNDED:

@@ -7,10 +7,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from services.trigger.domain.credential_types import CredentialRecord
 from services.trigger.domain.paging import PageKey
 from services.trigger.domain.records import StartRequest, WorkflowRecord
 
-__all__ = ["ChangePublisher", "ExecutionStarter", "TickLedger", "WorkflowStore"]
+__all__ = [
+    "ChangePublisher",
+    "CredentialStore",
+    "CredentialUsers",
+    "ExecutionStarter",
+    "TickLedger",
+    "WorkflowStore",
+]
 
 
 class WorkflowStore(Protocol):
@@ -34,6 +42,38 @@ class WorkflowStore(Protocol):
 
     async def active_triggers(self) -> list[WorkflowRecord]:
         """Every active workflow whose trigger is a webhook or a schedule."""
+
+
+class CredentialUsers(Protocol):
+    """Finds the workflows that may use credentials (the workflow store)."""
+
+    async def active_with_credentials(self) -> list[WorkflowRecord]:
+        """Every active workflow whose definition may name a credential (at least
+        those that do)."""
+
+
+class CredentialStore(Protocol):
+    """Where credentials live (their values sealed)."""
+
+    async def insert(self, record: CredentialRecord) -> None:
+        """Store a new credential; ``CredentialNameTaken`` when the name is used."""
+
+    async def update(self, record: CredentialRecord) -> None:
+        """Overwrite a credential; ``NotFound`` when it is gone, ``CredentialNameTaken``
+        as for ``insert``."""
+
+    async def get(self, credential_id: str) -> CredentialRecord | None: ...
+
+    async def by_name(self, name: str) -> CredentialRecord | None: ...
+
+    async def types_of(self, names: set[str]) -> dict[str, str]:
+        """Name -> type of the stored credentials among ``names``."""
+
+    async def delete(self, credential_id: str) -> bool:
+        """True when a credential was deleted."""
+
+    async def page(self, after: PageKey | None, limit: int) -> list[CredentialRecord]:
+        """Up to ``limit`` credentials after ``after``, oldest first by (created_at, id)."""
 
 
 class TickLedger(Protocol):

@@ -35,8 +35,8 @@ def _first(headers: Mapping[str, list[str]], name: str) -> str | None:
 
 
 def _basic(auth: BasicAuth, given: str | None) -> bool:
-    if given is None:
-        return False
+    if given is None or auth.username is None or auth.password is None:
+        return False  # a credential's values not filled in: fail closed
     scheme, _, token = given.strip().partition(" ")
     if scheme.lower() != "basic":
         return False
@@ -57,7 +57,7 @@ def _hex_hmac(secret: str, message: bytes) -> str:
 
 
 def _hmac(auth: HmacAuth, given: str | None, body: bytes) -> bool:
-    if given is None:
+    if given is None or auth.secret is None:
         return False
     signature = given.strip()
     if signature[:7].lower() == "sha256=":
@@ -117,14 +117,15 @@ def authenticate(
     *,
     now: float | None = None,
 ) -> bool:
-    """True when the call passes the webhook's auth (or it has none).
+    """True when the call passes the webhook's auth (or it has none); auth naming a
+    credential must have been resolved first (``webhook_credentials``), or it fails.
     ``headers`` maps lower-case names to values; ``now`` (Unix seconds, default the
     clock) is what timestamped signatures are checked against."""
     if auth is None:
         return True
     if isinstance(auth, HeaderAuth):
         given = _first(headers, auth.name)
-        return given is not None and _equal(given, auth.value)
+        return given is not None and auth.value is not None and _equal(given, auth.value)
     if isinstance(auth, BasicAuth):
         return _basic(auth, _first(headers, "authorization"))
     if isinstance(auth, HmacAuth):

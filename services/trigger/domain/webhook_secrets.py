@@ -73,6 +73,8 @@ def restore_secrets(definition: dict[str, Any], stored: Mapping[str, Any] | None
     field = SECRET_FIELDS.get(str(auth.get("type")))
     if field is None or (field in auth and auth[field] != SECRET_PLACEHOLDER):
         return definition  # no secret here, or a new value: validation takes it as is
+    if "credential" in auth and field not in auth:
+        return definition  # the secret is a stored credential's: nothing to restore
     previous = _webhook_auth(stored) if stored is not None else None
     if previous is not None and previous[1].get("type") == auth.get("type"):
         secret = previous[1].get(field)

@@ -1,7 +1,8 @@
 """Workflow management: validate, store, page, replace, patch and delete workflows.
 
 Every definition goes through ``runtime.workflow.parse_workflow``, so an invalid one
-is refused with ``InvalidArgument`` naming the node or field. Webhook secrets are
+is refused with ``InvalidArgument`` naming the node or field, as is one naming a
+credential that does not exist or is of the wrong type. Webhook secrets are
 write-only (``webhook_secrets``): a replacement that leaves one out keeps it, and a
 patch never touches it. After each change the
 trigger index is told (``on_change``), which reloads this replica and announces the
@@ -22,6 +23,7 @@ from runtime.ids import new_id
 from runtime.logs import get_logger
 from runtime.strict_json import JsonRejected, loads_strict
 from runtime.workflow import Workflow, parse_workflow
+from services.trigger.domain.credential_refs import TypesOf, check_refs
 from services.trigger.domain.paging import PageKey, decode_cursor, encode_cursor, page_limit
 from services.trigger.domain.ports import WorkflowStore
 from services.trigger.domain.records import WorkflowRecord
@@ -93,13 +95,22 @@ class WorkflowManager:
         *,
         on_change: ChangeHook,
         clock: Callable[[], datetime] = utcnow,
+        credential_types: TypesOf | None = None,
     ) -> None:
+        """``credential_types`` (name -> type of the credentials that exist) checks the
+        credentials a workflow names; None skips that check."""
         self._store = store
         self._on_change = on_change
         self._clock = clock
+        self._credential_types = credential_types
+
+    async def _check_credentials(self, workflow: Workflow) -> None:
+        if self._credential_types is not None:
+            await check_refs(workflow.to_json(), self._credential_types)
 
     async def create(self, raw: bytes) -> WorkflowRecord:
         workflow = parse_workflow(restore_secrets(_json_object(raw, "the workflow"), None))
+        await self._check_credentials(workflow)
         now = self._clock()
         record = WorkflowRecord.from_workflow(workflow, id=new_id(), created_at=now, updated_at=now)
         await self._store.insert(record)
@@ -141,6 +152,7 @@ class WorkflowManager:
         await self._on_change(workflow_id)
 
     async def _save(self, current: WorkflowRecord, workflow: Workflow) -> WorkflowRecord:
+        await self._check_credentials(workflow)
         updated_at = self._clock()
         if updated_at <= current.updated_at:  # keep updatedAt strictly increasing
             updated_at = current.updated_at + timedelta(microseconds=1)

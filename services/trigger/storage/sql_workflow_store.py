@@ -153,3 +153,12 @@ class SqlWorkflowStore:
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
         return [_record(row) for row in rows]
+
+    async def active_with_credentials(self) -> list[WorkflowRecord]:
+        query = sa.select(workflows).where(
+            workflows.c.active.is_(True), workflows.c.definition.contains('"credential"')
+        )
+        with database_errors("find workflows using credentials"):
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+        return [_record(row) for row in rows]

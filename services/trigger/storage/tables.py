@@ -1,11 +1,12 @@
-"""The tables the trigger service reads and writes, as created by
-runtime/migrations/versions/0001_initial.py (the migration is the source of truth)."""
+"""The tables the trigger service reads and writes, as created by the migrations in
+runtime/migrations/versions/ (0001_initial, 0002_credentials; the migrations are the
+source of truth)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "schedule_ticks", "workflows"]
+__all__ = ["credentials", "metadata", "schedule_ticks", "workflows"]
 
 metadata = sa.MetaData()
 
@@ -30,4 +31,15 @@ schedule_ticks = sa.Table(
     sa.Column("tick_at", sa.DateTime(timezone=True), primary_key=True),
     sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("claimed_by", sa.String(64), nullable=False),
+)
+
+credentials = sa.Table(
+    "credentials",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("sealed", sa.LargeBinary(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

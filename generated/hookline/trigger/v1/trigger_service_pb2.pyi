@@ -64,6 +64,8 @@ class _WebhookRejectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Webh
     """The webhook's auth check failed."""
     WEBHOOK_REJECTION_INVALID_BODY: _WebhookRejection.ValueType  # 4
     """The body could not be parsed as its content type says."""
+    WEBHOOK_REJECTION_IDEMPOTENCY_KEY_REUSED: _WebhookRejection.ValueType  # 5
+    """The Idempotency-Key was used before with a different request."""
 
 class WebhookRejection(_WebhookRejection, metaclass=_WebhookRejectionEnumTypeWrapper):
     """WebhookRejection says why a webhook call started nothing."""
@@ -78,6 +80,8 @@ WEBHOOK_REJECTION_UNAUTHORIZED: WebhookRejection.ValueType  # 3
 """The webhook's auth check failed."""
 WEBHOOK_REJECTION_INVALID_BODY: WebhookRejection.ValueType  # 4
 """The body could not be parsed as its content type says."""
+WEBHOOK_REJECTION_IDEMPOTENCY_KEY_REUSED: WebhookRejection.ValueType  # 5
+"""The Idempotency-Key was used before with a different request."""
 Global___WebhookRejection: _TypeAlias = WebhookRejection  # noqa: Y015
 
 @_typing.final
@@ -477,6 +481,8 @@ class HandleWebhookRequest(_message.Message):
     QUERY_FIELD_NUMBER: _builtins.int
     BODY_FIELD_NUMBER: _builtins.int
     EXECUTION_ID_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    REQUEST_FINGERPRINT_FIELD_NUMBER: _builtins.int
     method: _builtins.str
     """HTTP method, upper case."""
     path: _builtins.str
@@ -485,6 +491,12 @@ class HandleWebhookRequest(_message.Message):
     """The raw request body."""
     execution_id: _builtins.str
     """Execution id chosen by the caller; empty to let the service choose one."""
+    idempotency_key: _builtins.str
+    """The request's Idempotency-Key header; empty when it has none."""
+    request_fingerprint: _builtins.bytes
+    """Digest of what makes two requests "the same" for the key: method, path, query,
+    Content-Type and body.
+    """
     @_builtins.property
     def headers(self) -> _containers.RepeatedCompositeFieldContainer[Global___HttpHeader]:
         """Request headers."""
@@ -502,10 +514,12 @@ class HandleWebhookRequest(_message.Message):
         query: _abc.Iterable[Global___QueryParameter] | None = ...,
         body: _builtins.bytes = ...,
         execution_id: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        request_fingerprint: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "execution_id", b"execution_id", "headers", b"headers", "method", b"method", "path", b"path", "query", b"query"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "execution_id", b"execution_id", "headers", b"headers", "idempotency_key", b"idempotency_key", "method", b"method", "path", b"path", "query", b"query", "request_fingerprint", b"request_fingerprint"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -525,6 +539,7 @@ class HandleWebhookResponse(_message.Message):
     RESPONSE_MODE_FIELD_NUMBER: _builtins.int
     RESPONSE_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     SAVE_EXECUTION_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
     rejection: Global___WebhookRejection.ValueType
     """Why nothing started; UNSPECIFIED when an execution started."""
     rejection_message: _builtins.str
@@ -539,6 +554,10 @@ class HandleWebhookResponse(_message.Message):
     """How long a waiting caller waits for the result."""
     save_execution: _builtins.bool
     """Whether the execution will be saved to the database."""
+    replayed: _builtins.bool
+    """The call repeats an earlier one with the same Idempotency-Key: nothing new
+    started; execution_id is the earlier call's execution.
+    """
     @_builtins.property
     def allowed_methods(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The methods the path accepts, for METHOD_NOT_ALLOWED."""
@@ -554,10 +573,11 @@ class HandleWebhookResponse(_message.Message):
         response_mode: Global___ResponseMode.ValueType = ...,
         response_timeout_seconds: _builtins.int = ...,
         save_execution: _builtins.bool = ...,
+        replayed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_methods", b"allowed_methods", "execution_id", b"execution_id", "rejection", b"rejection", "rejection_message", b"rejection_message", "response_mode", b"response_mode", "response_timeout_seconds", b"response_timeout_seconds", "save_execution", b"save_execution", "workflow_id", b"workflow_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_methods", b"allowed_methods", "execution_id", b"execution_id", "rejection", b"rejection", "rejection_message", b"rejection_message", "replayed", b"replayed", "response_mode", b"response_mode", "response_timeout_seconds", b"response_timeout_seconds", "save_execution", b"save_execution", "workflow_id", b"workflow_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -572,22 +592,30 @@ class RunWorkflowRequest(_message.Message):
     WORKFLOW_ID_FIELD_NUMBER: _builtins.int
     INPUT_JSON_FIELD_NUMBER: _builtins.int
     EXECUTION_ID_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    REQUEST_FINGERPRINT_FIELD_NUMBER: _builtins.int
     workflow_id: _builtins.str
     """The workflow id."""
     input_json: _builtins.bytes
     """The manual node's output: JSON (UTF-8); empty means {}."""
     execution_id: _builtins.str
     """Execution id chosen by the caller; empty to let the service choose one."""
+    idempotency_key: _builtins.str
+    """The request's Idempotency-Key header; empty when it has none."""
+    request_fingerprint: _builtins.bytes
+    """Digest of what makes two requests "the same" for the key (as for webhooks)."""
     def __init__(
         self,
         *,
         workflow_id: _builtins.str = ...,
         input_json: _builtins.bytes = ...,
         execution_id: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        request_fingerprint: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_id", b"execution_id", "input_json", b"input_json", "workflow_id", b"workflow_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_id", b"execution_id", "idempotency_key", b"idempotency_key", "input_json", b"input_json", "request_fingerprint", b"request_fingerprint", "workflow_id", b"workflow_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -602,23 +630,388 @@ class RunWorkflowResponse(_message.Message):
     EXECUTION_ID_FIELD_NUMBER: _builtins.int
     RESPONSE_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     SAVE_EXECUTION_FIELD_NUMBER: _builtins.int
+    REPLAYED_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_REUSED_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """The started execution's id."""
     response_timeout_seconds: _builtins.int
     """How long a waiting caller waits for the result."""
     save_execution: _builtins.bool
     """Whether the execution will be saved to the database."""
+    replayed: _builtins.bool
+    """The call repeats an earlier one with the same Idempotency-Key: nothing new
+    started; execution_id is the earlier call's execution.
+    """
+    idempotency_key_reused: _builtins.bool
+    """The Idempotency-Key was used before with a different request: nothing started."""
     def __init__(
         self,
         *,
         execution_id: _builtins.str = ...,
         response_timeout_seconds: _builtins.int = ...,
         save_execution: _builtins.bool = ...,
+        replayed: _builtins.bool = ...,
+        idempotency_key_reused: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_id", b"execution_id", "response_timeout_seconds", b"response_timeout_seconds", "save_execution", b"save_execution"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_id", b"execution_id", "idempotency_key_reused", b"idempotency_key_reused", "replayed", b"replayed", "response_timeout_seconds", b"response_timeout_seconds", "save_execution", b"save_execution"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunWorkflowResponse: _TypeAlias = RunWorkflowResponse  # noqa: Y015
+
+@_typing.final
+class Credential(_message.Message):
+    """Credential is a stored credential's metadata; its values never leave the service
+    except through ResolveCredential.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id."""
+    name: _builtins.str
+    """Unique name; workflows refer to the credential by it."""
+    type: _builtins.str
+    """httpHeader, httpBasic, bearer or hmac."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was last changed."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        type: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "id", b"id", "name", b"name", "type", b"type", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Credential: _TypeAlias = Credential  # noqa: Y015
+
+@_typing.final
+class CreateCredentialRequest(_message.Message):
+    """CreateCredentialRequest carries a new credential."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDENTIAL_JSON_FIELD_NUMBER: _builtins.int
+    credential_json: _builtins.bytes
+    """JSON object (UTF-8) {"name", "type", "data"} as sent by the user."""
+    def __init__(
+        self,
+        *,
+        credential_json: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_json", b"credential_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCredentialRequest: _TypeAlias = CreateCredentialRequest  # noqa: Y015
+
+@_typing.final
+class CreateCredentialResponse(_message.Message):
+    """CreateCredentialResponse carries the stored credential's metadata."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDENTIAL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def credential(self) -> Global___Credential:
+        """The stored credential."""
+
+    def __init__(
+        self,
+        *,
+        credential: Global___Credential | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCredentialResponse: _TypeAlias = CreateCredentialResponse  # noqa: Y015
+
+@_typing.final
+class GetCredentialRequest(_message.Message):
+    """GetCredentialRequest names a credential."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The credential id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCredentialRequest: _TypeAlias = GetCredentialRequest  # noqa: Y015
+
+@_typing.final
+class GetCredentialResponse(_message.Message):
+    """GetCredentialResponse carries a credential's metadata."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDENTIAL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def credential(self) -> Global___Credential:
+        """The stored credential."""
+
+    def __init__(
+        self,
+        *,
+        credential: Global___Credential | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCredentialResponse: _TypeAlias = GetCredentialResponse  # noqa: Y015
+
+@_typing.final
+class ListCredentialsRequest(_message.Message):
+    """ListCredentialsRequest asks for one page of credentials."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMIT_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """Page size, 1..100; 0 means 20."""
+    cursor: _builtins.str
+    """Opaque cursor from a previous response; empty for the first page."""
+    def __init__(
+        self,
+        *,
+        limit: _builtins.int = ...,
+        cursor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCredentialsRequest: _TypeAlias = ListCredentialsRequest  # noqa: Y015
+
+@_typing.final
+class ListCredentialsResponse(_message.Message):
+    """ListCredentialsResponse is one page of credentials."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDENTIALS_FIELD_NUMBER: _builtins.int
+    NEXT_CURSOR_FIELD_NUMBER: _builtins.int
+    next_cursor: _builtins.str
+    """Cursor for the next page; empty when this is the last one."""
+    @_builtins.property
+    def credentials(self) -> _containers.RepeatedCompositeFieldContainer[Global___Credential]:
+        """The credentials on this page."""
+
+    def __init__(
+        self,
+        *,
+        credentials: _abc.Iterable[Global___Credential] | None = ...,
+        next_cursor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credentials", b"credentials", "next_cursor", b"next_cursor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCredentialsResponse: _TypeAlias = ListCredentialsResponse  # noqa: Y015
+
+@_typing.final
+class ReplaceCredentialRequest(_message.Message):
+    """ReplaceCredentialRequest carries a credential's new name, type and values."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_JSON_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The credential id."""
+    credential_json: _builtins.bytes
+    """JSON object (UTF-8) {"name", "type", "data"}; "data" may be left out to keep the
+    stored values when the type is unchanged.
+    """
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        credential_json: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_json", b"credential_json", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplaceCredentialRequest: _TypeAlias = ReplaceCredentialRequest  # noqa: Y015
+
+@_typing.final
+class ReplaceCredentialResponse(_message.Message):
+    """ReplaceCredentialResponse carries the stored credential's metadata."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDENTIAL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def credential(self) -> Global___Credential:
+        """The stored credential."""
+
+    def __init__(
+        self,
+        *,
+        credential: Global___Credential | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential", b"credential"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplaceCredentialResponse: _TypeAlias = ReplaceCredentialResponse  # noqa: Y015
+
+@_typing.final
+class DeleteCredentialRequest(_message.Message):
+    """DeleteCredentialRequest names a credential."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The credential id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteCredentialRequest: _TypeAlias = DeleteCredentialRequest  # noqa: Y015
+
+@_typing.final
+class DeleteCredentialResponse(_message.Message):
+    """DeleteCredentialResponse confirms a deletion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteCredentialResponse: _TypeAlias = DeleteCredentialResponse  # noqa: Y015
+
+@_typing.final
+class ResolveCredentialRequest(_message.Message):
+    """ResolveCredentialRequest names the credential a run needs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    EXECUTION_ID_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The credential name, as the workflow writes it."""
+    execution_id: _builtins.str
+    """The execution that needs it, for the service's log."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        execution_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_id", b"execution_id", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveCredentialRequest: _TypeAlias = ResolveCredentialRequest  # noqa: Y015
+
+@_typing.final
+class ResolveCredentialResponse(_message.Message):
+    """ResolveCredentialResponse carries the decrypted values."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class DataEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    TYPE_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    type: _builtins.str
+    """httpHeader, httpBasic, bearer or hmac."""
+    @_builtins.property
+    def data(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The values by field name (for example token for bearer)."""
+
+    def __init__(
+        self,
+        *,
+        type: _builtins.str = ...,
+        data: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveCredentialResponse: _TypeAlias = ResolveCredentialResponse  # noqa: Y015

@@ -76,6 +76,36 @@ class TriggerServiceStub:
                 request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.RunWorkflowRequest.SerializeToString,
                 response_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.RunWorkflowResponse.FromString,
                 _registered_method=True)
+        self.CreateCredential = channel.unary_unary(
+                '/hookline.trigger.v1.TriggerService/CreateCredential',
+                request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.CreateCredentialRequest.SerializeToString,
+                response_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.CreateCredentialResponse.FromString,
+                _registered_method=True)
+        self.GetCredential = channel.unary_unary(
+                '/hookline.trigger.v1.TriggerService/GetCredential',
+                request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetCredentialRequest.SerializeToString,
+                response_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetCredentialResponse.FromString,
+                _registered_method=True)
+        self.ListCredentials = channel.unary_unary(
+                '/hookline.trigger.v1.TriggerService/ListCredentials',
+                request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ListCredentialsRequest.SerializeToString,
+                response_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ListCredentialsResponse.FromString,
+                _registered_method=True)
+        self.ReplaceCredential = channel.unary_unary(
+                '/hookline.trigger.v1.TriggerService/ReplaceCredential',
+                request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ReplaceCredentialRequest.SerializeToString,
+                response_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ReplaceCredentialResponse.FromString,
+                _registered_method=True)
+        self.DeleteCredential = channel.unary_unary(
+                '/hookline.trigger.v1.TriggerService/DeleteCredential',
+                request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.DeleteCredentialRequest.SerializeToString,
+                response_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.DeleteCredentialResponse.FromString,
+                _registered_method=True)
+        self.ResolveCredential = channel.unary_unary(
+                '/hookline.trigger.v1.TriggerService/ResolveCredential',
+                request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ResolveCredentialRequest.SerializeToString,
+                response_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ResolveCredentialResponse.FromString,
+                _registered_method=True)
 
 
 class TriggerServiceServicer:
@@ -143,6 +173,53 @@ class TriggerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateCredential(self, request, context):
+        """CreateCredential validates, encrypts and stores a new credential.
+        INVALID_ARGUMENT names the bad field; ALREADY_EXISTS when the name is taken;
+        FAILED_PRECONDITION when the service has no encryption key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCredential(self, request, context):
+        """GetCredential returns one credential's metadata (never its values).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCredentials(self, request, context):
+        """ListCredentials pages through credentials' metadata, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplaceCredential(self, request, context):
+        """ReplaceCredential replaces a credential's name, type and values; ALREADY_EXISTS
+        when an active workflow uses it under its old name or type.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCredential(self, request, context):
+        """DeleteCredential removes a credential; ALREADY_EXISTS (a conflict) naming the
+        active workflows that use it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveCredential(self, request, context):
+        """ResolveCredential returns a credential's decrypted values, for the execution
+        service only (the edge never calls it); NOT_FOUND when there is none by that name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TriggerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +262,36 @@ def add_TriggerServiceServicer_to_server(servicer, server):
                     servicer.RunWorkflow,
                     request_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.RunWorkflowRequest.FromString,
                     response_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.RunWorkflowResponse.SerializeToString,
+            ),
+            'CreateCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCredential,
+                    request_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.CreateCredentialRequest.FromString,
+                    response_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.CreateCredentialResponse.SerializeToString,
+            ),
+            'GetCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCredential,
+                    request_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetCredentialRequest.FromString,
+                    response_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetCredentialResponse.SerializeToString,
+            ),
+            'ListCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCredentials,
+                    request_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ListCredentialsRequest.FromString,
+                    response_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ListCredentialsResponse.SerializeToString,
+            ),
+            'ReplaceCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplaceCredential,
+                    request_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ReplaceCredentialRequest.FromString,
+                    response_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ReplaceCredentialResponse.SerializeToString,
+            ),
+            'DeleteCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCredential,
+                    request_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.DeleteCredentialRequest.FromString,
+                    response_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.DeleteCredentialResponse.SerializeToString,
+            ),
+            'ResolveCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveCredential,
+                    request_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ResolveCredentialRequest.FromString,
+                    response_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ResolveCredentialResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -405,6 +512,168 @@ class TriggerService:
             '/hookline.trigger.v1.TriggerService/RunWorkflow',
             hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.RunWorkflowRequest.SerializeToString,
             hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.RunWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookline.trigger.v1.TriggerService/CreateCredential',
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.CreateCredentialRequest.SerializeToString,
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.CreateCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookline.trigger.v1.TriggerService/GetCredential',
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetCredentialRequest.SerializeToString,
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookline.trigger.v1.TriggerService/ListCredentials',
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ListCredentialsRequest.SerializeToString,
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ListCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplaceCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookline.trigger.v1.TriggerService/ReplaceCredential',
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ReplaceCredentialRequest.SerializeToString,
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ReplaceCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookline.trigger.v1.TriggerService/DeleteCredential',
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.DeleteCredentialRequest.SerializeToString,
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.DeleteCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookline.trigger.v1.TriggerService/ResolveCredential',
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ResolveCredentialRequest.SerializeToString,
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ResolveCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,

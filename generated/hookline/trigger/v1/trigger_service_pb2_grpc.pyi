@@ -57,6 +57,27 @@ class TriggerServiceStub:
     """
     RunWorkflow: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.RunWorkflowRequest, _trigger_service_pb2.RunWorkflowResponse]
     """RunWorkflow starts a manual execution of a workflow."""
+    CreateCredential: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.CreateCredentialRequest, _trigger_service_pb2.CreateCredentialResponse]
+    """CreateCredential validates, encrypts and stores a new credential.
+    INVALID_ARGUMENT names the bad field; ALREADY_EXISTS when the name is taken;
+    FAILED_PRECONDITION when the service has no encryption key.
+    """
+    GetCredential: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.GetCredentialRequest, _trigger_service_pb2.GetCredentialResponse]
+    """GetCredential returns one credential's metadata (never its values)."""
+    ListCredentials: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.ListCredentialsRequest, _trigger_service_pb2.ListCredentialsResponse]
+    """ListCredentials pages through credentials' metadata, oldest first."""
+    ReplaceCredential: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.ReplaceCredentialRequest, _trigger_service_pb2.ReplaceCredentialResponse]
+    """ReplaceCredential replaces a credential's name, type and values; ALREADY_EXISTS
+    when an active workflow uses it under its old name or type.
+    """
+    DeleteCredential: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.DeleteCredentialRequest, _trigger_service_pb2.DeleteCredentialResponse]
+    """DeleteCredential removes a credential; ALREADY_EXISTS (a conflict) naming the
+    active workflows that use it.
+    """
+    ResolveCredential: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.ResolveCredentialRequest, _trigger_service_pb2.ResolveCredentialResponse]
+    """ResolveCredential returns a credential's decrypted values, for the execution
+    service only (the edge never calls it); NOT_FOUND when there is none by that name.
+    """
 
 @_typing.type_check_only
 class TriggerServiceAsyncStub(TriggerServiceStub):
@@ -87,6 +108,27 @@ class TriggerServiceAsyncStub(TriggerServiceStub):
     """
     RunWorkflow: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.RunWorkflowRequest, _trigger_service_pb2.RunWorkflowResponse]  # type: ignore[assignment]
     """RunWorkflow starts a manual execution of a workflow."""
+    CreateCredential: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.CreateCredentialRequest, _trigger_service_pb2.CreateCredentialResponse]  # type: ignore[assignment]
+    """CreateCredential validates, encrypts and stores a new credential.
+    INVALID_ARGUMENT names the bad field; ALREADY_EXISTS when the name is taken;
+    FAILED_PRECONDITION when the service has no encryption key.
+    """
+    GetCredential: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.GetCredentialRequest, _trigger_service_pb2.GetCredentialResponse]  # type: ignore[assignment]
+    """GetCredential returns one credential's metadata (never its values)."""
+    ListCredentials: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.ListCredentialsRequest, _trigger_service_pb2.ListCredentialsResponse]  # type: ignore[assignment]
+    """ListCredentials pages through credentials' metadata, oldest first."""
+    ReplaceCredential: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.ReplaceCredentialRequest, _trigger_service_pb2.ReplaceCredentialResponse]  # type: ignore[assignment]
+    """ReplaceCredential replaces a credential's name, type and values; ALREADY_EXISTS
+    when an active workflow uses it under its old name or type.
+    """
+    DeleteCredential: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.DeleteCredentialRequest, _trigger_service_pb2.DeleteCredentialResponse]  # type: ignore[assignment]
+    """DeleteCredential removes a credential; ALREADY_EXISTS (a conflict) naming the
+    active workflows that use it.
+    """
+    ResolveCredential: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.ResolveCredentialRequest, _trigger_service_pb2.ResolveCredentialResponse]  # type: ignore[assignment]
+    """ResolveCredential returns a credential's decrypted values, for the execution
+    service only (the edge never calls it); NOT_FOUND when there is none by that name.
+    """
 
 class TriggerServiceServicer(metaclass=_abc_1.ABCMeta):
     """TriggerService owns workflow definitions, resolves webhook calls to workflows,
@@ -162,5 +204,62 @@ class TriggerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_trigger_service_pb2.RunWorkflowResponse, _abc.Awaitable[_trigger_service_pb2.RunWorkflowResponse]]:
         """RunWorkflow starts a manual execution of a workflow."""
+
+    @_abc_1.abstractmethod
+    def CreateCredential(
+        self,
+        request: _trigger_service_pb2.CreateCredentialRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_trigger_service_pb2.CreateCredentialResponse, _abc.Awaitable[_trigger_service_pb2.CreateCredentialResponse]]:
+        """CreateCredential validates, encrypts and stores a new credential.
+        INVALID_ARGUMENT names the bad field; ALREADY_EXISTS when the name is taken;
+        FAILED_PRECONDITION when the service has no encryption key.
+        """
+
+    @_abc_1.abstractmethod
+    def GetCredential(
+        self,
+        request: _trigger_service_pb2.GetCredentialRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_trigger_service_pb2.GetCredentialResponse, _abc.Awaitable[_trigger_service_pb2.GetCredentialResponse]]:
+        """GetCredential returns one credential's metadata (never its values)."""
+
+    @_abc_1.abstractmethod
+    def ListCredentials(
+        self,
+        request: _trigger_service_pb2.ListCredentialsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_trigger_service_pb2.ListCredentialsResponse, _abc.Awaitable[_trigger_service_pb2.ListCredentialsResponse]]:
+        """ListCredentials pages through credentials' metadata, oldest first."""
+
+    @_abc_1.abstractmethod
+    def ReplaceCredential(
+        self,
+        request: _trigger_service_pb2.ReplaceCredentialRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_trigger_service_pb2.ReplaceCredentialResponse, _abc.Awaitable[_trigger_service_pb2.ReplaceCredentialResponse]]:
+        """ReplaceCredential replaces a credential's name, type and values; ALREADY_EXISTS
+        when an active workflow uses it under its old name or type.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteCredential(
+        self,
+        request: _trigger_service_pb2.DeleteCredentialRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_trigger_service_pb2.DeleteCredentialResponse, _abc.Awaitable[_trigger_service_pb2.DeleteCredentialResponse]]:
+        """DeleteCredential removes a credential; ALREADY_EXISTS (a conflict) naming the
+        active workflows that use it.
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveCredential(
+        self,
+        request: _trigger_service_pb2.ResolveCredentialRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_trigger_service_pb2.ResolveCredentialResponse, _abc.Awaitable[_trigger_service_pb2.ResolveCredentialResponse]]:
+        """ResolveCredential returns a credential's decrypted values, for the execution
+        service only (the edge never calls it); NOT_FOUND when there is none by that name.
+        """
 
 def add_TriggerServiceServicer_to_server(servicer: TriggerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

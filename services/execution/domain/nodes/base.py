@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from services.execution.domain.credentials import CredentialSource
+
 __all__ = ["Handler", "NodeContext", "NodeError", "NodeResult", "header_value", "number"]
 
 
@@ -52,6 +54,8 @@ class NodeContext:
     max_response_bytes: int
     raw_parameters: Mapping[str, Any]
     """The node's parameters as written, to tell an absent parameter from a null one."""
+    credentials: CredentialSource | None = None
+    """Where httpRequest finds the credential it names (None: none can be had)."""
 
 
 Handler = Callable[[dict[str, Any], Any, NodeContext], Awaitable[NodeResult]]

@@ -1,6 +1,11 @@
 """httpRequest: calls a URL. Any HTTP status is output; only a failed exchange
 (connection, DNS, timeout, oversized body, a destination the outbound policy refuses)
-fails the node. The policy itself is in the shared client (``domain.outbound``)."""
+fails the node. The policy itself is in the shared client (``domain.outbound``).
+
+``credential: NAME`` adds the header a stored credential makes (``bearer``:
+Authorization: Bearer; ``httpBasic``: Authorization: Basic; ``httpHeader``: its own
+header), over any header of the same name the node sets. The values never reach the
+output, and an error message that would quote one shows it masked."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from services.execution.domain.credentials import CredentialUnavailable, credential_headers
 from services.execution.domain.nodes.base import (
     NodeContext,
     NodeError,
@@ -100,6 +106,30 @@ def _too_large(url: str, limit: int) -> str:
     return f"response from {url} is larger than the limit of {limit} bytes"
 
 
+_MASK = "********"
+
+
+async def _credential(name: Any, ctx: NodeContext) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The headers the credential ``name`` adds, and the values to mask in errors."""
+    if not isinstance(name, str) or not name:
+        raise NodeError("credential must be the name of a stored credential")
+    if ctx.credentials is None:
+        raise NodeError(f'credential "{name}": credentials are not available to this service')
+    try:
+        credential = await ctx.credentials.get(name)
+        headers = credential_headers(credential)
+    except CredentialUnavailable as exc:
+        raise NodeError(exc.message) from None
+    secrets = (*credential.data.values(), *headers.values())
+    return headers, tuple(value for value in secrets if value)
+
+
+def _masked(message: str, secrets: tuple[str, ...]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, _MASK)
+    return message
+
+
 async def http_request_node(params: dict[str, Any], input: Any, ctx: NodeContext) -> NodeResult:
     url = params.get("url")
     if not isinstance(url, str) or not url.strip():
@@ -112,6 +142,11 @@ async def http_request_node(params: dict[str, Any], input: Any, ctx: NodeContext
     if not isinstance(raw_headers, dict):
         raise NodeError("headers must be an object")
     headers = {str(k): header_value(v) for k, v in raw_headers.items()}
+    secrets: tuple[str, ...] = ()
+    if params.get("credential") is not None:
+        added, secrets = await _credential(params["credential"], ctx)
+        replaced = {name.lower() for name in added}
+        headers = {k: v for k, v in headers.items() if k.lower() not in replaced} | added
     timeout = number(
         params.get("timeoutSeconds", DEFAULT_TIMEOUT_SECONDS), "timeoutSeconds", low=0.001, high=600
     )
@@ -119,9 +154,9 @@ async def http_request_node(params: dict[str, Any], input: Any, ctx: NodeContext
         async with asyncio.timeout(timeout):
             output = await _exchange(ctx, method, url, headers, params.get("body"), timeout)
     except AddressRefused as exc:
-        raise NodeError(f"request to {url} {exc.message}") from None
+        raise NodeError(_masked(f"request to {url} {exc.message}", secrets)) from None
     except (TimeoutError, httpx.TimeoutException):
         raise NodeError(f"request to {url} failed: timed out after {timeout:g}s") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise NodeError(f"request to {url} failed: {_reason(exc)}") from None
+        raise NodeError(_masked(f"request to {url} failed: {_reason(exc)}", secrets)) from None
     return NodeResult(output)
