@@ -19,17 +19,27 @@ from services.execution.domain import (
     StartRequest,
     TemplateRenderer,
 )
+from services.execution.domain.ports import SavedRow
 
 from .workflows import node, workflow
 
 
 class MemoryStore:
-    """An ExecutionStore in a dict; the first ``fail_inserts`` inserts fail as on a
-    database that is down."""
+    """An ExecutionStore in a dict; the first ``fail_inserts`` writes (running rows and
+    final batches alike) fail as on a database that is down."""
 
     def __init__(self, *, fail_inserts: int = 0) -> None:
         self.rows: dict[str, tuple[str, bytes]] = {}
         self.fail_inserts = fail_inserts
+        self.batches: list[list[str]] = []
+
+    async def save(self, rows: list[SavedRow]) -> None:
+        if self.fail_inserts:
+            self.fail_inserts -= 1
+            raise Unavailable("database is down")
+        self.batches.append([row.execution_id for row in rows])
+        for row in rows:
+            self.rows[row.execution_id] = (row.status, row.record_json)
 
     async def insert(
         self,

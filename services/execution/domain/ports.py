@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-__all__ = ["ExecutionPage", "ExecutionStore", "ResultSink", "ResultTooLarge"]
+__all__ = ["ExecutionPage", "ExecutionStore", "ResultSink", "ResultTooLarge", "SavedRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,23 @@ class ExecutionPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class SavedRow:
+    """One execution's row, as ``ExecutionStore.save`` writes it."""
+
+    execution_id: str
+    workflow_id: str
+    mode: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    record_json: bytes
+
+
 class ExecutionStore(Protocol):
+    async def save(self, rows: list[SavedRow]) -> None:
+        """Insert these rows, or replace the rows with their ids, in one transaction."""
+
     async def insert(
         self,
         *,

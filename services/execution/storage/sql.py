@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.errors import Unavailable
-from services.execution.domain.ports import ExecutionPage
+from services.execution.domain.ports import ExecutionPage, SavedRow
 from services.execution.storage.cursor import decode_cursor, encode_cursor
 
 __all__ = ["SqlExecutionStore", "executions"]
@@ -44,6 +45,41 @@ class SqlExecutionStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        dialect = engine.dialect.name
+        self._upsert_insert = (
+            postgresql.insert if dialect == "postgresql" else sqlite.insert
+        )
+
+    async def save(self, rows: list[SavedRow]) -> None:
+        """One transaction for every row: ``INSERT … ON CONFLICT (id) DO UPDATE``."""
+        if not rows:
+            return
+        insert = self._upsert_insert(executions)
+        statement = insert.on_conflict_do_update(
+            index_elements=[executions.c.id],
+            set_={
+                "status": insert.excluded.status,
+                "finished_at": insert.excluded.finished_at,
+                "record": insert.excluded.record,
+            },
+        )
+        values = [
+            {
+                "id": row.execution_id,
+                "workflow_id": row.workflow_id,
+                "mode": row.mode,
+                "status": row.status,
+                "started_at": row.started_at,
+                "finished_at": row.finished_at,
+                "record": row.record_json.decode("utf-8"),
+            }
+            for row in rows
+        ]
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(statement, values)
+        except _DB_ERRORS as exc:
+            raise Unavailable(f"cannot save {len(rows)} execution(s): {exc}") from exc
 
     async def insert(
         self,
