@@ -32,6 +32,7 @@ class MemoryStore:
         self.rows: dict[str, tuple[str, bytes]] = {}
         self.fail_inserts = fail_inserts
         self.batches: list[list[str]] = []
+        self.running_rows: list[str] = []
 
     async def save(self, rows: list[SavedRow]) -> None:
         if self.fail_inserts:
@@ -55,6 +56,7 @@ class MemoryStore:
         if self.fail_inserts:
             self.fail_inserts -= 1
             raise Unavailable("database is down")
+        self.running_rows.append(execution_id)
         self.rows[execution_id] = (status, record_json)
 
     async def update(
@@ -93,7 +95,12 @@ class MemorySink:
 
 
 def _service(
-    http: httpx.AsyncClient, store: MemoryStore, sink: MemorySink, *, slots: int = 10
+    http: httpx.AsyncClient,
+    store: MemoryStore,
+    sink: MemorySink,
+    *,
+    slots: int = 10,
+    running_row_after: float = 1.0,
 ) -> ExecutionService:
     return ExecutionService(
         engine=Engine(TemplateRenderer(), http),
@@ -101,7 +108,49 @@ def _service(
         sink=sink,
         scheduler=RunScheduler(slots),
         max_result_bytes=1024 * 1024,
+        running_row_after=running_row_after,
     )
+
+
+async def test_a_saved_run_that_ends_quickly_writes_one_row_once(
+    http_client: httpx.AsyncClient,
+) -> None:
+    store, sink = MemoryStore(), MemorySink()
+    service = _service(http_client, store, sink)
+    service.start(StartRequest("quick", workflow([node("Shape", "set", values={})]), {}))
+    await service.shutdown(grace=5)
+    assert store.running_rows == []
+    assert store.batches == [["quick"]]
+    assert store.rows["quick"][0] == "success"
+
+
+async def test_final_rows_of_concurrent_runs_share_transactions(
+    http_client: httpx.AsyncClient,
+) -> None:
+    store, sink = MemoryStore(), MemorySink()
+    service = _service(http_client, store, sink, slots=100)
+    ids = [f"run-{n}" for n in range(60)]
+    for execution_id in ids:
+        service.start(StartRequest(execution_id, workflow([node("Shape", "set", values={})]), {}))
+    await service.shutdown(grace=10)
+    assert sorted(e for batch in store.batches for e in batch) == sorted(ids)
+    assert len(store.batches) < len(ids) / 4  # batched, not one write per run
+    assert all(store.rows[e][0] == "success" for e in ids)
+
+
+async def test_a_long_saved_run_shows_as_running_until_it_ends(
+    http_client: httpx.AsyncClient,
+) -> None:
+    store, sink = MemoryStore(), MemorySink()
+    service = _service(http_client, store, sink, running_row_after=0.05)
+    service.start(StartRequest("long", workflow([node("Pause", "wait", seconds=0.5)]), {}))
+    async with asyncio.timeout(5):
+        while "long" not in store.rows:
+            await asyncio.sleep(0.01)
+    assert store.rows["long"][0] == "running"
+    await service.shutdown(grace=5)
+    assert store.running_rows == ["long"]
+    assert store.rows["long"][0] == "success"
 
 
 async def test_a_failed_running_row_is_made_up_for_by_the_final_save(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime.database import create_engine, migrate
 from runtime.errors import InvalidArgument
+from services.execution.domain.ports import SavedRow
 from services.execution.storage import SqlExecutionStore
 
 
@@ -121,3 +122,38 @@ async def test_a_cursor_the_store_did_not_make_is_an_invalid_argument(
 ) -> None:
     with pytest.raises(InvalidArgument):
         await store.list(workflow_id=None, status=None, limit=5, cursor=cursor)
+
+
+async def test_save_inserts_new_rows_and_replaces_existing_ones_in_one_go(
+    store: SqlExecutionStore,
+) -> None:
+    workflow_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    running = await _insert(store, workflow_id, now, "running")
+    fresh = str(uuid.uuid4())
+    await store.save(
+        [
+            SavedRow(
+                running,
+                workflow_id,
+                "manual",
+                "success",
+                now,
+                now,
+                _record(running, workflow_id, "success"),
+            ),
+            SavedRow(
+                fresh,
+                workflow_id,
+                "manual",
+                "error",
+                now,
+                now,
+                _record(fresh, workflow_id, "error"),
+            ),
+        ]
+    )
+    assert await store.get(running) == _record(running, workflow_id, "success")
+    assert await store.get(fresh) == _record(fresh, workflow_id, "error")
+    page = await store.list(workflow_id=workflow_id, status="running", limit=10, cursor=None)
+    assert page.records == []
