@@ -173,11 +173,37 @@ async def test_a_run_left_by_a_dead_consumer_is_claimed_and_completes(
         workflow([node("Call", "httpRequest", url=local_http.url("/count"))])
     )
     entry = await queue.take_as_dead_consumer()
+    taken = time.monotonic()
     running = await worker(run_claim_seconds=0.5)
     record = await running.cache.result(execution_id)
+    assert time.monotonic() - taken >= 0.5  # not before it was idle for the claim time
     assert record["status"] == "success"
     assert calls() == 1
     assert logged(caplog, "Run claimed", entry=entry, deliveries=2)
+    await queue.drained(execution_id)
+
+
+async def test_a_run_longer_than_the_claim_time_is_renewed_not_taken_by_another_replica(
+    worker: Worker, queue: Queue, local_http: LocalHttpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    calls = _counted(local_http, "/count")
+    first = await worker(run_claim_seconds=0.5)
+    execution_id = await queue.enqueue(
+        workflow(
+            [
+                node("Call", "httpRequest", url=local_http.url("/count")),
+                node("Pause", "wait", seconds=2),  # four claim times
+            ]
+        )
+    )
+    await local_http.request_to("/count")
+    await worker(run_claim_seconds=0.5)  # a second replica, claiming every tick
+    record = await first.cache.result(execution_id)
+    assert record["status"] == "success"
+    assert calls() == 1
+    assert len(first.cache.results[execution_id]) == 1
+    assert not logged(caplog, "Run claimed")
     await queue.drained(execution_id)
 
 
@@ -304,3 +330,34 @@ async def test_the_run_past_the_admission_limit_is_refused(
         start_message(StartRequest(uuid.uuid4().hex, data, {})).SerializeToString()
     )
     assert await queue.redis.xlen(queue.stream) == 6
+
+
+async def test_a_run_delivered_while_the_worker_stops_is_handed_back_not_left_pending(
+    worker: Worker, queue: Queue, local_http: LocalHttpServer
+) -> None:
+    calls = _counted(local_http, "/count")
+    first = await worker(run_claim_seconds=30, shutdown_grace_seconds=0)
+    # Until its reader is blocked in XREADGROUP (tests run one at a time: the only
+    # blocked reader connection on the server is this one).
+    deadline = time.monotonic() + 5
+    while not any(
+        c["name"] == "hookline-execution-reader" and "b" in c["flags"]
+        for c in await queue.redis.client_list()
+    ):
+        assert time.monotonic() < deadline, "the worker never blocked reading the queue"
+        await asyncio.sleep(0.01)
+    stopping = asyncio.create_task(first.stop())
+    await asyncio.sleep(0)  # the stop begins: nothing new is read from here on
+    execution_id = await queue.enqueue(
+        workflow([node("Call", "httpRequest", url=local_http.url("/count"))])
+    )
+    await stopping
+    # Delivered to the stopping worker's last read, or not at all: either way it is
+    # claimable at once, never left to wait out the claim time.
+    for entry in await queue.pending():
+        assert entry["time_since_delivered"] > 30_000, entry
+    await worker(run_claim_seconds=30)
+    record = await first.cache.result(execution_id, timeout=5)
+    assert record["status"] == "success"
+    assert calls() == 1
+    await queue.drained(execution_id)

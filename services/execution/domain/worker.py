@@ -11,7 +11,7 @@
   record is handed over and saved; acknowledgements that fail are retried.
 - ``stop_reading`` ends reading and claiming; ``hand_back`` then returns every run
   still unfinished to the queue at once, so another replica takes it without waiting
-  out the claim time.
+  out the claim time — the runs the last read or claim delivered included.
 
 Redis outages are logged once; the worker keeps trying with backoff, and the
 execution service meanwhile runs what reaches it directly.
@@ -34,6 +34,10 @@ from services.execution.domain.service import Delivery, ExecutionService, StartR
 __all__ = ["QueueStats", "QueueWorker", "QueuedRun", "RunQueue"]
 
 log = get_logger(__name__)
+
+_LAST_READ_SECONDS = 5.0
+"""How long ``hand_back`` waits for a read in progress to return (a read blocks for
+about a second; its client times out after five)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,7 @@ class QueueWorker:
         self._tick = min(1.0, claim_seconds / 4)
         self._renew_every = claim_seconds / 3
         self._loops: list[asyncio.Task[None]] = []
+        self._claiming = asyncio.Lock()
         self._flushes: set[asyncio.Task[None]] = set()
         self._on_state = on_state
 
@@ -252,7 +257,8 @@ class QueueWorker:
                     last_renewal = time.monotonic()
                     await self._renew()
                 if self._reading:
-                    await self._claim()
+                    async with self._claiming:
+                        await self._claim()
                 stats = await self._queue.stats()
             except Unavailable as exc:
                 self._outage(exc)
@@ -282,7 +288,21 @@ class QueueWorker:
         self._reading = False
 
     async def hand_back(self) -> int:
-        """Return every run still unfinished here to the queue; returns how many."""
+        """Return every run still unfinished here to the queue; returns how many.
+
+        A blocked ``XREADGROUP`` is served by Redis the moment a run arrives, so a read
+        in progress at ``stop_reading`` may still deliver runs to this consumer (and a
+        claim in progress may take some). Both are let through first — those runs
+        cannot start any more and land in the hand-back — instead of being cancelled,
+        which would leave their entries pending here until the claim time."""
+        self._reading = False
+        reader = self._loops[0] if self._loops else None
+        if reader is not None and not reader.done():
+            await asyncio.wait({reader}, timeout=_LAST_READ_SECONDS)
+        async with self._claiming:
+            return await self._hand_back_all()
+
+    async def _hand_back_all(self) -> int:
         left = [
             (entry, flight.run.deliveries - 1)
             for flight in self._in_flight.values()
