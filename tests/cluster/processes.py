@@ -1,5 +1,6 @@
 """Start hookline services as separate OS processes, the way an operator does
-(``hookline serve <service>`` with environment variables), and stop them with SIGTERM."""
+(``hookline serve <service>`` with environment variables), and stop them with SIGTERM
+(or kill them with SIGKILL, as a crash would)."""
 
 from __future__ import annotations
 
@@ -102,6 +103,21 @@ class ServiceProcess:
             self.popen.kill()
             self.popen.wait()
             return -9
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def kill(self) -> None:
+        """SIGKILL (``kill -9``), and wait until the process is gone."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(15)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
