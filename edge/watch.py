@@ -5,6 +5,8 @@ node's early response), RESULT (the finished record) or TIMED_OUT. ``watch_resul
 turns that into a ``WatchOutcome``; its gRPC deadline is the timeout plus a margin,
 and a DEADLINE_EXCEEDED is a timeout like TIMED_OUT. Other failures raise
 ``EdgeError`` (503 when the cache service cannot be reached) naming the execution.
+A watch that a cache replica cuts short (it is shutting down) is opened again on the
+next replica in turn, for the time left.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class WatchOutcome:
     payload: bytes = b""
 
 
+_WATCH_ATTEMPTS = 3
+"""Watches opened for one wait, when replicas cut them short (see ``watch_result``)."""
+
 _TERMINAL = {
     cache_service_pb2.WATCH_EVENT_RESPONSE: OutcomeKind.RESPONSE,
     cache_service_pb2.WATCH_EVENT_RESULT: OutcomeKind.RESULT,
@@ -67,15 +72,48 @@ async def watch_result(
     replayed: bool = False,
 ) -> WatchOutcome:
     """Wait for ``execution_id``'s response or result, at most ``timeout_seconds``
-    (``replayed``: for an idempotent repeat, which a kept record answers too)."""
-    request = cache_service_pb2.WatchResultRequest(
-        execution_id=execution_id,
-        timeout_ms=int(timeout_seconds * 1000),
-        accept_early_response=accept_early_response,
-        saved_to_database=saved_to_database,
-        replayed=replayed,
+    (``replayed``: for an idempotent repeat, which a kept record answers too).
+
+    A watch is a read, so one that a cache replica cut short (UNAVAILABLE while it
+    shuts down, or a stream that ended without a result) is opened again, on the next
+    replica in turn, for the time left; 503 only when ``_WATCH_ATTEMPTS`` were cut."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_seconds
+    cut = ""
+    for _ in range(_WATCH_ATTEMPTS):
+        request = cache_service_pb2.WatchResultRequest(
+            execution_id=execution_id,
+            timeout_ms=int(max(0.0, deadline - loop.time()) * 1000),
+            accept_early_response=accept_early_response,
+            saved_to_database=saved_to_database,
+            replayed=replayed,
+        )
+        try:
+            return await _watch_once(cache, request)
+        except _WatchCut as exc:
+            cut = str(exc)
+            log.info("Result watch cut short; watching again", execution_id=execution_id, why=cut)
+    log.warning("Result watch ended without a result", execution_id=execution_id, why=cut)
+    raise EdgeError(
+        503,
+        "the result cache service ended the wait without a result",
+        extra={"executionId": execution_id},
+        headers={EXECUTION_ID_HEADER: execution_id},
     )
-    call = cache.stub.WatchResult(request, timeout=timeout_seconds + WATCH_MARGIN_SECONDS)
+
+
+class _WatchCut(Exception):
+    """The cache replica ended the watch without an outcome: watch again."""
+
+
+_CUT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
+
+
+async def _watch_once(
+    cache: ServiceClient[CacheServiceAsyncStub], request: cache_service_pb2.WatchResultRequest
+) -> WatchOutcome:
+    accept_early_response = request.accept_early_response
+    call = cache.stub.WatchResult(request, timeout=request.timeout_ms / 1000 + WATCH_MARGIN_SECONDS)
     try:
         async for event in call:
             kind = _TERMINAL.get(event.event)
@@ -88,16 +126,12 @@ async def watch_result(
     except grpc.aio.AioRpcError as exc:
         if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
             return WatchOutcome(OutcomeKind.TIMED_OUT)
-        raise from_rpc_error(exc, upstream="cache", execution_id=execution_id) from None
+        if exc.code() in _CUT_CODES:
+            raise _WatchCut(exc.details() or exc.code().name) from None
+        raise from_rpc_error(exc, upstream="cache", execution_id=request.execution_id) from None
     finally:
         call.cancel()
-    log.warning("Result watch ended without a result", execution_id=execution_id)
-    raise EdgeError(
-        503,
-        "the result cache service ended the wait without a result",
-        extra={"executionId": execution_id},
-        headers={EXECUTION_ID_HEADER: execution_id},
-    )
+    raise _WatchCut("the stream ended without a result")
 
 
 async def wait_for_caller(

@@ -6,12 +6,20 @@ servicers, the stock health and reflection services, and starts serving. Leaving
 marks health NOT_SERVING (``enter_graceful_shutdown``), then stops the server with a
 grace period so in-flight calls and streams can finish.
 
+A service whose streams wait for unary calls made by others (the cache's WatchResult
+waits for StoreResult) passes ``drain``: it is awaited first, with most of the grace,
+while the server still takes every call — the service refuses new streams itself and
+ends the ones left when its time is up. Only then do multiplexed sessions get GOAWAY
+and the server stops, with the rest of the grace (at most a second) for what is still
+being answered.
+
 Given a ``GrpcSecurity`` (``runtime.grpc_security``), the server listens with TLS or
 mutual TLS and checks the shared token on every call but health checks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
@@ -33,6 +41,8 @@ __all__ = ["ErrorMappingInterceptor", "GrpcServer", "grpc_options", "with_error_
 log = get_logger(__name__)
 
 Registrar = Callable[[grpc.aio.Server], None]
+Drain = Callable[[float], Awaitable[None]]
+"""Given the seconds it may take: stop taking streams, let those in flight finish."""
 
 _AioContext = grpc.aio.ServicerContext[Any, Any]
 _AioUnaryUnary = Callable[[Any, _AioContext], Awaitable[Any]]
@@ -140,8 +150,10 @@ class GrpcServer:
         max_message_bytes: int = 64 * 1024 * 1024,
         grace_seconds: float = 10.0,
         security: GrpcSecurity | None = None,
+        drain: Drain | None = None,
     ) -> None:
         self.name = name
+        self._drain = drain
         self._security = security or GrpcSecurity()
         self._listen = listen
         self._register = register
@@ -224,10 +236,16 @@ class GrpcServer:
         server, self._server = self._server, None
         if server is None:
             return
+        await self._health.enter_graceful_shutdown()
+        grace = self._grace
+        if self._drain is not None:
+            final = min(1.0, grace / 4)
+            started = asyncio.get_running_loop().time()
+            await self._drain(grace - final)
+            grace = max(final, grace - (asyncio.get_running_loop().time() - started))
         if self._multiplex is not None:
             self._multiplex.drain()
-        await self._health.enter_graceful_shutdown()
-        await server.stop(self._grace)
+        await server.stop(grace)
         log.info("gRPC service stopped", service=self.name)
 
     async def wait_for_termination(self) -> None:

@@ -7,6 +7,11 @@ reflection on ``settings.listen_address("cache")``. Leaving stops them in revers
 health NOT_SERVING and the gRPC server's grace period first, then the subscription,
 the Redis clients and the execution-service client.
 
+Draining: on exit, new watches are refused while those in flight get their results
+as they are stored (StoreResult is still served) within HOOKLINE_SHUTDOWN_GRACE_SECONDS;
+the ones left at the end are ended with UNAVAILABLE, and the edge watches again on
+another replica.
+
 Health: besides the stock statuses, the pseudo-service ``redis`` is SERVING while
 Redis answers and NOT_SERVING during an outage; it stays unknown when no Redis is
 configured (results are then delivered in-process only).
@@ -15,6 +20,7 @@ configured (results are then delivered in-process only).
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from functools import partial
 from types import TracebackType
 from typing import Self
 
@@ -50,6 +56,11 @@ REDIS_HEALTH_SERVICE = "redis"
 
 #: How long start-up waits for the shared subscription before serving anyway.
 _SUBSCRIBE_WAIT_SECONDS = 2.0
+
+
+async def _drain_watches(delivery: ResultDelivery, seconds: float) -> None:
+    if not await delivery.drain(seconds):
+        delivery.end_watches()
 
 
 class CacheServer:
@@ -129,6 +140,7 @@ class CacheServer:
             max_message_bytes=settings.grpc_max_message_bytes,
             grace_seconds=settings.shutdown_grace_seconds,
             security=GrpcSecurity.from_settings(settings),
+            drain=partial(_drain_watches, delivery),
         )
         if url is not None and link is not None:
             await self._connect_redis(url, link, delivery, grpc_server)

@@ -14,6 +14,11 @@ asks ``SavedRecords`` every ``outage_interval``. Only a finished saved record
 (status ``success`` or ``error``) is delivered: the execution service saves a
 ``running`` row when a run starts, and that row is not the result, so the watch
 keeps waiting for the finished one (or its deadline).
+
+Shutting down (``drain``): new watches are refused (UNAVAILABLE, so the edge watches
+on another replica), while the watches in flight go on and get their results as they
+are stored — stores are still taken. At the end of the grace, ``end_watches`` ends
+the ones still waiting with UNAVAILABLE too.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import time
 from collections.abc import AsyncIterator
 from functools import partial
 
-from runtime.errors import HooklineError, InvalidArgument, NotFound
+from runtime.errors import HooklineError, InvalidArgument, NotFound, Unavailable
 from runtime.logs import get_logger
 from runtime.metrics import CacheMetrics
 from services.cache.domain.codec import ResultCodec
@@ -110,6 +115,11 @@ class ResultDelivery:
         self._saved_timeout = saved_timeout
         self._metrics = metrics or CacheMetrics()
         self.waiters = WaiterRegistry()
+        self._watching = 0
+        self._draining = False
+        self._ending = False
+        self._no_watches = asyncio.Event()
+        self._no_watches.set()
 
     # ------------------------------------------------------------------ writes
     async def store(
@@ -209,7 +219,11 @@ class ResultDelivery:
         check_execution_id(request.execution_id)
         if request.timeout_seconds < 0:
             raise InvalidArgument("timeout_ms must not be negative", field="timeout_ms")
+        if self._draining:
+            raise Unavailable("the cache service is shutting down; watch on another replica")
         deadline = asyncio.get_running_loop().time() + request.timeout_seconds
+        self._watching += 1
+        self._no_watches.clear()
         waiter = (
             self.waiters.add(request.execution_id, request.accept_response) if self._push else None
         )
@@ -226,6 +240,9 @@ class ResultDelivery:
             self._metrics.waiting.dec()
             if waiter is not None:
                 self.waiters.remove(waiter)
+            self._watching -= 1
+            if not self._watching:
+                self._no_watches.set()
         if outcome is None:
             self._metrics.watch_outcomes.labels("timed_out").inc()
             log.warning(
@@ -255,6 +272,8 @@ class ResultDelivery:
             found = await self._look(execution_id, kinds)
             if found is not None:
                 return found
+            if self._ending:
+                raise Unavailable("the cache service stopped before the result came")
             fallback = self._use_saved(request)
             if waiter is None:
                 await asyncio.sleep(self._outage_interval if fallback else self._poll_interval)
@@ -301,6 +320,38 @@ class ResultDelivery:
             and self._shared is not None
             and not self._shared.available
         )
+
+    # ---------------------------------------------------------------- shutdown
+    @property
+    def watching(self) -> int:
+        """Watches in flight in this process."""
+        return self._watching
+
+    @property
+    def draining(self) -> bool:
+        """True once shutting down: new watches are refused."""
+        return self._draining
+
+    async def drain(self, timeout: float) -> bool:
+        """Refuse new watches and wait up to ``timeout`` seconds for those in flight to
+        end (stores are still taken meanwhile); True when none is left."""
+        self._draining = True
+        if self._watching:
+            log.info("Draining result watches", watching=self._watching, grace_seconds=timeout)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._no_watches.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def end_watches(self) -> None:
+        """End the watches still waiting, with UNAVAILABLE (the edge watches again
+        elsewhere); each first takes a result already stored."""
+        self._draining = self._ending = True
+        if self._watching:
+            log.warning("Ending result watches at the end of the grace", watching=self._watching)
+        self.waiters.wake_all()
 
     # ------------------------------------------------- the shared subscription
     def on_stored(
