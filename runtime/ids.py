@@ -1,4 +1,5 @@
-"""Identifiers: time-ordered UUIDs (version 7 layout), so ids sort by creation."""
+"""Identifiers: time-ordered UUIDs (version 7 layout), so ids sort by creation; and
+ids derived from other ids (UUID version 5), for what must get the same id again."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import os
 import time
 import uuid
 
-__all__ = ["new_id"]
+__all__ = ["derived_id", "new_id"]
+
+_DERIVED = uuid.UUID("6f1c3b2a-5d4e-4f60-8a71-9b82c3d4e5f6")
 
 
 def new_id() -> str:
@@ -19,3 +22,8 @@ def new_id() -> str:
     value |= 0b10 << 62  # RFC 4122 variant
     value |= rand & ((1 << 62) - 1)
     return str(uuid.UUID(int=value))
+
+
+def derived_id(*parts: str) -> str:
+    """A UUIDv5 string that is always the same for the same ``parts``."""
+    return str(uuid.uuid5(_DERIVED, "\x00".join(parts)))

@@ -15,6 +15,7 @@ __all__ = [
     "idempotency_key",
     "journal_key",
     "result_key",
+    "started_key",
 ]
 
 RUN_STREAM = "hookline:runs"
@@ -30,6 +31,12 @@ RUN_FIELD = b"run"
 def journal_key(execution_id: str) -> str:
     """Hash of node name → journaled node, while the run goes on."""
     return f"hookline:journal:{execution_id}"
+
+
+def started_key(execution_id: str) -> str:
+    """Marks a run another run started (a sub-workflow, an error workflow) as started,
+    so that a repeat of the starting run does not start it twice."""
+    return f"hookline:started:{execution_id}"
 
 
 def result_key(execution_id: str) -> str:

@@ -163,6 +163,12 @@ class Settings(BaseSettings):
         description="Runs waiting to start (accepted, not yet taken by a worker) beyond "
         "which new webhook calls and manual runs answer 503.",
     )
+    max_workflow_depth: int = Field(
+        default=10,
+        ge=1,
+        description="How deep executeWorkflow nodes may nest runs: the top run is depth 1; "
+        "a child that would start deeper fails its executeWorkflow node.",
+    )
     run_stream: str = Field(
         default="hookline:runs",
         description="The Redis stream of runs; give each deployment sharing one Redis "

@@ -27,6 +27,7 @@ from pydantic import (
 
 from runtime.errors import InvalidArgument
 from runtime.node_settings import NodeSettings, parse_node_settings
+from runtime.workflow_calls import ExecuteWorkflowParameters
 from runtime.workflow_routing import (
     MergeParameters,
     SwitchParameters,
@@ -59,6 +60,7 @@ NODE_TYPES = frozenset(
         "wait",
         "httpResponse",
         "stopAndError",
+        "executeWorkflow",
     }
 )
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -78,6 +80,8 @@ class WorkflowSettings(_Strict):
     saveExecutionToDatabase: bool = True
     resultTtlSeconds: int = Field(default=60, ge=1, le=86400)
     responseTimeoutSeconds: int = Field(default=30, ge=1, le=3600)
+    errorWorkflow: str | None = Field(default=None, min_length=1, max_length=255)
+    """The workflow (id) to run when a run of this one fails; None for none."""
 
 
 # ------------------------------------------------------------ node parameters
@@ -276,6 +280,7 @@ PARAMETER_MODELS: dict[str, type[BaseModel]] = {
     "wait": WaitParameters,
     "httpResponse": HttpResponseParameters,
     "stopAndError": StopAndErrorParameters,
+    "executeWorkflow": ExecuteWorkflowParameters,
 }
 
 

@@ -37,7 +37,10 @@ def test_valid_workflow_gets_defaults_and_order() -> None:
     assert (wf.webhook.method, wf.webhook.path) == ("POST", "greet")
     out = wf.to_json(id="w1", created_at="t", updated_at="t")
     assert out["settings"] == {
-        "saveExecutionToDatabase": True, "resultTtlSeconds": 60, "responseTimeoutSeconds": 30
+        "saveExecutionToDatabase": True,
+        "resultTtlSeconds": 60,
+        "responseTimeoutSeconds": 30,
+        "errorWorkflow": None,
     }
     assert out["active"] is True
     assert out["nodes"][0]["parameters"]["path"] == "greet"

@@ -18,6 +18,8 @@ MODES: dict[pb.ExecutionMode.ValueType, str] = {
     pb.EXECUTION_MODE_WEBHOOK: "webhook",
     pb.EXECUTION_MODE_MANUAL: "manual",
     pb.EXECUTION_MODE_SCHEDULE: "schedule",
+    pb.EXECUTION_MODE_SUBWORKFLOW: "subworkflow",
+    pb.EXECUTION_MODE_ERROR: "error",
 }
 
 
@@ -38,6 +40,7 @@ def start_message(request: StartRequest) -> pb.StartExecutionRequest:
         trigger_output_json=encode_json(request.trigger_output),
         publish_early_response=request.publish_early_response,
         keep_result_seconds=request.keep_result_seconds,
+        depth=request.depth,
     )
 
 
@@ -57,4 +60,5 @@ def start_request(message: pb.StartExecutionRequest) -> StartRequest:
         mode=MODES.get(message.mode),
         publish_early_response=message.publish_early_response,
         keep_result_seconds=message.keep_result_seconds,
+        depth=max(message.depth, 1),
     )

@@ -1,6 +1,7 @@
 """The execution service process: ``async with ExecutionServer(settings) as server``.
 
-Entering opens the database (and migrates it), a client to the cache service, one
+Entering opens the database (and migrates it), clients to the cache and trigger
+services (results, credentials, the workflows executeWorkflow nodes start), one
 shared HTTP client for httpRequest nodes, the run queue when Redis is configured,
 starts the gRPC server, then the queue worker. Leaving stops reading the queue,
 marks health NOT_SERVING and stops taking calls, lets runs in flight finish within
@@ -22,6 +23,7 @@ from typing import Self
 
 import grpc
 import httpx
+import redis.asyncio as aioredis
 from grpc_health.v1 import health_pb2
 from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
 from hookline.execution.v1 import execution_service_pb2_grpc
@@ -38,6 +40,11 @@ from runtime.redis_pipeline import AutoPipeline
 from runtime.run_queue import RunProducer
 from runtime.settings import Settings
 from services.execution.cache_sink import CacheResultSink
+from services.execution.child_runs import (
+    CacheResultWatcher,
+    QueuedChildStarter,
+    TriggerWorkflowLookup,
+)
 from services.execution.domain import (
     Engine,
     ExecutionService,
@@ -48,6 +55,7 @@ from services.execution.domain.credentials import CachedCredentials
 from services.execution.domain.engine import DEFAULT_MAX_RESPONSE_BYTES
 from services.execution.domain.intake import RunIntake
 from services.execution.domain.outbound import OutboundPolicy, outbound_client
+from services.execution.domain.subworkflows import Subworkflows
 from services.execution.domain.worker import QueueWorker
 from services.execution.servicer import SERVICE_NAME, ExecutionServicer
 from services.execution.storage import SqlExecutionStore
@@ -116,7 +124,7 @@ class ExecutionServer:
                 security=GrpcSecurity.from_settings(settings),
             )
             self._exit.push_async_callback(cache.close)
-            trigger = trigger_client(settings)  # credentials for httpRequest nodes
+            trigger = trigger_client(settings)  # credentials and sub-workflows
             self._exit.push_async_callback(trigger.close)
             http = outbound_client(
                 OutboundPolicy.parse(settings.http_allow_private, settings.http_allow_hosts),
@@ -139,9 +147,16 @@ class ExecutionServer:
                 metrics=self.metrics,
             )
             queue = self._open_queue(settings)
-            servicer = ExecutionServicer(
-                service, RunIntake(service, queue.enqueuer if queue else None)
+            intake = RunIntake(service, queue.enqueuer if queue else None)
+            service.use_subworkflows(
+                Subworkflows(
+                    TriggerWorkflowLookup(trigger),
+                    QueuedChildStarter(intake, queue.redis if queue else None),
+                    CacheResultWatcher(cache),
+                    max_depth=settings.max_workflow_depth,
+                )
             )
+            servicer = ExecutionServicer(service, intake)
 
             def register(server: grpc.aio.Server) -> None:
                 execution_service_pb2_grpc.add_ExecutionServiceServicer_to_server(servicer, server)
@@ -229,6 +244,7 @@ class ExecutionServer:
             ),
             journal=RedisRunJournal(redis, pipeline),
             enqueuer=RedisRunEnqueuer(producer),
+            redis=redis,
         )
 
     def _queue_state(self, up: bool) -> None:
@@ -250,6 +266,7 @@ class _Queue:
     consumer: RedisRunQueue
     journal: RedisRunJournal
     enqueuer: RedisRunEnqueuer
+    redis: aioredis.Redis
 
 
 def _consumer_name() -> str:

@@ -95,6 +95,12 @@ class TriggerServicer(CredentialMethods, pb_grpc.TriggerServiceServicer):
         record = await self._workflows.get(request.id)
         return pb.GetWorkflowResponse(workflow=_workflow_message(record))
 
+    async def GetWorkflowByName(
+        self, request: pb.GetWorkflowByNameRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetWorkflowByNameResponse:
+        record = await self._workflows.get_by_name(request.name)
+        return pb.GetWorkflowByNameResponse(workflow=_workflow_message(record))
+
     async def ListWorkflows(
         self, request: pb.ListWorkflowsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListWorkflowsResponse:

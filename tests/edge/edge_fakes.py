@@ -85,6 +85,13 @@ class FakeTrigger(trig_grpc.TriggerServiceServicer):
         self._check(request)
         return trig_pb.GetWorkflowResponse(workflow=self._stored(request.id))
 
+    async def GetWorkflowByName(self, request: Any, context: Any) -> Any:
+        self._check(request)
+        for workflow_id, stored in self.workflows.items():
+            if json.loads(stored).get("name") == request.name:
+                return trig_pb.GetWorkflowByNameResponse(workflow=self._stored(workflow_id))
+        raise NotFound(f"no workflow named {request.name}")
+
     async def ListWorkflows(self, request: Any, context: Any) -> Any:
         self._check(request)
         workflows = [self._stored(wid) for wid in self.workflows]

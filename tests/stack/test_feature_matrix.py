@@ -224,7 +224,8 @@ async def test_switching_history_off_with_patch_stops_new_rows_but_keeps_deliver
                                  json={"settings": {"saveExecutionToDatabase": False}})
     assert patched.status_code == 200
     assert patched.json()["settings"] == {
-        "saveExecutionToDatabase": False, "resultTtlSeconds": 60, "responseTimeoutSeconds": 30}
+        "saveExecutionToDatabase": False, "resultTtlSeconds": 60, "responseTimeoutSeconds": 30,
+        "errorWorkflow": None}
     for name in ("two", "three"):
         resp = await client.post(f"/webhook/{path}", json={"name": name})
         assert resp.status_code == 201

@@ -83,6 +83,9 @@ class CountingStore:
     async def get(self, workflow_id: str) -> WorkflowRecord | None:
         raise NotImplementedError
 
+    async def by_name(self, name: str) -> WorkflowRecord | None:
+        raise NotImplementedError
+
     async def delete(self, workflow_id: str) -> bool:
         raise NotImplementedError
 

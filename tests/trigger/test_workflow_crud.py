@@ -62,6 +62,7 @@ async def test_create_returns_the_stored_workflow_with_every_setting(stub: Stub)
         "saveExecutionToDatabase": True,
         "resultTtlSeconds": 5,
         "responseTimeoutSeconds": 30,
+        "errorWorkflow": None,
     }
     assert stored["createdAt"] == stored["updatedAt"]
     assert stored["createdAt"].endswith("Z")
@@ -210,6 +211,7 @@ async def test_patch_merges_settings_key_by_key(stub: Stub) -> None:
         "saveExecutionToDatabase": False,
         "resultTtlSeconds": 120,
         "responseTimeoutSeconds": 9,
+        "errorWorkflow": None,
     }
     assert patched["nodes"] == original["nodes"]
     assert patched["createdAt"] == original["createdAt"]

@@ -36,6 +36,7 @@ from services.execution.domain.nodes import (
     NodeContext,
     NodeError,
     NodeResult,
+    WorkflowCaller,
     merge_input,
 )
 from services.execution.domain.record import (
@@ -60,9 +61,9 @@ log = get_logger(__name__)
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_OUTPUT_BYTES = 10 * 1024 * 1024
 DEFAULT_NODE_TIMEOUT_SECONDS = 30.0
-SELF_BOUNDED = frozenset({"wait", "httpRequest"})
-"""Node types bounded by their own parameters (seconds, timeoutSeconds), not by the
-node time limit."""
+SELF_BOUNDED = frozenset({"wait", "httpRequest", "executeWorkflow"})
+"""Node types bounded by their own parameters (seconds, timeoutSeconds; a child run by
+its own responseTimeoutSeconds), not by the node time limit."""
 
 ResponseHook = Callable[[dict[str, Any]], None]
 _MAIN = frozenset(("main",))
@@ -101,8 +102,11 @@ class Engine:
         trigger_output: Any,
         on_first_response: ResponseHook | None = None,
         checkpoint: Checkpoint | None = None,
+        calls: WorkflowCaller | None = None,
     ) -> None:
         """Run every node, filling ``record``, and finish it (success or error).
+
+        ``calls`` starts the workflows executeWorkflow nodes name (None: they fail).
 
         With a ``checkpoint``, nodes it lists as done are taken from it instead of
         running again, and each node that succeeds is saved to it before the next
@@ -141,7 +145,7 @@ class Engine:
                     resuming = False
                     log.info("Run resumed", node=name, finished_nodes=len(done))
                 input = _input_of(node, active, outputs, position)
-                settled = await self._settle(node, input, outputs, execution, record)
+                settled = await self._settle(node, input, outputs, execution, record, calls)
                 node_run = record.nodes[name]
                 if settled is None:
                     record.fail(name, node_run.error or "failed", utcnow())
@@ -165,6 +169,7 @@ class Engine:
         outputs: dict[str, Any],
         execution: dict[str, str],
         record: ExecutionRecord,
+        calls: WorkflowCaller | None = None,
     ) -> NodeResult | None:
         """Run one node with its settings, time it and put it in the record; None when
         it failed and its ``onError`` is ``stop`` (the caller then fails the run)."""
@@ -182,7 +187,7 @@ class Engine:
             return run
 
         try:
-            result = await self._repeat(node, input, scope, tries)
+            result = await self._repeat(node, input, scope, tries, calls)
         except NodeFailed as failure:
             if settings.onError == "stop":
                 noted(ERROR, None, failure.message)
@@ -197,14 +202,27 @@ class Engine:
         return result
 
     async def _repeat(
-        self, node: Node, input: Any, scope: dict[str, Any], tries: list[TryRun]
+        self,
+        node: Node,
+        input: Any,
+        scope: dict[str, Any],
+        tries: list[TryRun],
+        calls: WorkflowCaller | None = None,
     ) -> NodeResult:
         """The node run, per ``forEach`` element and per ``retry`` try."""
         settings = node.settings
         label = f'node "{node.name}"'
+
+        def key(index: int | None) -> str:
+            """Names the coming try of this node (or of one element of it)."""
+            done = sum(1 for one in tries if one.index == index)
+            return f"{node.name}\x00{'' if index is None else index}\x00{done + 1}"
+
         if settings.forEach is None:
             return await with_retry(
-                lambda: self._run_node(node, input, scope), settings.retry, tries,
+                lambda: self._run_node(node, input, scope, None, calls, key(None)),
+                settings.retry,
+                tries,
                 sleep=self._sleep,
             )
         items = await self._items(node, scope, label)
@@ -212,7 +230,9 @@ class Engine:
         async def one(index: int, item: Any) -> NodeResult:
             each = {**scope, "item": item, "index": index}
             return await with_retry(
-                lambda: self._run_node(node, input, each, f"{label} item {index}"),
+                lambda: self._run_node(
+                    node, input, each, f"{label} item {index}", calls, key(index)
+                ),
                 settings.retry, tries, sleep=self._sleep, index=index,
             )
 
@@ -238,10 +258,17 @@ class Engine:
         return items
 
     async def _run_node(
-        self, node: Node, input: Any, scope: dict[str, Any], label: str | None = None
+        self,
+        node: Node,
+        input: Any,
+        scope: dict[str, Any],
+        label: str | None = None,
+        calls: WorkflowCaller | None = None,
+        call_key: str = "",
     ) -> NodeResult:
         """One run of one node within the node time and output size limits; ``label``
-        names it in errors (default ``node "Name"``)."""
+        names it in errors (default ``node "Name"``); ``call_key`` names this try of
+        it for a child run it starts."""
         label = label or f'node "{node.name}"'
         handler = HANDLERS.get(node.type)
         if handler is None:  # parse_workflow admits only known types
@@ -255,7 +282,14 @@ class Engine:
             raise NodeFailed(f"{label} parameter {exc.path}: {exc.message}") from None
         except RenderTimeout:
             raise NodeFailed(timed_out) from None
-        ctx = NodeContext(self._http, self._max_response_bytes, node.parameters, self._credentials)
+        ctx = NodeContext(
+            self._http,
+            self._max_response_bytes,
+            node.parameters,
+            self._credentials,
+            calls,
+            call_key or node.name,
+        )
         bound: asyncio.Timeout | None = None
         try:
             if node.type in SELF_BOUNDED:

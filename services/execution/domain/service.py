@@ -28,6 +28,7 @@ from runtime.errors import InvalidArgument, NotFound, Unavailable
 from runtime.logs import bind_execution, get_logger
 from runtime.metrics import ExecutionMetrics
 from runtime.workflow import Workflow
+from runtime.workflow_calls import ERROR_MODE, SUBWORKFLOW_MODE
 from services.execution.domain.engine import Engine
 from services.execution.domain.journal import Checkpoint
 from services.execution.domain.ports import (
@@ -38,6 +39,7 @@ from services.execution.domain.ports import (
 )
 from services.execution.domain.record import RUNNING, ExecutionRecord, encode_json
 from services.execution.domain.runs import RunScheduler
+from services.execution.domain.subworkflows import Subworkflows
 from services.execution.domain.workflows import WorkflowCache
 
 __all__ = [
@@ -51,7 +53,7 @@ __all__ = [
 
 log = get_logger(__name__)
 
-MODES = frozenset({"webhook", "manual", "schedule"})
+MODES = frozenset({"webhook", "manual", "schedule", SUBWORKFLOW_MODE, ERROR_MODE})
 STATUSES = frozenset({"running", "success", "error"})
 SHUTDOWN_MESSAGE = "execution service shut down"
 DEFAULT_PAGE_SIZE = 20
@@ -69,6 +71,8 @@ class StartRequest:
     mode: str | None = None
     publish_early_response: bool = False
     keep_result_seconds: int = 0
+    depth: int = 1
+    """How deep the run is nested (1: a top run; see ``subworkflows``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,7 @@ class _Job:
     trigger_output: Any
     publish_early_response: bool
     keep_seconds: int = 0
+    depth: int = 1
     delivery: Delivery | None = None
     early: list[asyncio.Task[None]] = field(default_factory=list)
     saving: asyncio.Task[None] | None = None
@@ -117,14 +122,21 @@ class ExecutionService:
         max_result_bytes: int,
         workflows: WorkflowCache | None = None,
         metrics: ExecutionMetrics | None = None,
+        subworkflows: Subworkflows | None = None,
     ) -> None:
         self._engine = engine
+        self._subworkflows = subworkflows
         self._store = store
         self._sink = sink
         self._scheduler = scheduler
         self._max_result_bytes = max_result_bytes
         self._workflows = workflows or WorkflowCache()
         self._metrics = metrics or ExecutionMetrics()
+
+    def use_subworkflows(self, subworkflows: Subworkflows) -> None:
+        """Let executeWorkflow nodes and errorWorkflow settings start runs (set once,
+        when the process is assembled: starting runs needs this service itself)."""
+        self._subworkflows = subworkflows
 
     # ------------------------------------------------------------------ start
     @property
@@ -173,6 +185,7 @@ class ExecutionService:
             trigger_output=request.trigger_output,
             publish_early_response=request.publish_early_response,
             keep_seconds=request.keep_result_seconds,
+            depth=request.depth,
             delivery=delivery,
         )
 
@@ -225,8 +238,13 @@ class ExecutionService:
                         if job.publish_early_response
                         else None
                     )
+                    calls = (
+                        self._subworkflows.for_run(job.execution_id, job.depth)
+                        if self._subworkflows is not None
+                        else None
+                    )
                     await self._engine.run(
-                        job.workflow, record, job.trigger_output, hook, checkpoint
+                        job.workflow, record, job.trigger_output, hook, checkpoint, calls
                     )
                 finally:
                     self._metrics.running.dec()
@@ -266,6 +284,8 @@ class ExecutionService:
 
     async def _end(self, job: _Job, record: ExecutionRecord) -> None:
         handed_over = await self._finish(job, record)
+        if self._subworkflows is not None:  # before the entry is acknowledged
+            await self._subworkflows.after_failure(record, job.workflow, job.depth)
         if job.delivery is not None:
             if not handed_over:
                 self._scheduler.forget(job.execution_id)

@@ -34,6 +34,9 @@ class WorkflowStore(Protocol):
 
     async def get(self, workflow_id: str) -> WorkflowRecord | None: ...
 
+    async def by_name(self, name: str) -> WorkflowRecord | None:
+        """The oldest workflow with exactly this name, if any."""
+
     async def delete(self, workflow_id: str) -> bool:
         """True when a workflow was deleted."""
 

@@ -2,11 +2,12 @@
 
 Every definition goes through ``runtime.workflow.parse_workflow``, so an invalid one
 is refused with ``InvalidArgument`` naming the node or field, as is one naming a
-credential that does not exist or is of the wrong type. Webhook secrets are
-write-only (``webhook_secrets``): a replacement that leaves one out keeps it, and a
-patch never touches it. After each change the
-trigger index is told (``on_change``), which reloads this replica and announces the
-change to the others.
+credential that does not exist or is of the wrong type, or naming a workflow (an
+``executeWorkflow`` target, the ``errorWorkflow`` setting) that does not exist.
+Webhook secrets are write-only (``webhook_secrets``): a replacement that leaves one
+out keeps it, and a patch never touches it. After each change the trigger index is
+told (``on_change``), which reloads this replica and announces the change to the
+others.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from services.trigger.domain.paging import PageKey, decode_cursor, encode_cursor
 from services.trigger.domain.ports import WorkflowStore
 from services.trigger.domain.records import WorkflowRecord
 from services.trigger.domain.webhook_secrets import restore_secrets
+from services.trigger.domain.workflow_refs import check_workflow_refs
 
 __all__ = ["PATCHABLE_FIELDS", "WorkflowManager", "WorkflowPage"]
 
@@ -111,6 +113,7 @@ class WorkflowManager:
     async def create(self, raw: bytes) -> WorkflowRecord:
         workflow = parse_workflow(restore_secrets(_json_object(raw, "the workflow"), None))
         await self._check_credentials(workflow)
+        await check_workflow_refs(workflow, None, self._store)
         now = self._clock()
         record = WorkflowRecord.from_workflow(workflow, id=new_id(), created_at=now, updated_at=now)
         await self._store.insert(record)
@@ -122,6 +125,13 @@ class WorkflowManager:
         record = await self._store.get(workflow_id)
         if record is None:
             raise NotFound(f"no workflow with id {workflow_id!r}")
+        return record
+
+    async def get_by_name(self, name: str) -> WorkflowRecord:
+        """The oldest workflow with this name; NotFound when there is none."""
+        record = await self._store.by_name(name)
+        if record is None:
+            raise NotFound(f"no workflow named {name!r}")
         return record
 
     async def list(self, *, limit: int, cursor: str) -> WorkflowPage:
@@ -153,6 +163,7 @@ class WorkflowManager:
 
     async def _save(self, current: WorkflowRecord, workflow: Workflow) -> WorkflowRecord:
         await self._check_credentials(workflow)
+        await check_workflow_refs(workflow, current.id, self._store)
         updated_at = self._clock()
         if updated_at <= current.updated_at:  # keep updatedAt strictly increasing
             updated_at = current.updated_at + timedelta(microseconds=1)

@@ -124,6 +124,18 @@ class SqlWorkflowStore:
                 ).first()
         return _record(row) if row is not None else None
 
+    async def by_name(self, name: str) -> WorkflowRecord | None:
+        query = (
+            sa.select(workflows)
+            .where(workflows.c.name == name)
+            .order_by(workflows.c.created_at, workflows.c.id)
+            .limit(1)
+        )
+        with database_errors("read workflow"):
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(query)).first()
+        return _record(row) if row is not None else None
+
     async def delete(self, workflow_id: str) -> bool:
         with database_errors("delete workflow"):
             async with self._engine.begin() as conn:

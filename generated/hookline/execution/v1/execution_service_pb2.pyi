@@ -33,6 +33,10 @@ class _ExecutionModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Executi
     """A manual run through the API."""
     EXECUTION_MODE_SCHEDULE: _ExecutionMode.ValueType  # 3
     """A cron schedule tick."""
+    EXECUTION_MODE_SUBWORKFLOW: _ExecutionMode.ValueType  # 4
+    """An executeWorkflow node of another run."""
+    EXECUTION_MODE_ERROR: _ExecutionMode.ValueType  # 5
+    """The errorWorkflow of a run that failed."""
 
 class ExecutionMode(_ExecutionMode, metaclass=_ExecutionModeEnumTypeWrapper):
     """ExecutionMode says what started an execution."""
@@ -45,6 +49,10 @@ EXECUTION_MODE_MANUAL: ExecutionMode.ValueType  # 2
 """A manual run through the API."""
 EXECUTION_MODE_SCHEDULE: ExecutionMode.ValueType  # 3
 """A cron schedule tick."""
+EXECUTION_MODE_SUBWORKFLOW: ExecutionMode.ValueType  # 4
+"""An executeWorkflow node of another run."""
+EXECUTION_MODE_ERROR: ExecutionMode.ValueType  # 5
+"""The errorWorkflow of a run that failed."""
 Global___ExecutionMode: _TypeAlias = ExecutionMode  # noqa: Y015
 
 class _ExecutionStatus:
@@ -88,6 +96,7 @@ class StartExecutionRequest(_message.Message):
     PUBLISH_EARLY_RESPONSE_FIELD_NUMBER: _builtins.int
     DIRECT_FIELD_NUMBER: _builtins.int
     KEEP_RESULT_SECONDS_FIELD_NUMBER: _builtins.int
+    DEPTH_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """The execution id, chosen by the caller."""
     workflow_json: _builtins.bytes
@@ -108,6 +117,10 @@ class StartExecutionRequest(_message.Message):
     """Keep the finished record this many seconds for repeats of the request that
     started the run (its Idempotency-Key); 0 for none.
     """
+    depth: _builtins.int
+    """How deep the run is nested: 1 for a top run, one more than its parent's for a
+    run an executeWorkflow node started; 0 means 1.
+    """
     def __init__(
         self,
         *,
@@ -118,10 +131,11 @@ class StartExecutionRequest(_message.Message):
         publish_early_response: _builtins.bool = ...,
         direct: _builtins.bool = ...,
         keep_result_seconds: _builtins.int = ...,
+        depth: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["direct", b"direct", "execution_id", b"execution_id", "keep_result_seconds", b"keep_result_seconds", "mode", b"mode", "publish_early_response", b"publish_early_response", "trigger_output_json", b"trigger_output_json", "workflow_json", b"workflow_json"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["depth", b"depth", "direct", b"direct", "execution_id", b"execution_id", "keep_result_seconds", b"keep_result_seconds", "mode", b"mode", "publish_early_response", b"publish_early_response", "trigger_output_json", b"trigger_output_json", "workflow_json", b"workflow_json"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

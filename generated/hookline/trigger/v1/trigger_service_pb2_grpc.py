@@ -46,6 +46,11 @@ class TriggerServiceStub:
                 request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetWorkflowRequest.SerializeToString,
                 response_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetWorkflowResponse.FromString,
                 _registered_method=True)
+        self.GetWorkflowByName = channel.unary_unary(
+                '/hookline.trigger.v1.TriggerService/GetWorkflowByName',
+                request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetWorkflowByNameRequest.SerializeToString,
+                response_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetWorkflowByNameResponse.FromString,
+                _registered_method=True)
         self.ListWorkflows = channel.unary_unary(
                 '/hookline.trigger.v1.TriggerService/ListWorkflows',
                 request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.ListWorkflowsRequest.SerializeToString,
@@ -124,6 +129,14 @@ class TriggerServiceServicer:
 
     def GetWorkflow(self, request, context):
         """GetWorkflow returns one workflow; NOT_FOUND when there is none with that id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorkflowByName(self, request, context):
+        """GetWorkflowByName returns the workflow with that name (the oldest, when several
+        share it); NOT_FOUND when there is none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -232,6 +245,11 @@ def add_TriggerServiceServicer_to_server(servicer, server):
                     servicer.GetWorkflow,
                     request_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetWorkflowRequest.FromString,
                     response_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetWorkflowResponse.SerializeToString,
+            ),
+            'GetWorkflowByName': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkflowByName,
+                    request_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetWorkflowByNameRequest.FromString,
+                    response_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetWorkflowByNameResponse.SerializeToString,
             ),
             'ListWorkflows': grpc.unary_unary_rpc_method_handler(
                     servicer.ListWorkflows,
@@ -350,6 +368,33 @@ class TriggerService:
             '/hookline.trigger.v1.TriggerService/GetWorkflow',
             hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetWorkflowRequest.SerializeToString,
             hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkflowByName(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hookline.trigger.v1.TriggerService/GetWorkflowByName',
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetWorkflowByNameRequest.SerializeToString,
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.GetWorkflowByNameResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,10 @@ class TriggerServiceStub:
     """
     GetWorkflow: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.GetWorkflowRequest, _trigger_service_pb2.GetWorkflowResponse]
     """GetWorkflow returns one workflow; NOT_FOUND when there is none with that id."""
+    GetWorkflowByName: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.GetWorkflowByNameRequest, _trigger_service_pb2.GetWorkflowByNameResponse]
+    """GetWorkflowByName returns the workflow with that name (the oldest, when several
+    share it); NOT_FOUND when there is none.
+    """
     ListWorkflows: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.ListWorkflowsRequest, _trigger_service_pb2.ListWorkflowsResponse]
     """ListWorkflows pages through workflows, oldest first."""
     ReplaceWorkflow: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.ReplaceWorkflowRequest, _trigger_service_pb2.ReplaceWorkflowResponse]
@@ -93,6 +97,10 @@ class TriggerServiceAsyncStub(TriggerServiceStub):
     """
     GetWorkflow: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.GetWorkflowRequest, _trigger_service_pb2.GetWorkflowResponse]  # type: ignore[assignment]
     """GetWorkflow returns one workflow; NOT_FOUND when there is none with that id."""
+    GetWorkflowByName: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.GetWorkflowByNameRequest, _trigger_service_pb2.GetWorkflowByNameResponse]  # type: ignore[assignment]
+    """GetWorkflowByName returns the workflow with that name (the oldest, when several
+    share it); NOT_FOUND when there is none.
+    """
     ListWorkflows: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.ListWorkflowsRequest, _trigger_service_pb2.ListWorkflowsResponse]  # type: ignore[assignment]
     """ListWorkflows pages through workflows, oldest first."""
     ReplaceWorkflow: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.ReplaceWorkflowRequest, _trigger_service_pb2.ReplaceWorkflowResponse]  # type: ignore[assignment]
@@ -153,6 +161,16 @@ class TriggerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_trigger_service_pb2.GetWorkflowResponse, _abc.Awaitable[_trigger_service_pb2.GetWorkflowResponse]]:
         """GetWorkflow returns one workflow; NOT_FOUND when there is none with that id."""
+
+    @_abc_1.abstractmethod
+    def GetWorkflowByName(
+        self,
+        request: _trigger_service_pb2.GetWorkflowByNameRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_trigger_service_pb2.GetWorkflowByNameResponse, _abc.Awaitable[_trigger_service_pb2.GetWorkflowByNameResponse]]:
+        """GetWorkflowByName returns the workflow with that name (the oldest, when several
+        share it); NOT_FOUND when there is none.
+        """
 
     @_abc_1.abstractmethod
     def ListWorkflows(

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from services.execution.domain.nodes.base import Handler, NodeContext, NodeError, NodeResult
+from services.execution.domain.nodes.base import (
+    Handler,
+    NodeContext,
+    NodeError,
+    NodeResult,
+    WorkflowCaller,
+)
 from services.execution.domain.nodes.branching import merge_input, merge_node, switch_node
 from services.execution.domain.nodes.flow import (
     if_node,
@@ -13,6 +19,7 @@ from services.execution.domain.nodes.flow import (
 )
 from services.execution.domain.nodes.http_request import http_request_node
 from services.execution.domain.nodes.http_response import http_response_node
+from services.execution.domain.nodes.subworkflow import execute_workflow_node
 
 __all__ = [
     "HANDLERS",
@@ -20,6 +27,7 @@ __all__ = [
     "NodeContext",
     "NodeError",
     "NodeResult",
+    "WorkflowCaller",
     "merge_input",
     "truthy",
 ]
@@ -33,4 +41,5 @@ HANDLERS: dict[str, Handler] = {
     "httpRequest": http_request_node,
     "httpResponse": http_response_node,
     "stopAndError": stop_and_error_node,
+    "executeWorkflow": execute_workflow_node,
 }

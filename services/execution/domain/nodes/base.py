@@ -10,13 +10,21 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from services.execution.domain.credentials import CredentialSource
 
-__all__ = ["Handler", "NodeContext", "NodeError", "NodeResult", "header_value", "number"]
+__all__ = [
+    "Handler",
+    "NodeContext",
+    "NodeError",
+    "NodeResult",
+    "WorkflowCaller",
+    "header_value",
+    "number",
+]
 
 
 class NodeError(Exception):
@@ -56,6 +64,21 @@ class NodeContext:
     """The node's parameters as written, to tell an absent parameter from a null one."""
     credentials: CredentialSource | None = None
     """Where httpRequest finds the credential it names (None: none can be had)."""
+    calls: WorkflowCaller | None = None
+    """How executeWorkflow starts and waits for other workflows (None: it cannot)."""
+    call_key: str = ""
+    """Names this node run within its run (node, forEach element, try), so that a
+    child it starts has an id of its own that a repeat of the same run finds again."""
+
+
+class WorkflowCaller(Protocol):
+    """Runs other workflows on behalf of one run (``domain.subworkflows``)."""
+
+    async def call(
+        self, key: str, params: Mapping[str, Any], input: Any, *, input_given: bool
+    ) -> NodeResult:
+        """Start the workflow ``params`` name with ``input`` and, unless ``wait`` is
+        false, wait for its result; ``NodeError`` when it cannot start or failed."""
 
 
 Handler = Callable[[dict[str, Any], Any, NodeContext], Awaitable[NodeResult]]
