@@ -31,6 +31,7 @@ from runtime.run_queue import RunProducer, ensure_group
 from services.execution.domain.journal import JournaledNode
 from services.execution.domain.service import StartRequest
 from services.execution.run_messages import start_message
+from tests.redis_server import ThrowawayRedis
 
 from .conftest import RunningExecution, StartExecution, logged
 from .local_http import LocalHttpServer, Reply, Request
@@ -361,3 +362,36 @@ async def test_a_run_delivered_while_the_worker_stops_is_handed_back_not_left_pe
     assert record["status"] == "success"
     assert calls() == 1
     await queue.drained(execution_id)
+
+
+async def test_the_workers_own_log_lines_name_no_run_after_it_took_one(
+    start_execution: StartExecution, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    server = ThrowawayRedis()
+    server.start()
+    client = aioredis.Redis(port=server.port)
+    try:
+        stream = f"hookline:runs:test:{uuid.uuid4().hex}"
+        await ensure_group(client, stream)
+        queue = Queue(client, stream, RunProducer(client, stream=stream, max_queued=10))
+        execution_id = await queue.enqueue(workflow([node("Shape", "set", values={"n": 1})]))
+        await queue.take_as_dead_consumer()
+        running = await start_execution(
+            redis_url=server.url, run_stream=stream, run_claim_seconds=0.5
+        )
+        await running.cache.result(execution_id)  # claimed by the keeper, and run
+        server.stop()
+        deadline = time.monotonic() + 10
+        while not logged(caplog, "Run queue unavailable: retrying"):
+            assert time.monotonic() < deadline, "the outage was never noticed"
+            await asyncio.sleep(0.05)
+        outage = [
+            r.msg
+            for r in caplog.records
+            if isinstance(r.msg, dict) and r.msg.get("event") == "Run queue unavailable: retrying"
+        ]
+        assert "execution_id" not in outage[0]
+    finally:
+        server.stop()
+        await client.aclose()

@@ -22,11 +22,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from contextvars import Context
 from dataclasses import dataclass, field
 from typing import Protocol, Self
 
 from runtime.errors import InvalidArgument, Unavailable
-from runtime.logs import bind_execution, get_logger
+from runtime.logs import get_logger
 from runtime.metrics import ExecutionMetrics
 from services.execution.domain.journal import Checkpoint, RunJournal
 from services.execution.domain.service import Delivery, ExecutionService, StartRequest
@@ -177,15 +178,27 @@ class QueueWorker:
                 self._take(run)
 
     def _take(self, run: QueuedRun) -> None:
-        bind_execution(run.execution_id)
+        # The execution id goes on these lines only: bound to the reader's or keeper's
+        # context it would stay there and tag their later lines (an outage, another
+        # run's acknowledgement) with a run they have nothing to do with.
+        execution_id = run.execution_id
         if run.request is None:
-            log.error("Dropped an unreadable run queue entry", entry=run.entry_id)
+            log.error(
+                "Dropped an unreadable run queue entry",
+                entry=run.entry_id,
+                execution_id=execution_id,
+            )
             self._acknowledge(run.entry_id, run.execution_id)
             return
         self._metrics.start_age_seconds.observe(max(0.0, time.time() - run.queued_at))
         if run.claimed:
             self._metrics.claims.inc()
-            log.warning("Run claimed", entry=run.entry_id, deliveries=run.deliveries)
+            log.warning(
+                "Run claimed",
+                entry=run.entry_id,
+                deliveries=run.deliveries,
+                execution_id=execution_id,
+            )
         known = self._in_flight.get(run.execution_id)
         if known is not None:  # a second entry of a run in flight here
             if known.run.entry_id != run.entry_id:
@@ -207,7 +220,11 @@ class QueueWorker:
                     self._metrics.redeliveries.inc()
                 started = self._service.start(run.request, delivery)
         except InvalidArgument as exc:
-            log.error("Dropped a run the execution service refuses", error=exc.message)
+            log.error(
+                "Dropped a run the execution service refuses",
+                error=exc.message,
+                execution_id=execution_id,
+            )
             self._settle(run, True)
             return
         except Unavailable:  # shutting down: ``hand_back`` returns the entry
@@ -228,7 +245,9 @@ class QueueWorker:
         first = not self._to_ack
         self._to_ack.append((entry_id, execution_id))
         if first:  # one flush per loop turn carries every run that ended in it
-            asyncio.get_running_loop().call_soon(self._spawn_flush)
+            # In a context of its own: not that of the run that ended first (whose
+            # execution id would tag the flush's lines, an outage included).
+            asyncio.get_running_loop().call_soon(self._spawn_flush, context=Context())
 
     def _spawn_flush(self) -> None:
         task = asyncio.create_task(self._flush_acks(), name="run-queue-ack")
