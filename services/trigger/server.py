@@ -26,6 +26,7 @@ from hookline.trigger.v1 import trigger_service_pb2_grpc
 
 from runtime.clock import utcnow
 from runtime.database import create_engine, migrate
+from runtime.deployment import deployment_id
 from runtime.grpc_client import ServiceClient
 from runtime.grpc_security import GrpcSecurity
 from runtime.grpc_server import GrpcServer
@@ -68,6 +69,10 @@ class TriggerOptions:
 
     refresh_seconds: float = 30.0
     """Full reload of the trigger index, as a safety net behind the Redis announcements."""
+    check_seconds: float = 2.0
+    """How often the index asks the database whether workflows changed (a count and the
+    latest update time), reloading only when they did: replicas without Redis, or
+    that missed an announcement, see a deactivation within this time."""
     miss_reload_seconds: float = 1.0
     """At most one index reload per this many seconds for webhook calls finding no route."""
     misfire_grace_seconds: float = 2.0
@@ -215,11 +220,12 @@ class TriggerServer:
             ttl_seconds=settings.idempotency_ttl_seconds,
             local=MemoryIdempotencyKeys(),
         )
-        feed = RedisChangeFeed(redis) if redis is not None else None
+        feed = RedisChangeFeed(redis, await deployment_id(engine)) if redis is not None else None
         index = TriggerIndex(
             store,
             publisher=feed,
             refresh_seconds=options.refresh_seconds,
+            check_seconds=options.check_seconds,
             miss_reload_seconds=options.miss_reload_seconds,
         )
         ledger: TickLedger = (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeAlias
 
 from hookline.trigger.v1 import trigger_service_pb2 as pb
@@ -91,6 +92,9 @@ class CountingStore:
 
     async def page(self, after: PageKey | None, limit: int) -> list[WorkflowRecord]:
         raise NotImplementedError
+
+    async def version(self) -> tuple[int, datetime | None]:
+        return 0, None
 
 
 async def test_a_flood_of_unknown_paths_reloads_the_index_once() -> None:

@@ -46,6 +46,10 @@ class WorkflowStore(Protocol):
     async def active_triggers(self) -> list[WorkflowRecord]:
         """Every active workflow whose trigger is a webhook or a schedule."""
 
+    async def version(self) -> tuple[int, datetime | None]:
+        """A cheap fingerprint of all workflows (how many, the latest ``updated_at``):
+        it changes whenever a workflow is created, changed or deleted."""
+
 
 class CredentialUsers(Protocol):
     """Finds the workflows that may use credentials (the workflow store)."""

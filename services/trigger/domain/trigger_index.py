@@ -3,7 +3,10 @@ read, so that resolving a webhook needs no database query.
 
 It is rebuilt from the store: at start; at once after a change made through this
 replica; when another replica announces a change (``invalidate``, wired to the Redis
-channel); every ``refresh_seconds`` as a safety net; and, throttled to one reload per
+channel); when the store's ``version`` (a count and the latest update time, asked every
+``check_seconds``) differs from the one read with the last reload — so replicas
+without Redis see another's deactivation within seconds; every ``refresh_seconds`` as
+a safety net; and, throttled to one reload per
 ``miss_reload_seconds``, when a webhook call finds no route, so a workflow created
 through another replica is found even before its announcement arrives.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from runtime.errors import HooklineError
 from runtime.logs import get_logger
@@ -35,11 +39,15 @@ class TriggerIndex:
         *,
         publisher: ChangePublisher | None = None,
         refresh_seconds: float = 30.0,
+        check_seconds: float = 2.0,
         miss_reload_seconds: float = 1.0,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._refresh_seconds = refresh_seconds
+        self._check_seconds = min(check_seconds, refresh_seconds)
+        self._version: tuple[int, datetime | None] | None = None
+        self._reloaded_at = float("-inf")
         self._miss_reload_seconds = miss_reload_seconds
         self._snapshot = Snapshot()
         self._listeners: list[Listener] = []
@@ -60,7 +68,9 @@ class TriggerIndex:
     async def reload(self) -> Snapshot:
         """Rebuild from the store now; ``Unavailable`` when the store is down."""
         async with self._lock:
+            version = await self._store.version()  # first: a change after it shows next
             records = await self._store.active_triggers()
+            self._version, self._reloaded_at = version, time.monotonic()
             snapshot = self._snapshot.build_next(records)
             self._snapshot = snapshot
             for listener in self._listeners:
@@ -107,18 +117,26 @@ class TriggerIndex:
         return self._snapshot
 
     async def run(self) -> None:
-        """Background loop: reload when invalidated, and every ``refresh_seconds``."""
-        timeout = self._refresh_seconds
+        """Background loop: reload when invalidated, when the store's version changed
+        (asked every ``check_seconds``), and every ``refresh_seconds``."""
+        timeout = self._check_seconds
         while True:
             try:
                 await asyncio.wait_for(self._dirty.wait(), timeout)
             except TimeoutError:
                 pass
-            self._dirty.clear()
             try:
-                await self.reload()
+                if self._dirty.is_set() or await self._changed():
+                    self._dirty.clear()
+                    await self.reload()
             except HooklineError as exc:
                 log.warning("Could not refresh the trigger index", error=exc.message)
-                timeout = min(self._refresh_seconds, _RETRY_AFTER_FAILURE_SECONDS)
+                timeout = min(self._check_seconds, _RETRY_AFTER_FAILURE_SECONDS)
             else:
-                timeout = self._refresh_seconds
+                timeout = self._check_seconds
+
+    async def _changed(self) -> bool:
+        """Whether a full reload is due, or the store changed since the last one."""
+        if time.monotonic() - self._reloaded_at >= self._refresh_seconds:
+            return True
+        return await self._store.version() != self._version

@@ -1,5 +1,7 @@
 """Workflow change announcements between trigger replicas, on the Redis pub/sub
-channel ``hookline:workflows:changed`` (the message is the workflow id).
+channel ``hookline:workflows:changed:{deployment id}`` (the message is the workflow
+id). The deployment id (``runtime.deployment``) comes from the database, so replicas
+of one deployment hear each other, and a deployment sharing the Redis does not.
 
 ``listen`` keeps one subscription open for the life of the process and calls
 ``on_change`` for every announcement, and once after each (re)subscription, since
@@ -18,11 +20,16 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from runtime.logs import get_logger
 
-__all__ = ["CHANGES_CHANNEL", "RedisChangeFeed"]
+__all__ = ["CHANGES_CHANNEL", "RedisChangeFeed", "changes_channel"]
 
 log = get_logger(__name__)
 
 CHANGES_CHANNEL = "hookline:workflows:changed"
+"""The channel's prefix; ``changes_channel`` adds the deployment id."""
+
+
+def changes_channel(deployment_id: str) -> str:
+    return f"{CHANGES_CHANNEL}:{deployment_id}"
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -35,15 +42,16 @@ def _log_retry(state: RetryCallState) -> None:
 
 
 class RedisChangeFeed:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, deployment_id: str) -> None:
         self._redis = redis
+        self.channel = changes_channel(deployment_id)
         self.subscribed = asyncio.Event()
         """Set while the subscription is open."""
 
     async def publish(self, workflow_id: str) -> None:
         """Announce a change; a Redis failure is logged (the periodic refresh covers it)."""
         try:
-            await self._redis.publish(CHANGES_CHANNEL, workflow_id)
+            await self._redis.publish(self.channel, workflow_id)
         except RedisError as exc:
             log.warning(
                 "Could not announce a workflow change", workflow_id=workflow_id, error=str(exc)
@@ -62,7 +70,7 @@ class RedisChangeFeed:
     async def _listen_once(self, on_change: Callable[[], None]) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(CHANGES_CHANNEL)
+            await pubsub.subscribe(self.channel)
             self.subscribed.set()
             on_change()
             async for message in pubsub.listen():

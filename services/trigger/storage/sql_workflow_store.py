@@ -7,6 +7,7 @@ concurrent writers could still run into; both end as ``WebhookRouteTaken``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -165,6 +166,13 @@ class SqlWorkflowStore:
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
         return [_record(row) for row in rows]
+
+    async def version(self) -> tuple[int, datetime | None]:
+        query = sa.select(sa.func.count(), sa.func.max(workflows.c.updated_at))
+        with database_errors("check workflows for changes"):
+            async with self._engine.connect() as conn:
+                count, latest = (await conn.execute(query)).one()
+        return int(count), as_utc(latest) if latest is not None else None
 
     async def active_with_credentials(self) -> list[WorkflowRecord]:
         query = sa.select(workflows).where(
