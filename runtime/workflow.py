@@ -81,7 +81,8 @@ class WorkflowSettings(_Strict):
     resultTtlSeconds: int = Field(default=60, ge=1, le=86400)
     responseTimeoutSeconds: int = Field(default=30, ge=1, le=3600)
     errorWorkflow: str | None = Field(default=None, min_length=1, max_length=255)
-    """The workflow (id) to run when a run of this one fails; None for none."""
+    """The workflow to run when a run of this one fails (its id, or its name); None for
+    none."""
 
 
 # ------------------------------------------------------------ node parameters

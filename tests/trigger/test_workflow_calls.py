@@ -67,9 +67,11 @@ async def test_error_workflow_must_exist_and_shows_null_by_default(stub: Stub) -
     failing = manual_workflow()
     failing["settings"] = {"errorWorkflow": "missing"}
     message = await _refused(stub, failing)
-    assert message == 'settings.errorWorkflow: no workflow with id "missing"'
+    assert message == 'settings.errorWorkflow: no workflow with id or name "missing"'
     failing["settings"] = {"errorWorkflow": plain["id"]}
     assert (await create(stub, failing))["settings"]["errorWorkflow"] == plain["id"]
+    failing["settings"] = {"errorWorkflow": plain["name"]}  # by name, as files can
+    assert (await create(stub, failing))["settings"]["errorWorkflow"] == plain["name"]
 
 
 async def test_get_workflow_by_name_finds_the_oldest_of_that_name(stub: Stub) -> None:

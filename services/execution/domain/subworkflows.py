@@ -118,7 +118,7 @@ class Subworkflows:
         }
         error_run_id = derived_id(record.id, "errorWorkflow")
         try:
-            found = await self._lookup.by_id(target)
+            found = await self._lookup.by_id(target) or await self._lookup.by_name(target)
             if found is None:
                 log.error("The error workflow does not exist", error_workflow=target)
                 return

@@ -1,7 +1,9 @@
 """Save-time check of the workflows a workflow names (``runtime.workflow_calls``):
 every ``executeWorkflow`` target and the ``errorWorkflow`` setting must exist, or the
 save is refused with ``InvalidArgument`` naming the node (or setting) and the field.
-A workflow may name itself — by its own id once it has one, or by its own name."""
+A workflow may name itself — by its own id once it has one, or by its own name.
+``errorWorkflow`` holds a workflow id, or a workflow's name (as files applied with
+``hookline apply`` can only know it)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,12 @@ async def check_workflow_refs(
             if ref.value == workflow.name or await store.by_name(ref.value) is not None:
                 continue
             missing = f'no workflow named "{ref.value}"'
+        elif ref.field == "errorWorkflow":
+            if ref.value in (own_id, workflow.name) or await store.get(ref.value) is not None:
+                continue
+            if await store.by_name(ref.value) is not None:
+                continue
+            missing = f'no workflow with id or name "{ref.value}"'
         else:
             if ref.value == own_id or await store.get(ref.value) is not None:
                 continue
