@@ -201,11 +201,12 @@ async def test_list_pages_newest_first_and_filters_by_workflow_and_status(
     ok = workflow([node("Shape", "set", values={})], save=True)
     failing = workflow([node("Stop", "stopAndError", message="no")], save=True)
     ok_ids = []
+    # The cache gets each record first, the database right after: wait for the rows.
     for _ in range(3):
         ok_ids.append(await running.start(ok))
-        await running.cache.result(ok_ids[-1])
+        await _saved_record(running, ok_ids[-1], finished=True)
     failed_id = await running.start(failing)
-    await running.cache.result(failed_id)
+    await _saved_record(running, failed_id, finished=True)
 
     first = await running.stub.ListExecutions(
         pb.ListExecutionsRequest(workflow_id=ok["id"], limit=2)
