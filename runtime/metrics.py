@@ -89,6 +89,11 @@ class ExecutionMetrics:
             "Runs delivered to a worker and not yet acknowledged (in progress).",
             registry=self.registry,
         )
+        self.pruned = Counter(
+            "hookline_executions_pruned",
+            "Saved executions deleted by history pruning, by reason (age or count).",
+            ["reason"], registry=self.registry,
+        )
         self.claims = Counter(
             "hookline_run_claims",
             "Runs this replica took over from a worker that stopped renewing them.",

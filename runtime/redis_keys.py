@@ -14,6 +14,7 @@ __all__ = [
     "RUN_STREAM",
     "idempotency_key",
     "journal_key",
+    "lease_key",
     "result_key",
     "started_key",
 ]
@@ -49,3 +50,8 @@ def idempotency_key(workflow_id: str, key: str) -> str:
     it may hold any characters and up to 255 of them."""
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return f"hookline:idempotency:{workflow_id}:{digest}"
+
+
+def lease_key(name: str, deployment: str) -> str:
+    """A lease that lets one replica of a deployment at a time do job ``name``."""
+    return f"hookline:lease:{name}:{deployment}"

@@ -141,6 +141,20 @@ class Settings(BaseSettings):
         default=2000, ge=1, description="Runs executing at once per execution process."
     )
 
+    # --- Execution history pruning (off unless one is set) ---
+    executions_max_age_hours: float | None = Field(
+        default=None,
+        gt=0,
+        description="Saved executions that started longer ago than this are deleted in "
+        "the background (running ones never are).",
+    )
+    executions_max_count: int | None = Field(
+        default=None,
+        ge=0,
+        description="Only the newest this many saved executions are kept; older finished "
+        "ones are deleted in the background.",
+    )
+
     # --- Runs: queue, journal, idempotency (DESIGN.md section 8) ---
     run_claim_seconds: float = Field(
         default=15.0,

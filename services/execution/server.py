@@ -3,7 +3,8 @@
 Entering opens the database (and migrates it), clients to the cache and trigger
 services (results, credentials, the workflows executeWorkflow nodes start), one
 shared HTTP client for httpRequest nodes, the run queue when Redis is configured,
-starts the gRPC server, then the queue worker. Leaving stops reading the queue,
+starts the gRPC server, then the queue worker, and history pruning when a limit is
+set (``history_pruning``). Leaving stops reading the queue,
 marks health NOT_SERVING and stops taking calls, lets runs in flight finish within
 ``shutdown_grace_seconds``, then cancels the rest: runs from the queue go back to it
 for another replica to resume, the others end as errors. Everything closes in
@@ -57,6 +58,7 @@ from services.execution.domain.intake import RunIntake
 from services.execution.domain.outbound import OutboundPolicy, outbound_client
 from services.execution.domain.subworkflows import Subworkflows
 from services.execution.domain.worker import QueueWorker
+from services.execution.history_pruning import start_pruning, stop_pruning
 from services.execution.servicer import SERVICE_NAME, ExecutionServicer
 from services.execution.storage import SqlExecutionStore
 from services.execution.storage.redis_queue import (
@@ -183,6 +185,15 @@ class ExecutionServer:
                     on_state=self._queue_state,
                 )
                 await self._worker.__aenter__()
+            pruning = await start_pruning(
+                settings,
+                db,
+                queue.redis if queue else None,
+                holder=_consumer_name(),
+                metrics=self.metrics,
+            )
+            if pruning is not None:
+                self._exit.push_async_callback(stop_pruning, pruning)
         except BaseException:
             if self._grpc is not None:
                 await self._grpc.__aexit__(None, None, None)
