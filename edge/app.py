@@ -2,7 +2,8 @@
 
 Routes: ``/webhook/{path}`` (body limit ``settings.max_body_bytes``), ``/api/v1/...``
 (guarded by ``X-API-Key`` when ``settings.api_key`` is set), ``/healthz``, ``/readyz``,
-``/metrics`` and ``/schema/openapi.json``. ``/`` and ``/console`` are left for the web
+``/metrics`` and ``/schema/openapi.json`` (finished by ``edge.openapi``; ``OPTIONS``
+answered by ``edge.allow``). ``/`` and ``/console`` are left for the web
 console. The gRPC clients are opened in the app's lifespan and reach handlers by
 dependency injection (``upstreams``), as does the app's ``metrics``.
 """
@@ -17,6 +18,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from edge.allow import answer_options
 from edge.auth import api_key_guard
 from edge.console import ConsolePlugin
 from edge.controllers import (
@@ -29,6 +31,7 @@ from edge.controllers import (
 )
 from edge.exception_handlers import exception_handlers
 from edge.metrics import EdgeMetrics
+from edge.openapi import OpenAPIJson
 from edge.upstreams import Upstreams
 from edge.wait_plans import WaitPlans
 from runtime.logs import get_logger
@@ -94,15 +97,17 @@ def create_app(settings: Settings) -> Litestar:
             "wait_plans": Provide(_provide_wait_plans, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
+        before_request=answer_options,
         lifespan=[_upstreams_lifespan],
-        state=State(
-            {"settings": settings, "metrics": EdgeMetrics(), "wait_plans": WaitPlans()}
-        ),
+        state=State({"settings": settings, "metrics": EdgeMetrics(), "wait_plans": WaitPlans()}),
         openapi_config=OpenAPIConfig(
             title="hookline",
             version="1.0.0",
             description="Webhooks, workflow management and execution records.",
             path="/schema",
+            # The finished document (edge.openapi); the UI pages would need CDNs.
+            render_plugins=[OpenAPIJson(api_key_required=bool(settings.api_key))],
+            create_examples=False,
         ),
         logging_config=None,
     )

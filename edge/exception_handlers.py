@@ -70,10 +70,23 @@ def _http_exception(
     elif status == 404:
         body["message"] = f"no route for {request.method} {request.url.path}"
     else:
-        body["message"] = exc.detail
+        body["message"] = _validation_message(exc.extra) or exc.detail
         if exc.extra:
             body["details"] = exc.extra
     return error_response(status, body, dict(exc.headers or {}))
+
+
+def _validation_message(extra: Any) -> str:
+    """``"status: Invalid enum value 'done'"`` from Litestar's validation details, which
+    name the bad parameters (its own message names only the request)."""
+    if not isinstance(extra, list):
+        return ""
+    parts = [
+        f"{item['key']}: {item['message']}" if item.get("key") else str(item["message"])
+        for item in extra
+        if isinstance(item, dict) and item.get("message")
+    ]
+    return "; ".join(parts)
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

@@ -17,12 +17,15 @@ count. ``BoundedHttpToolsProtocol`` adds exactly that, and nothing else:
   reused so one number bounds both parsers) or more than ``max_headers`` of them are
   answered ``431`` and the connection closes.
 
+Both refusals carry the edge's JSON error body ``{"error", "message"}``.
+
 ``bounded_protocol(limits)`` makes the class to pass as uvicorn's ``http`` setting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +40,7 @@ __all__ = ["BoundedHttpToolsProtocol", "ReadLimits", "bounded_protocol"]
 log = get_logger(__name__)
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_CODES = {408: "request_timeout", 431: "request_header_fields_too_large"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +99,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse(self, status: int, message: str) -> None:
-        body = message.encode()
+        # The edge's error shape (DESIGN.md section 3), written before any app runs.
+        body = json.dumps({"error": _CODES[status], "message": message}).encode()
         self.transport.write(
-            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
             b"content-length: %d\r\nconnection: close\r\n\r\n%s"
             % (status, _REASONS[status], len(body), body)
         )

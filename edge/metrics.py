@@ -4,9 +4,12 @@ so that several apps can live in one process (tests, ``hookline dev``)."""
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["CONTENT_TYPE_LATEST", "EdgeMetrics"]
+__all__ = ["METRICS_MEDIA_TYPE", "EdgeMetrics"]
+
+METRICS_MEDIA_TYPE = "text/plain; version=0.0.4"
+"""The Prometheus text format that ``generate_latest`` writes (served with
+``; charset=utf-8``); version 1.0.0 differs only for names outside [a-zA-Z0-9_:]."""
 
 _LATENCY_BUCKETS = (
     0.005,

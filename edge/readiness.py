@@ -84,8 +84,16 @@ async def check_readiness(upstreams: Upstreams) -> Readiness:
     }
     status: Literal["ready", "degraded", "not_ready"]
     if not (trigger and execution and cache):
-        status = "not_ready"
-    elif redis == "down" or queue == "down":
+        down = ", ".join(
+            name for name in ("trigger", "execution", "cache") if checks[name] == "down"
+        )
+        return Readiness(
+            status="not_ready",
+            checks=checks,
+            error="not_ready",
+            message=f"upstream services are not serving: {down}",
+        )
+    if redis == "down" or queue == "down":
         status = "degraded"
     else:
         status = "ready"

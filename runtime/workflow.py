@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -308,7 +309,7 @@ class _WorkflowIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: NonEmpty
-    active: bool = True
+    active: StrictBool = True  # as PATCH: true or false, not "yes" or 1
     settings: dict[str, Any] = Field(default_factory=dict)
     nodes: list[_NodeIn] = Field(min_length=1)
     connections: list[_ConnectionIn] = Field(default_factory=list)

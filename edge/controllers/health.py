@@ -6,7 +6,7 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
 from edge.readiness import check_readiness
-from edge.schemas import Liveness, Readiness
+from edge.schemas import Liveness, Readiness, documented
 from edge.upstreams import Upstreams
 
 __all__ = ["HealthController"]
@@ -26,6 +26,9 @@ class HealthController(Controller):
         summary="Readiness: upstream services and Redis",
         description="200 ready|degraded (Redis down) when all three services serve; "
         "503 not_ready otherwise.",
+        responses=documented(
+            503, Readiness, "not_ready: an upstream service is down (with error and message)"
+        ),
     )
     async def readyz(self, upstreams: NamedDependency[Upstreams]) -> Response[Readiness]:
         readiness = await check_readiness(upstreams)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
-from edge.metrics import CONTENT_TYPE_LATEST, EdgeMetrics
+from edge.metrics import METRICS_MEDIA_TYPE, EdgeMetrics
 
 __all__ = ["MetricsController"]
 
@@ -14,6 +14,13 @@ class MetricsController(Controller):
     path = "/metrics"
     tags = ("metrics",)
 
-    @get("/", operation_id="metrics", summary="Prometheus metrics", include_in_schema=True)
-    async def metrics(self, metrics: NamedDependency[EdgeMetrics]) -> Response[bytes]:
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    @get(
+        "/",
+        operation_id="metrics",
+        summary="Prometheus metrics",
+        description="The Prometheus text exposition format, version 0.0.4.",
+        media_type=METRICS_MEDIA_TYPE,
+    )
+    async def metrics(self, metrics: NamedDependency[EdgeMetrics]) -> Response[str]:
+        # Litestar adds "; charset=utf-8" to text/ types.
+        return Response(metrics.render().decode(), media_type=METRICS_MEDIA_TYPE)

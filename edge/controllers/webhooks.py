@@ -15,6 +15,8 @@ from litestar import Controller, Request, Response, route
 from litestar.datastructures import State
 from litestar.enums import HttpMethod
 from litestar.handlers.http_handlers import HTTPRouteHandler
+from litestar.openapi.spec import Schema
+from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath
 
 from edge.errors import (
@@ -31,13 +33,15 @@ from edge.idempotency import (
     not_kept,
 )
 from edge.metrics import EdgeMetrics
+from edge.openapi import ANY_JSON, body_operation
 from edge.rendering import render_node_response, render_record
-from edge.schemas import WebhookStarted, error_responses
+from edge.schemas import WebhookStarted, documented, error_responses
 from edge.upstreams import CALL_TIMEOUT_SECONDS, Upstreams
 from edge.wait_plans import WaitPlan, WaitPlans, discard
 from edge.watch import OutcomeKind, WatchOutcome, wait_for_caller, watch_result
 from runtime.ids import new_id
 from runtime.logs import bind_execution, get_logger
+from runtime.strict_json import MAX_JSON_DEPTH
 
 __all__ = ["WebhookController"]
 
@@ -75,6 +79,25 @@ _REJECTIONS: dict[int, tuple[int, str, str]] = {
         "this Idempotency-Key was already used with a different request",
     ),
 }
+
+
+_WEBHOOK_OPERATION = body_operation(
+    {
+        "application/json": ANY_JSON,
+        "application/x-www-form-urlencoded": Schema(
+            type=OpenAPIType.OBJECT, additional_properties=Schema(type=OpenAPIType.STRING)
+        ),
+        "text/plain": Schema(type=OpenAPIType.STRING),
+    },
+    required=False,
+    description="The payload: JSON is parsed (strictly: at most "
+    f"{MAX_JSON_DEPTH} levels deep, no NaN "
+    "or out-of-range numbers, no lone surrogates; else 400), a form becomes an object, "
+    "other text stays a string.",
+    idempotent=True,
+    other_answers="lastNode and responseNode: the workflow's own answer (status, "
+    "headers and body from its httpResponse node), or 200 with the last node's output",
+)
 
 
 def _operation_id(
@@ -151,10 +174,15 @@ class WebhookController(Controller):
         "/{webhook_path:path}",
         http_method=WEBHOOK_METHODS,
         operation_id=_operation_id,
+        operation_class=_WEBHOOK_OPERATION,
+        status_code=200,
         summary="Call a webhook",
         description="Starts the active workflow whose webhook node owns this path and "
         "method; answers at once or with the run's response, per the node's responseMode.",
-        responses=error_responses(400, 401, 404, 405, 413, 500, 503, 504),
+        responses={
+            **documented(200, WebhookStarted, "onReceived: the run started"),
+            **error_responses(400, 401, 404, 405, 409, 413, 422, 500, 503, 504),
+        },
     )
     async def call_webhook(
         self,

@@ -11,7 +11,7 @@ import grpc
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from edge.errors import (
@@ -22,13 +22,16 @@ from edge.errors import (
 )
 from edge.idempotency import REPLAYED_HEADER, fingerprint, idempotency_key, not_kept, reused
 from edge.json_body import read_json_body
-from edge.paging import page_json
+from edge.openapi import ANY_JSON, body_operation, body_schema_ref
+from edge.paging import CURSOR_PATTERN, ID_PATTERN, MAX_CURSOR_LENGTH, MAX_ID_LENGTH, page_json
 from edge.rendering import json_response
 from edge.schemas import (
     ExecutionRecord,
     RunStarted,
     WorkflowDocument,
+    WorkflowInput,
     WorkflowPage,
+    WorkflowPatch,
     documented,
     error_responses,
 )
@@ -44,6 +47,35 @@ _INVALID_WORKFLOW = {grpc.StatusCode.INVALID_ARGUMENT: 422}
 
 DEFAULT_RUN_TIMEOUT_SECONDS = 30
 
+WorkflowId = Annotated[
+    str,
+    Parameter(
+        description="A workflow id",
+        pattern=ID_PATTERN,
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+    ),
+]
+
+_WORKFLOW_REF = body_schema_ref(WorkflowInput)
+_PATCH_REF = body_schema_ref(WorkflowPatch)
+_WORKFLOW_BODY = body_operation(
+    {"application/json": _WORKFLOW_REF},
+    required=True,
+    description="The workflow (DESIGN.md section 2)",
+)
+_PATCH_BODY = body_operation(
+    {"application/json": _PATCH_REF},
+    required=True,
+    description="The fields to merge",
+)
+_RUN_BODY = body_operation(
+    {"application/json": ANY_JSON},
+    required=False,
+    description="The manual node's output; empty means {}",
+    idempotent=True,
+)
+
 
 class WorkflowController(Controller):
     path = "/workflows"
@@ -52,6 +84,7 @@ class WorkflowController(Controller):
     @post(
         "/",
         operation_id="createWorkflow",
+        operation_class=_WORKFLOW_BODY,
         summary="Create a workflow",
         status_code=201,
         responses={
@@ -82,7 +115,14 @@ class WorkflowController(Controller):
         self,
         upstreams: NamedDependency[Upstreams],
         limit: Annotated[int | None, QueryParameter(ge=1, le=100, description="Page size")] = None,
-        cursor: Annotated[str | None, QueryParameter(description="From nextCursor")] = None,
+        cursor: Annotated[
+            str | None,
+            QueryParameter(
+                description="From nextCursor (opaque; one not issued by this API is 400)",
+                pattern=CURSOR_PATTERN,
+                max_length=MAX_CURSOR_LENGTH,
+            ),
+        ] = None,
     ) -> Response[bytes]:
         with upstream_errors("trigger"):
             reply = await upstreams.trigger.stub.ListWorkflows(
@@ -98,11 +138,11 @@ class WorkflowController(Controller):
         summary="Get a workflow",
         responses={
             **documented(200, WorkflowDocument, "The stored workflow"),
-            **error_responses(401, 404),
+            **error_responses(400, 401, 404),
         },
     )
     async def get_workflow(
-        self, workflow_id: FromPath[str], upstreams: NamedDependency[Upstreams]
+        self, workflow_id: WorkflowId, upstreams: NamedDependency[Upstreams]
     ) -> Response[bytes]:
         with upstream_errors("trigger"):
             reply = await upstreams.trigger.stub.GetWorkflow(
@@ -113,6 +153,7 @@ class WorkflowController(Controller):
     @put(
         "/{workflow_id:str}",
         operation_id="replaceWorkflow",
+        operation_class=_WORKFLOW_BODY,
         summary="Replace a workflow",
         responses={
             **documented(200, WorkflowDocument, "The stored workflow"),
@@ -121,7 +162,7 @@ class WorkflowController(Controller):
     )
     async def replace_workflow(
         self,
-        workflow_id: FromPath[str],
+        workflow_id: WorkflowId,
         request: Request[Any, Any, Any],
         upstreams: NamedDependency[Upstreams],
     ) -> Response[bytes]:
@@ -136,6 +177,7 @@ class WorkflowController(Controller):
     @patch(
         "/{workflow_id:str}",
         operation_id="patchWorkflow",
+        operation_class=_PATCH_BODY,
         summary="Merge name, active and settings into a workflow",
         responses={
             **documented(200, WorkflowDocument, "The stored workflow"),
@@ -144,7 +186,7 @@ class WorkflowController(Controller):
     )
     async def patch_workflow(
         self,
-        workflow_id: FromPath[str],
+        workflow_id: WorkflowId,
         request: Request[Any, Any, Any],
         upstreams: NamedDependency[Upstreams],
     ) -> Response[bytes]:
@@ -160,10 +202,10 @@ class WorkflowController(Controller):
         "/{workflow_id:str}",
         operation_id="deleteWorkflow",
         summary="Delete a workflow",
-        responses=error_responses(401, 404),
+        responses=error_responses(400, 401, 404),
     )
     async def delete_workflow(
-        self, workflow_id: FromPath[str], upstreams: NamedDependency[Upstreams]
+        self, workflow_id: WorkflowId, upstreams: NamedDependency[Upstreams]
     ) -> None:
         with upstream_errors("trigger"):
             await upstreams.trigger.stub.DeleteWorkflow(
@@ -173,18 +215,20 @@ class WorkflowController(Controller):
     @post(
         "/{workflow_id:str}/run",
         operation_id="runWorkflow",
+        operation_class=_RUN_BODY,
         summary="Run a workflow manually",
         description="The body is the manual node's output (empty: {}). Answers 202 at once, "
         "or with ?wait=true the execution record when the run ends (504 on timeout).",
         status_code=HTTP_202_ACCEPTED,
         responses={
+            **documented(202, RunStarted, "The run started (or, with Idempotency-Key, repeated)"),
             **documented(200, ExecutionRecord, "With ?wait=true: the finished record"),
-            **error_responses(400, 401, 404, 503, 504),
+            **error_responses(400, 401, 404, 409, 413, 422, 503, 504),
         },
     )
     async def run_workflow(
         self,
-        workflow_id: FromPath[str],
+        workflow_id: WorkflowId,
         request: Request[Any, Any, Any],
         upstreams: NamedDependency[Upstreams],
         wait: Annotated[bool, QueryParameter(description="Wait for the execution record")] = False,
