@@ -1,12 +1,14 @@
 """The execution service's use cases: start a run, read and list saved records.
 
-A run, in the background: take a slot, save a "running" record (only when the
-workflow saves executions; otherwise log ``Skipping database save for execution``
-and touch no database at all), run the engine, then hand the final record to the
-cache service — the waiting caller's answer does not wait for the database — and
-save it. The record is encoded once; the same bytes go to both. A database write
-that fails is retried with backoff until it lands: a saved run always gets its final
-row.
+A run, in the background: take a slot, run the engine, then hand the final record to
+the cache service — the waiting caller's answer does not wait for the database — and
+save it (only when the workflow saves executions; otherwise log ``Skipping database
+save for execution`` and touch no database at all). A saved run writes one row: its
+final record, batched with other runs' (``SaveBatcher``); a run that lasts longer
+than ``running_row_after`` also shows as "running" in the history meanwhile. The
+record is encoded once; the same bytes go to the cache and the database. A database
+write that fails is retried with backoff until it lands: a saved run always gets its
+final row.
 
 A run from the queue comes with a ``Delivery``: its journal (``Checkpoint``) and
 ``settle``, called once the record is handed over and saved, which acknowledges the
@@ -36,9 +38,11 @@ from services.execution.domain.ports import (
     ExecutionStore,
     ResultSink,
     ResultTooLarge,
+    SavedRow,
 )
 from services.execution.domain.record import RUNNING, ExecutionRecord, encode_json
 from services.execution.domain.runs import RunScheduler
+from services.execution.domain.saves import SaveBatcher
 from services.execution.domain.subworkflows import Subworkflows
 from services.execution.domain.workflows import WorkflowCache
 
@@ -59,6 +63,9 @@ SHUTDOWN_MESSAGE = "execution service shut down"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 _SAVE_RETRY_MAX_SECONDS = 5.0
+RUNNING_ROW_AFTER_SECONDS = 1.0
+"""A saved run that lasts longer than this shows as running in the history; a shorter
+one writes only its final row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +129,7 @@ class ExecutionService:
         max_result_bytes: int,
         workflows: WorkflowCache | None = None,
         metrics: ExecutionMetrics | None = None,
+        running_row_after: float = RUNNING_ROW_AFTER_SECONDS,
         subworkflows: Subworkflows | None = None,
     ) -> None:
         self._engine = engine
@@ -131,6 +139,8 @@ class ExecutionService:
         self._scheduler = scheduler
         self._max_result_bytes = max_result_bytes
         self._workflows = workflows or WorkflowCache()
+        self._saves = SaveBatcher(store)
+        self._running_row_after = running_row_after
         self._metrics = metrics or ExecutionMetrics()
 
     def use_subworkflows(self, subworkflows: Subworkflows) -> None:
@@ -301,17 +311,19 @@ class ExecutionService:
         )
 
     def _save_start(self, job: _Job, record: ExecutionRecord) -> None:
-        """Write the "running" row alongside the run (``_finish`` waits for it before
-        the final write), or log that nothing will be saved."""
+        """Schedule the "running" row for a run that lasts longer than
+        ``running_row_after`` seconds (a shorter run writes only its final row), or log
+        that nothing will be saved."""
         if not job.save:
             log.info("Skipping database save for execution", execution_id=job.execution_id)
             self._metrics.db_writes.labels("skipped").inc()
             return
         if job.delivery is not None and job.delivery.redelivered:
             return  # an earlier delivery wrote the running row (or the final write will)
-        job.saving = asyncio.create_task(self._insert_running(record, record.encode()))
+        job.saving = asyncio.create_task(self._insert_running(record))
 
-    async def _insert_running(self, record: ExecutionRecord, data: bytes) -> None:
+    async def _insert_running(self, record: ExecutionRecord) -> None:
+        await asyncio.sleep(self._running_row_after)  # only runs that last get this row
         try:
             await self._store.insert(
                 execution_id=record.id,
@@ -320,7 +332,7 @@ class ExecutionService:
                 status=RUNNING,
                 started_at=record.started_at,
                 finished_at=None,
-                record_json=data,
+                record_json=record.encode(),
             )
         except Unavailable as exc:
             log.error("could not save the running execution", error=exc.message)
@@ -343,8 +355,10 @@ class ExecutionService:
         if record.finished_at is not None:
             elapsed = (record.finished_at - record.started_at).total_seconds()
             self._metrics.duration_seconds.observe(elapsed)
-        # The running row is written before the final one; the early response goes
-        # out before the result.
+        # A running row not written yet never will be (the final row replaces it
+        # anyway); the early response goes out before the result.
+        if job.saving is not None and not job.saving.done():
+            job.saving.cancel()
         pending = [*job.early, *([job.saving] if job.saving else [])]
         if pending:
             await asyncio.wait(pending)
@@ -398,14 +412,8 @@ class ExecutionService:
         self._metrics.db_writes.labels("written").inc()
 
     async def _write_final(self, record: ExecutionRecord, data: bytes) -> None:
-        updated = await self._store.update(
-            execution_id=record.id,
-            status=record.status,
-            finished_at=record.finished_at,
-            record_json=data,
-        )
-        if not updated:  # the running row could not be written at the start
-            await self._store.insert(
+        await self._saves.save(
+            SavedRow(
                 execution_id=record.id,
                 workflow_id=record.workflow_id,
                 mode=record.mode,
@@ -414,3 +422,4 @@ class ExecutionService:
                 finished_at=record.finished_at,
                 record_json=data,
             )
+        )
