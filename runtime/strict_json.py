@@ -7,8 +7,10 @@ RFC 8259 with bounds, so bad input is a clear ``ValueError`` and never a crash l
   before parsing, so no ``RecursionError`` is possible, here or downstream);
 - ``NaN``, ``Infinity``, ``-Infinity`` and numbers too large for a float (``1e999``),
   which Python's ``json`` accepts but which are not JSON and cannot be written back;
-- lone UTF-16 surrogates (``"\\ud800"``) and bytes that are not valid UTF-8/16/32,
-  which would fail whenever the value is encoded again;
+- lone UTF-16 surrogates (``"\\ud800"``), which would fail whenever the value is
+  encoded again;
+- bytes that are not UTF-8 (RFC 8259 section 8.1: JSON exchanged between systems is
+  UTF-8; a UTF-8 byte order mark is ignored), UTF-16 and UTF-32 included;
 - anything else the standard parser refuses.
 """
 
@@ -57,6 +59,8 @@ def _depth(raw: bytes) -> int:
 
 def _text(data: bytes) -> str:
     encoding = json.detect_encoding(data)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        raise JsonRejected(f"the document is {encoding.upper()}; JSON must be UTF-8 (RFC 8259)")
     try:
         text = data.decode(encoding)  # strict: no surrogates smuggled in as bytes
     except UnicodeDecodeError as exc:
@@ -91,8 +95,6 @@ def loads_strict(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
             ) from None
     else:
         text, raw = _text(data), data
-        if json.detect_encoding(data) not in ("utf-8", "utf-8-sig"):
-            raw = text.encode("utf-8")  # strictly decoded: no surrogates
     # Fewer brackets than the limit cannot nest deeper than it: skip the scan.
     if raw.count(b"[") + raw.count(b"{") > max_depth and _depth(raw) > max_depth:
         raise JsonRejected(f"the document is nested deeper than {max_depth} levels (the limit)")
