@@ -78,6 +78,11 @@ _REJECTIONS: dict[int, tuple[int, str, str]] = {
         "idempotency_key_reused",
         "this Idempotency-Key was already used with a different request",
     ),
+    pb.WEBHOOK_REJECTION_PAYLOAD_TOO_LARGE: (
+        413,
+        "payload_too_large",
+        "the request would make an execution record over the record size limit",
+    ),
 }
 
 

@@ -9,8 +9,6 @@ is ``StartUncertain`` (504 with the execution id), never a 503.
 
 from __future__ import annotations
 
-import json
-
 import grpc
 from hookline.execution.v1 import execution_service_pb2 as pb
 from hookline.execution.v1 import execution_service_pb2_grpc as pb_grpc
@@ -24,7 +22,11 @@ from runtime.errors import (
 )
 from runtime.grpc_client import ServiceClient
 from runtime.logs import get_logger
-from services.trigger.domain.records import ExecutionMode, StartRequest
+from services.trigger.domain.records import (
+    ExecutionMode,
+    StartRequest,
+    encode_trigger_output,
+)
 
 __all__ = ["GrpcExecutionStarter", "start_message"]
 
@@ -43,9 +45,8 @@ def start_message(request: StartRequest, *, direct: bool = False) -> pb.StartExe
         execution_id=request.execution_id,
         workflow_json=request.workflow_json,
         mode=_MODES[request.mode],
-        trigger_output_json=json.dumps(
-            request.trigger_output, ensure_ascii=False, separators=(",", ":")
-        ).encode(),
+        trigger_output_json=request.trigger_output_json
+        or encode_trigger_output(request.trigger_output),
         publish_early_response=request.publish_early_response,
         direct=direct,
         keep_result_seconds=request.keep_result_seconds,

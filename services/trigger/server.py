@@ -265,7 +265,13 @@ class TriggerServer:
             WorkflowManager(
                 store, on_change=index.workflow_changed, credential_types=credentials.types_of
             ),
-            WebhookHandler(index, starter, idempotency, credentials=credentials),
+            WebhookHandler(
+                index,
+                starter,
+                idempotency,
+                credentials=credentials,
+                max_record_bytes=settings.max_result_bytes,
+            ),
             ManualRunner(store, starter, idempotency),
             self.metrics,
             credentials,

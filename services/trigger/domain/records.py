@@ -18,7 +18,13 @@ __all__ = [
     "StartRequest",
     "WebhookRoute",
     "WorkflowRecord",
+    "encode_trigger_output",
 ]
+
+
+def encode_trigger_output(value: object) -> bytes:
+    """A trigger output as a run carries it: compact UTF-8 JSON."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class ExecutionMode(enum.Enum):
@@ -38,6 +44,9 @@ class StartRequest:
     mode: ExecutionMode
     trigger_output: object
     publish_early_response: bool = False
+    trigger_output_json: bytes | None = None
+    """``trigger_output`` already encoded (the webhook path encodes it to check its
+    size); None to encode it when sent."""
     keep_result_seconds: int = 0
     """Keep the finished record this long for idempotent repeats (0: no)."""
 
@@ -102,6 +111,9 @@ class WebhookRoute:
     params: WebhookParameters
     settings: WorkflowSettings
     definition: bytes
+    input_copies: int = 1
+    """How many times the webhook's input can appear in a run's record (see
+    ``snapshot.input_copies``)."""
 
 
 @dataclass(frozen=True, slots=True)

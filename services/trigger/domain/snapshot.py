@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 from runtime.errors import InvalidArgument
 from runtime.logs import get_logger
-from runtime.workflow import ScheduleParameters, parse_workflow
+from runtime.workflow import ScheduleParameters, Workflow, parse_workflow
 from services.trigger.domain.records import ScheduleEntry, WebhookRoute, WorkflowRecord
 
 __all__ = ["MethodNotAllowed", "Snapshot"]
@@ -71,6 +71,33 @@ class Snapshot:
         )
 
 
+_CARRIERS = frozenset({"if", "switch", "wait", "merge", "httpResponse", "executeWorkflow"})
+"""Node types whose output holds their input as it is (executeWorkflow: its default
+input is its own)."""
+
+
+def input_copies(workflow: Workflow) -> int:
+    """How many times a webhook's input can appear in a run's record: the trigger's
+    output, plus each node that carries it on whole — one whose output holds its
+    input (a ``set`` merging into it, ``if``, ``wait``, an ``httpResponse`` …) fed by
+    a node that carries it. An upper bound for the record size check of
+    ``WebhookHandler``: nodes that replace their input (an ``httpRequest``, a ``set``
+    with ``keepOnlySet``) end the chain."""
+    carries: dict[str, bool] = {}
+    for name in workflow.order:
+        node = workflow.nodes[name]
+        if node.is_trigger:
+            carries[name] = True
+            continue
+        keeps_input = node.type in _CARRIERS or (
+            node.type == "set" and not node.parameters.get("keepOnlySet", False)
+        )
+        carries[name] = keeps_input and any(
+            carries.get(c.source, False) for c in workflow.incoming.get(name, ())
+        )
+    return sum(carries.values())
+
+
 def _parse(record: WorkflowRecord) -> WebhookRoute | ScheduleEntry | None:
     try:
         workflow = parse_workflow(json.loads(record.definition))
@@ -86,6 +113,7 @@ def _parse(record: WorkflowRecord) -> WebhookRoute | ScheduleEntry | None:
             params=hook,
             settings=workflow.settings,
             definition=record.definition_bytes,
+            input_copies=input_copies(workflow),
         )
     params = workflow.trigger.params
     if isinstance(params, ScheduleParameters):

@@ -12,7 +12,12 @@ from runtime.ids import new_id
 from runtime.logs import bind_execution, get_logger
 from services.trigger.domain.idempotency import Idempotency
 from services.trigger.domain.ports import ExecutionStarter
-from services.trigger.domain.records import ExecutionMode, StartRequest, WebhookRoute
+from services.trigger.domain.records import (
+    ExecutionMode,
+    StartRequest,
+    WebhookRoute,
+    encode_trigger_output,
+)
 from services.trigger.domain.snapshot import MethodNotAllowed
 from services.trigger.domain.trigger_index import TriggerIndex
 from services.trigger.domain.webhook_auth import authenticate, secret_headers
@@ -39,6 +44,7 @@ class Rejection(enum.Enum):
     UNAUTHORIZED = "unauthorized"
     INVALID_BODY = "invalid_body"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +70,15 @@ class WebhookHandler:
         idempotency: Idempotency,
         *,
         credentials: CredentialResolver | None = None,
+        max_record_bytes: int = 48 * 1024 * 1024,
     ) -> None:
-        """``credentials`` resolves webhook auth that names a credential."""
+        """``credentials`` resolves webhook auth that names a credential;
+        ``max_record_bytes`` is the cap on execution records (HOOKLINE_MAX_RESULT_BYTES)."""
         self._index = index
         self._starter = starter
         self._idempotency = idempotency
         self._credentials = credentials
+        self._max_record_bytes = max_record_bytes
 
     async def _resolve(self, method: str, path: str) -> WebhookRoute | WebhookOutcome:
         found = self._index.snapshot.resolve(method, path)
@@ -122,6 +131,17 @@ class WebhookHandler:
             response_timeout_seconds=route.settings.responseTimeoutSeconds,
             save_execution=route.settings.saveExecutionToDatabase,
         )
+        output = trigger_output(
+            method=method,
+            path=path,
+            headers=headers,
+            query=call.query,
+            body=body,
+            hidden_headers=secret_headers(auth),
+        )
+        output_json = encode_trigger_output(output)
+        if too_large := self._too_large(len(output_json), route.input_copies):
+            return WebhookOutcome(Rejection.PAYLOAD_TOO_LARGE, too_large)
         keep_seconds = 0
         if call.idempotency_key:
             decision = await self._idempotency.decide(
@@ -139,14 +159,6 @@ class WebhookHandler:
                 return replace(started, execution_id=decision.execution_id, replayed=True)
             keep_seconds = self._idempotency.ttl_seconds
         bind_execution(execution_id)
-        output = trigger_output(
-            method=method,
-            path=path,
-            headers=headers,
-            query=call.query,
-            body=body,
-            hidden_headers=secret_headers(auth),
-        )
         try:
             await self._starter.start(
                 StartRequest(
@@ -154,6 +166,7 @@ class WebhookHandler:
                     workflow_json=route.definition,
                     mode=ExecutionMode.WEBHOOK,
                     trigger_output=output,
+                    trigger_output_json=output_json,
                     publish_early_response=response_mode == "responseNode",
                     keep_result_seconds=keep_seconds,
                 )
@@ -165,3 +178,17 @@ class WebhookHandler:
                 )
             raise
         return started
+
+    def _too_large(self, output_bytes: int, copies: int) -> str:
+        """Why this call's record could not be delivered, or "" when it fits: the
+        record holds the trigger output up to ``copies`` times (the workflow carries
+        it on), and records are capped at ``max_record_bytes``."""
+        if output_bytes * copies <= self._max_record_bytes:
+            return ""
+        fits = self._max_record_bytes // copies
+        return (
+            f"the request makes a {output_bytes}-byte trigger output, which this workflow "
+            f"carries into {copies} places of its execution record: over the record limit "
+            f"of {self._max_record_bytes} bytes (HOOKLINE_MAX_RESULT_BYTES). This webhook "
+            f"takes up to about {fits} bytes"
+        )

@@ -66,6 +66,8 @@ class _WebhookRejectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Webh
     """The body could not be parsed as its content type says."""
     WEBHOOK_REJECTION_IDEMPOTENCY_KEY_REUSED: _WebhookRejection.ValueType  # 5
     """The Idempotency-Key was used before with a different request."""
+    WEBHOOK_REJECTION_PAYLOAD_TOO_LARGE: _WebhookRejection.ValueType  # 6
+    """The request would make an execution record over the record size limit."""
 
 class WebhookRejection(_WebhookRejection, metaclass=_WebhookRejectionEnumTypeWrapper):
     """WebhookRejection says why a webhook call started nothing."""
@@ -82,6 +84,8 @@ WEBHOOK_REJECTION_INVALID_BODY: WebhookRejection.ValueType  # 4
 """The body could not be parsed as its content type says."""
 WEBHOOK_REJECTION_IDEMPOTENCY_KEY_REUSED: WebhookRejection.ValueType  # 5
 """The Idempotency-Key was used before with a different request."""
+WEBHOOK_REJECTION_PAYLOAD_TOO_LARGE: WebhookRejection.ValueType  # 6
+"""The request would make an execution record over the record size limit."""
 Global___WebhookRejection: _TypeAlias = WebhookRejection  # noqa: Y015
 
 @_typing.final
