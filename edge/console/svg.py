@@ -30,6 +30,7 @@ _KINDS = {
     "httpRequest": "http",
     "httpResponse": "http",
     "stopAndError": "error",
+    "executeWorkflow": "logic",
 }
 _NAME_CHARS = 19
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from runtime.errors import InvalidArgument
+from runtime.ids import derived_id
 from runtime.workflow import parse_workflow
 from services.execution.domain import (
     Engine,
@@ -25,7 +26,9 @@ from services.execution.domain import (
     StartRequest,
     TemplateRenderer,
 )
+from services.execution.domain.journal import Checkpoint
 from services.execution.domain.ports import SavedRow
+from services.execution.domain.service import Delivery
 from services.execution.domain.subworkflows import ChildStart, Subworkflows
 
 from .workflows import link, node, workflow
@@ -347,3 +350,61 @@ def test_a_node_names_one_target() -> None:
         workflow([call(workflowName="{{ json.target }}")], [link("Start", "Call")])
     )
     assert parsed.nodes["Call"].type == "executeWorkflow"
+
+
+class MemoryJournal:
+    def __init__(self) -> None:
+        self.entries: dict[str, bytes] = {}
+
+    async def record(self, execution_id: str, node: str, entry: bytes) -> None:
+        self.entries[node] = entry
+
+    async def load(self, execution_id: str) -> dict[str, bytes]:
+        return dict(self.entries)
+
+
+def delivery(journal: MemoryJournal, execution_id: str, *, resume: bool) -> Delivery:
+    return Delivery(Checkpoint(journal, execution_id, resume=resume), lambda _: None, resume)
+
+
+async def test_a_resumed_parent_takes_a_journaled_call_without_starting_the_child_again(
+    world: World,
+) -> None:
+    child = world.catalog.add(unsaved(workflow([node("Shape", "set", values={"v": 1})])))
+    parent = unsaved(workflow([call(workflowId=child["id"]), node("After", "set", values={})]))
+    journal = MemoryJournal()
+    world.service.start(
+        StartRequest("p1", parent, {}, "manual"), delivery(journal, "p1", resume=False)
+    )
+    assert (await world.results.record("p1"))["status"] == "success"
+    assert "Call" in journal.entries
+    resumed = StartRequest("p1-again", parent, {}, "manual")
+    world.service.start(resumed, delivery(journal, "p1-again", resume=True))
+    record = await world.results.record("p1-again")
+    assert record["nodes"]["Call"]["output"] == {"v": 1}
+    assert len(world.starter.started) == 1
+
+
+async def test_a_parent_that_died_while_waiting_waits_for_the_same_child(world: World) -> None:
+    child = world.catalog.add(unsaved(workflow([node("Shape", "set", values={"v": 2})])))
+    parent = unsaved(workflow([call(workflowId=child["id"])]))
+    earlier = ChildStart(derived_id("p2", "Call\x00\x001"), child, {}, "subworkflow", 2)
+    assert await world.starter.start_once(earlier)  # started by the delivery that died
+    record = await world.run(parent, run_id="p2")
+    assert record["nodes"]["Call"]["output"] == {"v": 2}
+    assert world.starter.started == [earlier]
+
+
+async def test_an_abandoned_run_starts_its_error_workflow(world: World) -> None:
+    handler = error_handler(world.catalog)
+    poison = unsaved(
+        workflow([node("Stuck", "set", values={})], name="Poison"), errorWorkflow="On failure"
+    )
+    request = StartRequest("poison-1", poison, {}, "webhook")
+    world.service.abandon(request, delivery(MemoryJournal(), "poison-1", resume=True), 3)
+    assert (await world.results.record("poison-1"))["status"] == "error"
+    await world.service.shutdown(grace=5)
+    [started] = world.starter.started
+    assert started.workflow["id"] == handler["id"]  # found by name
+    assert started.input["execution"]["message"] == "run abandoned after 3 deliveries"
+    assert started.input["execution"]["node"] == "Stuck"
