@@ -11,6 +11,7 @@ from runtime.clock import to_iso
 
 __all__ = ["CredentialMetadata", "CredentialPage", "metadata_of"]
 
+
 class CredentialMetadata(msgspec.Struct, rename="camel"):
     """A stored credential, without its values."""
 

@@ -34,16 +34,13 @@ __all__ = ["CredentialController"]
 
 ENCRYPTION_KEY_MISSING = "encryption_key_missing"
 
-_STATUS = {grpc.StatusCode.INVALID_ARGUMENT: 422}
 
 _BODY_SCHEMA = Schema(
     type=OpenAPIType.OBJECT,
     required=["name", "type"],
     properties={
         "name": Schema(type=OpenAPIType.STRING, description="Unique; workflows use it."),
-        "type": Schema(
-            type=OpenAPIType.STRING, enum=["httpHeader", "httpBasic", "bearer", "hmac"]
-        ),
+        "type": Schema(type=OpenAPIType.STRING, enum=["httpHeader", "httpBasic", "bearer", "hmac"]),
         "data": Schema(
             type=OpenAPIType.OBJECT,
             description="The values (write-only), by type: httpHeader {name, value}, "
@@ -67,8 +64,9 @@ class _CredentialBodyOperation(Operation):
 
 
 @contextmanager
-def _trigger_errors() -> Iterator[None]:
-    """Failed trigger calls as ``EdgeError``s; a missing key keeps its message."""
+def _trigger_errors(invalid_status: int = 422) -> Iterator[None]:
+    """Failed trigger calls as ``EdgeError``s; a missing key keeps its message. Invalid
+    credentials are 422 (``invalid_status``); a bad query (a cursor) is 400."""
     try:
         yield
     except grpc.aio.AioRpcError as exc:
@@ -78,7 +76,11 @@ def _trigger_errors() -> Iterator[None]:
                 exc.details() or "credentials cannot be stored: set HOOKLINE_ENCRYPTION_KEY",
                 error=ENCRYPTION_KEY_MISSING,
             ) from None
-        raise from_rpc_error(exc, upstream="trigger", status_override=_STATUS) from None
+        raise from_rpc_error(
+            exc,
+            upstream="trigger",
+            status_override={grpc.StatusCode.INVALID_ARGUMENT: invalid_status},
+        ) from None
 
 
 class CredentialController(Controller):
@@ -116,7 +118,7 @@ class CredentialController(Controller):
         limit: Annotated[int | None, QueryParameter(ge=1, le=100, description="Page size")] = None,
         cursor: Annotated[str | None, QueryParameter(description="From nextCursor")] = None,
     ) -> CredentialPage:
-        with _trigger_errors():
+        with _trigger_errors(invalid_status=400):
             reply = await upstreams.trigger.stub.ListCredentials(
                 pb.ListCredentialsRequest(limit=limit or 0, cursor=cursor or ""),
                 timeout=CALL_TIMEOUT_SECONDS,

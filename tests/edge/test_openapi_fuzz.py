@@ -236,12 +236,7 @@ def _describe(label: str, check: CheckNode, interaction: Interaction | None) -> 
     )
 
 
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("GET /api/v1/credentials", "status_code_conformance"): "a cursor the API did not "
-    "issue is answered 422, which listCredentials does not document (its controller "
-    "maps every INVALID_ARGUMENT to 422; workflows and executions answer 400); left to "
-    "the credentials API's owner",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 """Disagreements found here in code this test's author does not own: reported (the
 test is then an expected failure naming them), never dropped."""
 
