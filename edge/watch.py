@@ -83,7 +83,7 @@ async def watch_result(
     for _ in range(_WATCH_ATTEMPTS):
         request = cache_service_pb2.WatchResultRequest(
             execution_id=execution_id,
-            timeout_ms=int(max(0.0, deadline - loop.time()) * 1000),
+            timeout_ms=round(max(0.0, deadline - loop.time()) * 1000),
             accept_early_response=accept_early_response,
             saved_to_database=saved_to_database,
             replayed=replayed,
