@@ -1,8 +1,9 @@
 """executeWorkflow across processes: two execution processes, saving off for parent
-and child. Each execution process runs one run at a time, so while a parent waits
-for its child, the parent's process reads nothing more from the run queue: the child
-is taken by the other process, and its httpResponse body still reaches the parent's
-webhook caller (through the cache service's watch)."""
+and child. Each execution process runs one run at a time, so when a parent puts its
+child on the run queue, the parent's process is full and not reading (it gives its
+slot up only afterwards, while it waits): the child is taken by the other process,
+and its httpResponse body still reaches the parent's webhook caller (through the
+cache service's watch)."""
 
 from __future__ import annotations
 

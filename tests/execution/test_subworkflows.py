@@ -408,3 +408,29 @@ async def test_an_abandoned_run_starts_its_error_workflow(world: World) -> None:
     assert started.workflow["id"] == handler["id"]  # found by name
     assert started.input["execution"]["message"] == "run abandoned after 3 deliveries"
     assert started.input["execution"]["node"] == "Stuck"
+
+
+async def test_a_waiting_parent_gives_its_slot_to_the_child(
+    http_client: httpx.AsyncClient,
+) -> None:
+    results, catalog, starter = Results(), Catalog(), Starter()
+    service = ExecutionService(
+        engine=Engine(TemplateRenderer(), http_client),
+        store=NoStore(),
+        sink=results,
+        scheduler=RunScheduler(1),  # one run executes at a time
+        max_result_bytes=1024 * 1024,
+    )
+    service.use_subworkflows(Subworkflows(catalog, starter, results, max_depth=5))
+    starter.service = service
+    quick = {"responseTimeoutSeconds": 5}  # a stuck child would fail the test in 5 s
+    leaf = catalog.add(unsaved(workflow([node("Leaf", "set", values={"v": 3})]), **quick))
+    middle = catalog.add(unsaved(workflow([call(workflowId=leaf["id"])]), **quick))
+    top = unsaved(workflow([call(workflowId=middle["id"])]))
+    try:
+        service.start(StartRequest("top-1", top, {}, "manual"))
+        record = await results.record("top-1")
+        assert record["status"] == "success", record["error"]
+        assert record["nodes"]["Call"]["output"] == {"v": 3}
+    finally:
+        await service.shutdown(grace=5)

@@ -211,3 +211,23 @@ async def test_the_error_workflow_runs_once_and_a_failing_one_starts_nothing_mor
         assert await redis.exists(started_key(derived_id(broken_run, "errorWorkflow"))) == 0
     finally:
         await redis.aclose()
+
+
+async def test_without_redis_the_child_runs_in_the_same_process(
+    make_settings: Callable[..., Settings], unique: Callable[[str], str]
+) -> None:
+    child_name = unique("child")
+    child = hooked(child_name, {"name": "Reply", "type": "httpResponse",
+                                "parameters": {"body": {"echo": "{{ json.word }}"}}})
+    parent = hooked(unique("parent"), {
+        "name": "Call", "type": "executeWorkflow",
+        "parameters": {"workflowName": child_name, "input": {"word": "{{ json.body.word }}"}}})
+    async with (
+        LocalStack(make_settings()) as stack,
+        httpx.AsyncClient(base_url=stack.edge_url, timeout=30) as client,
+    ):
+        await create(client, child)
+        await create(client, parent)
+        reply = await client.post(f"/webhook/{parent['name']}", json={"word": "solo"})
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"echo": "solo"}

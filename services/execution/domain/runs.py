@@ -1,16 +1,21 @@
 """Background runs: at most N at once, each execution id at most once per process,
-and a drain that lets runs finish within a grace period before cancelling them."""
+and a drain that lets runs finish within a grace period before cancelling them.
+
+A run that waits for another run (an executeWorkflow child) gives its slot up while
+it waits (``RunSlot.released``) and does not count as in flight meanwhile, so that
+waiting parents can never fill a process and leave their children no room to run."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, Self
 
 from runtime.logs import get_logger
 
-__all__ = ["RunScheduler"]
+__all__ = ["RunScheduler", "RunSlot"]
 
 log = get_logger(__name__)
 
@@ -28,6 +33,7 @@ class RunScheduler:
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
         self._accepting = True
+        self._parked = 0
 
     @property
     def accepting(self) -> bool:
@@ -35,7 +41,8 @@ class RunScheduler:
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        """Runs started here and not ended, less those waiting for another run."""
+        return len(self._tasks) - self._parked
 
     @property
     def capacity(self) -> int:
@@ -45,6 +52,10 @@ class RunScheduler:
     def slot(self) -> asyncio.Semaphore:
         """``async with scheduler.slot():`` around the part of a run that executes."""
         return self._slots
+
+    def run_slot(self) -> RunSlot:
+        """``slot()`` that the run can give up while it waits for another run."""
+        return RunSlot(self)
 
     def known(self, key: str) -> bool:
         """Whether a run with this key is running or finished in this process."""
@@ -91,7 +102,7 @@ class RunScheduler:
 
     async def wait_for_room(self) -> None:
         """Return once fewer than ``capacity`` runs are in flight."""
-        while len(self._tasks) >= self._capacity:
+        while self.in_flight >= self._capacity:
             self._freed.clear()
             await self._freed.wait()
 
@@ -106,3 +117,40 @@ class RunScheduler:
             self._finished.popitem(last=False)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("execution task crashed", execution_id=key, exc_info=exc)
+
+
+class RunSlot:
+    """One run's execution slot: ``async with scheduler.run_slot() as slot:``."""
+
+    def __init__(self, scheduler: RunScheduler) -> None:
+        self._scheduler = scheduler
+        self._held = False
+
+    async def __aenter__(self) -> Self:
+        await self._scheduler._slots.acquire()
+        self._held = True
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._held:
+            self._held = False
+            self._scheduler._slots.release()
+
+    @asynccontextmanager
+    async def released(self) -> AsyncIterator[None]:
+        """Give the slot up (and stop counting as in flight) for the block; take it
+        back after. Cancelled while taking it back, the run ends without it."""
+        scheduler = self._scheduler
+        if not self._held:
+            yield
+            return
+        self._held = False
+        scheduler._slots.release()
+        scheduler._parked += 1
+        scheduler._freed.set()
+        try:
+            yield
+        finally:
+            scheduler._parked -= 1
+            await scheduler._slots.acquire()
+            self._held = True

@@ -236,7 +236,7 @@ class ExecutionService:
         record: ExecutionRecord | None = None
         checkpoint = job.delivery.checkpoint if job.delivery else None
         try:
-            async with self._scheduler.slot():
+            async with self._scheduler.run_slot() as slot:
                 self._metrics.running.inc()
                 try:
                     record = self._new_record(job)
@@ -249,7 +249,7 @@ class ExecutionService:
                         else None
                     )
                     calls = (
-                        self._subworkflows.for_run(job.execution_id, job.depth)
+                        self._subworkflows.for_run(job.execution_id, job.depth, slot.released)
                         if self._subworkflows is not None
                         else None
                     )

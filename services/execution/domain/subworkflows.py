@@ -21,7 +21,8 @@ An error run is a top run (depth 1), and a failed error run starts nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,6 +44,8 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+
+Waiting = Callable[[], AbstractAsyncContextManager[Any]]
 
 
 class WorkflowLookup(Protocol):
@@ -95,9 +98,10 @@ class Subworkflows:
         self._watcher = watcher
         self._max_depth = max_depth
 
-    def for_run(self, execution_id: str, depth: int) -> RunCalls:
-        """What the executeWorkflow nodes of one run call."""
-        return RunCalls(self, execution_id, depth)
+    def for_run(self, execution_id: str, depth: int, waiting: Waiting = nullcontext) -> RunCalls:
+        """What the executeWorkflow nodes of one run call; ``waiting`` wraps each wait
+        for a child (the run gives its execution slot up meanwhile)."""
+        return RunCalls(self, execution_id, depth, waiting)
 
     async def after_failure(self, record: ExecutionRecord, workflow: Workflow, depth: int) -> None:
         """Start the failed run's ``errorWorkflow`` (once), unless the run is itself an
@@ -166,7 +170,9 @@ class Subworkflows:
         )
         if not truthy(params.get("wait", True)):
             return NodeResult({"executionId": child_id})
-        return NodeResult(await self._result(child_id, workflow, name))
+        async with parent.waiting():
+            result = await self._result(child_id, workflow, name)
+        return NodeResult(result)
 
     async def _target(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
         by_id, by_name = params.get("workflowId"), params.get("workflowName")
@@ -227,6 +233,7 @@ class RunCalls:
     subworkflows: Subworkflows
     execution_id: str
     depth: int
+    waiting: Waiting = nullcontext
 
     async def call(
         self, key: str, params: Mapping[str, Any], input: Any, *, input_given: bool
