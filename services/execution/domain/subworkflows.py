@@ -5,7 +5,8 @@ A child is a run of its own: mode ``subworkflow``, its trigger node outputs the
 input it is given (as a manual run's does), it keeps its own settings, and it goes
 through the run queue like any run, so any execution replica may run it. The parent
 waits for it as a webhook caller does, through the cache service's watch, at most
-the child's ``responseTimeoutSeconds``.
+the child's ``responseTimeoutSeconds``; meanwhile it gives its execution slot up
+(``waiting``), so that parents waiting on one process never starve their children.
 
 Ids are derived, not drawn: a child's id from its parent's id and the node run
 (node, forEach element, try), an error run's from the failed run's id. A parent that
