@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import Any
 
@@ -16,6 +17,17 @@ def saved_execution_rows(database_url: str, workflow_id: str) -> int:
             "SELECT count(*) FROM executions WHERE workflow_id = ?", (workflow_id,)
         ).fetchone()
     return int(count)
+
+
+async def saved_rows_reach(
+    database_url: str, workflow_id: str, count: int, timeout: float = 5.0
+) -> int:
+    """The workflow's saved rows once there are ``count`` of them (bounded): a record
+    reaches the cache — and so the caller — a moment before the database."""
+    async with asyncio.timeout(timeout):
+        while (rows := saved_execution_rows(database_url, workflow_id)) < count:
+            await asyncio.sleep(0.02)
+    return rows
 
 
 def logged(caplog: pytest.LogCaptureFixture, event: str, **fields: Any) -> bool:

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 
 from runtime.settings import Settings
 from runtime.stack import LocalStack
-from tests.stack.support import logged, saved_execution_rows
+from tests.stack.support import logged, saved_execution_rows, saved_rows_reach
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -137,7 +137,7 @@ async def test_webhook_last_node_with_saving_on_answers_and_saves_the_record(
     assert resp.status_code == 201
     assert resp.json() == {"message": "Hello Grace"}
     execution_id = resp.headers["x-execution-id"]
-    assert saved_execution_rows(stack.settings.database_url, workflow_id) == 1
+    assert await saved_rows_reach(stack.settings.database_url, workflow_id, 1) == 1
     record = await client.get(f"/api/v1/executions/{execution_id}")
     assert record.headers["x-hookline-source"] == "database"
     body = record.json()
@@ -218,7 +218,7 @@ async def test_switching_history_off_with_patch_stops_new_rows_but_keeps_deliver
                                                         save=True))
     first = await client.post(f"/webhook/{path}", json={"name": "one"})
     assert first.status_code == 201
-    assert saved_execution_rows(stack.settings.database_url, workflow_id) == 1
+    assert await saved_rows_reach(stack.settings.database_url, workflow_id, 1) == 1
 
     patched = await client.patch(f"/api/v1/workflows/{workflow_id}",
                                  json={"settings": {"saveExecutionToDatabase": False}})
@@ -231,4 +231,4 @@ async def test_switching_history_off_with_patch_stops_new_rows_but_keeps_deliver
         assert resp.status_code == 201
         assert resp.json() == {"message": f"Hello {name}"}
 
-    assert saved_execution_rows(stack.settings.database_url, workflow_id) == 1
+    assert await saved_rows_reach(stack.settings.database_url, workflow_id, 1) == 1

@@ -15,7 +15,7 @@ import pytest
 from edge.server import EdgeServer
 from runtime.settings import Settings
 from runtime.stack import LocalStack
-from tests.stack.support import saved_execution_rows
+from tests.stack.support import saved_rows_reach
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -78,7 +78,7 @@ async def test_a_repeat_after_the_run_gets_the_same_answer_and_starts_nothing(
     second = await client.post(f"/webhook/{path}", json={"n": 1}, headers=headers)
     _same_answer(first, second)
     assert second.headers["idempotent-replayed"] == "true"
-    assert saved_execution_rows(stack.settings.database_url, workflow_id) == 1
+    assert await saved_rows_reach(stack.settings.database_url, workflow_id, 1) == 1
 
 
 async def test_repeats_at_once_on_two_edges_share_one_run(
@@ -101,7 +101,7 @@ async def test_repeats_at_once_on_two_edges_share_one_run(
     assert sum(a.headers.get("idempotent-replayed") == "true" for a in answers) == 2
     later = await second_edge.post(f"/webhook/{path}", json={"n": 2}, headers=headers)
     _same_answer(answers[0], later)
-    assert saved_execution_rows(stack.settings.database_url, workflow_id) == 1
+    assert await saved_rows_reach(stack.settings.database_url, workflow_id, 1) == 1
 
 
 async def test_the_same_key_with_another_request_is_422_and_starts_nothing(
@@ -126,7 +126,7 @@ async def test_the_same_key_with_another_request_is_422_and_starts_nothing(
         f"/webhook/{path}", json={"n": 3}, headers={**headers, "X-Other": "1"}
     )
     _same_answer(first, same)
-    assert saved_execution_rows(stack.settings.database_url, workflow_id) == 1
+    assert await saved_rows_reach(stack.settings.database_url, workflow_id, 1) == 1
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9"])
@@ -136,7 +136,7 @@ async def test_a_malformed_key_is_400(
     path = unique("idem")
     await _create(client, _workflow(path, wait=0.05))
     resp = await client.post(
-        f"/webhook/{path}", json={"n": 1}, headers=[("Idempotency-Key", key.encode())]
+        f"/webhook/{path}", json={"n": 1}, headers=[(b"Idempotency-Key", key.encode())]
     )
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"] == "invalid_idempotency_key"
@@ -211,4 +211,4 @@ async def test_manual_runs_honour_the_key(
     )
     assert reused.status_code == 422
     assert reused.json()["error"] == "idempotency_key_reused"
-    assert saved_execution_rows(stack.settings.database_url, workflow_id) == 1
+    assert await saved_rows_reach(stack.settings.database_url, workflow_id, 1) == 1

@@ -23,7 +23,7 @@ from runtime.redis_keys import started_key
 from runtime.settings import Settings
 from runtime.stack import LocalStack
 from services.execution.child_runs import CacheResultWatcher
-from tests.stack.support import saved_execution_rows
+from tests.stack.support import saved_execution_rows, saved_rows_reach
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -203,8 +203,8 @@ async def test_the_error_workflow_runs_once_and_a_failing_one_starts_nothing_mor
         await client_cache.close()
     # The stack has stopped: every run has ended, error workflows' starts included.
     db = stack.settings.database_url
-    assert saved_execution_rows(db, stored_handler["id"]) == 1
-    assert saved_execution_rows(db, stored_broken["id"]) == 1
+    assert await saved_rows_reach(db, stored_handler["id"], 1) == 1
+    assert await saved_rows_reach(db, stored_broken["id"], 1) == 1
     assert saved_execution_rows(db, stored_second["id"]) == 0
     redis = aioredis.Redis.from_url(redis_url)
     try:
