@@ -182,6 +182,11 @@ async def test_a_run_left_by_a_dead_consumer_is_claimed_and_completes(
     assert calls() == 1
     assert logged(caplog, "Run claimed", entry=entry, deliveries=2)
     await queue.drained(execution_id)
+    sample = running.server.metrics.registry.get_sample_value
+    assert sample("hookline_run_claims_total") == 1
+    assert sample("hookline_run_redeliveries_total") == 1
+    assert sample("hookline_run_start_age_seconds_count") == 1
+    assert sample("hookline_run_start_age_seconds_sum") >= 0.5  # it waited to be claimed
 
 
 async def test_a_run_longer_than_the_claim_time_is_renewed_not_taken_by_another_replica(
@@ -272,6 +277,7 @@ async def test_a_poison_run_ends_as_an_error_record_and_is_acknowledged(
     # Acknowledged only once saved: the final row is there by now.
     assert running.saved_rows(id=execution_id, status="error") == 1
     assert logged(caplog, "Run abandoned", deliveries=3, node="Call")
+    assert running.server.metrics.registry.get_sample_value("hookline_run_poison_total") == 1
 
 
 async def test_shutdown_hands_a_run_back_and_another_replica_finishes_it_at_once(

@@ -214,7 +214,8 @@ async def start_trigger(
     fake_execution: FakeExecution,
     fresh_sqlite: Callable[[str], str],
 ) -> AsyncIterator[StartTrigger]:
-    """Start TriggerServers (stopped at teardown); keyword arguments are Settings."""
+    """Start TriggerServers (stopped at teardown); keyword arguments are Settings, but
+    ``drain_queue=False`` leaves a Redis run queue undrained (runs then wait in it)."""
     async with AsyncExitStack() as stack:
 
         async def start(
@@ -229,7 +230,8 @@ async def start_trigger(
                 "shutdown_grace_seconds": 0.5,
             }
             values.update(overrides)
-            if values.get("redis_url"):
+            drain = values.pop("drain_queue", True)
+            if values.get("redis_url") and drain:
                 values.setdefault("run_stream", f"hookline:runs:test:{uuid.uuid4().hex}")
                 await stack.enter_async_context(
                     drain_queue(values["redis_url"], values["run_stream"], fake_execution.service)

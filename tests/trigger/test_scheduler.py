@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -223,6 +224,34 @@ async def test_ticks_missed_while_every_replica_was_down_are_logged_not_replayed
         if last_fired < t < last_fired + outage - timedelta(seconds=5)
     ]
     assert replayed == []
+
+
+async def test_a_tick_is_skipped_and_logged_while_the_run_queue_is_full(
+    start_trigger: StartTrigger,
+    connect: Callable[[TriggerServer], Stub],
+    redis_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    # No worker reads this queue: the first tick's run waits in it, and it is full.
+    stream = f"hookline:runs:test:{uuid.uuid4().hex}"
+    server = await start_trigger(
+        redis_url=redis_url, run_stream=stream, max_queued_runs=1, drain_queue=False
+    )
+    await create(connect(server), schedule_workflow("* * * * * *"))
+    async with asyncio.timeout(10):
+        while not server.metrics.registry.get_sample_value(
+            "hookline_schedule_ticks_total", {"outcome": "skipped"}
+        ):
+            await asyncio.sleep(0.05)
+    events = [r.msg.get("event") for r in caplog.records if isinstance(r.msg, dict)]
+    assert "Skipped schedule tick: the run queue is full" in events
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        assert await client.xlen(stream) == 1
+    finally:
+        await client.delete(stream)
+        await client.aclose()
 
 
 def test_cron_ticks_follow_the_time_zone_and_seconds_field() -> None:
