@@ -54,11 +54,13 @@ class StartedRun:
 
 
 class FakeExecutionService(exec_grpc.ExecutionServiceServicer):
-    """Records StartExecution calls; ``fail_with`` makes it refuse them."""
+    """Records StartExecution calls; ``fail_with`` makes it refuse them, ``hold`` makes
+    it take them without answering until the event is set."""
 
     def __init__(self) -> None:
         self.runs: list[StartedRun] = []
         self.fail_with: grpc.StatusCode | None = None
+        self.hold: asyncio.Event | None = None
         self._arrived = asyncio.Condition()
 
     async def StartExecution(
@@ -66,6 +68,8 @@ class FakeExecutionService(exec_grpc.ExecutionServiceServicer):
     ) -> exec_pb.StartExecutionResponse:
         if self.fail_with is not None:
             await context.abort(self.fail_with, "refused by the test")
+        if self.hold is not None:  # takes the run, but answers only once released
+            await self.hold.wait()
         await self.record(request)
         return exec_pb.StartExecutionResponse(execution_id=request.execution_id)
 
@@ -301,6 +305,7 @@ def shared_trigger(_module_trigger: SharedTrigger) -> SharedTrigger:
     """The module's TriggerServer (no Redis), with the fake's record cleared."""
     _module_trigger.execution.service.runs.clear()
     _module_trigger.execution.service.fail_with = None
+    _module_trigger.execution.service.hold = None
     return _module_trigger
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 from typing import TypeAlias
@@ -10,7 +11,7 @@ import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
-from services.trigger import TriggerServer
+from services.trigger import TriggerOptions, TriggerServer
 
 from .builders import call, webhook_workflow
 from .conftest import FakeExecution, StartTrigger, create
@@ -48,3 +49,23 @@ async def test_refusing_execution_service_is_an_error_not_a_start(
         await trigger.HandleWebhook(call(stored["nodes"][0]["parameters"]["path"]))
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert fake_execution.service.runs == []
+
+
+async def test_a_start_not_confirmed_in_time_is_never_reported_as_503(
+    start_trigger: StartTrigger,
+    connect: Callable[[TriggerServer], Stub],
+    fake_execution: FakeExecution,
+) -> None:
+    """503 promises that nothing will run. A hand-off that passed its deadline may
+    have started the run, so it is DEADLINE_EXCEEDED (504 at the edge) instead."""
+    trigger = connect(await start_trigger(options=TriggerOptions(start_timeout_seconds=0.3)))
+    fake_execution.service.hold = asyncio.Event()
+    stored = await create(trigger, webhook_workflow())
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await trigger.HandleWebhook(call(stored["nodes"][0]["parameters"]["path"]))
+    finally:
+        fake_execution.service.hold.set()
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    # ...and indeed the run went ahead: a 503 would have been a lie.
+    await fake_execution.service.wait_until(lambda runs: len(runs) == 1)
