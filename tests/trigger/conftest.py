@@ -68,9 +68,9 @@ class FakeExecutionService(exec_grpc.ExecutionServiceServicer):
     ) -> exec_pb.StartExecutionResponse:
         if self.fail_with is not None:
             await context.abort(self.fail_with, "refused by the test")
-        if self.hold is not None:  # takes the run, but answers only once released
-            await self.hold.wait()
         await self.record(request)
+        if self.hold is not None:  # took the run, but answers only once released
+            await self.hold.wait()
         return exec_pb.StartExecutionResponse(execution_id=request.execution_id)
 
     async def record(self, request: exec_pb.StartExecutionRequest) -> None:
