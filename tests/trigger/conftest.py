@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import grpc
 import pytest
@@ -35,6 +35,9 @@ from runtime.redis_keys import RUN_FIELD, RUN_GROUP
 from runtime.run_queue import ensure_group
 from runtime.settings import Settings
 from services.trigger import TriggerOptions, TriggerServer
+
+TriggerStub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+"""A grpc.aio stub to a TriggerServer (the type exists only in the generated .pyi)."""
 
 
 @dataclass(frozen=True)
@@ -250,11 +253,11 @@ async def start_trigger(
 
 
 @pytest.fixture
-async def connect() -> AsyncIterator[Callable[[TriggerServer], pb_grpc.TriggerServiceAsyncStub]]:
+async def connect() -> AsyncIterator[Callable[[TriggerServer], TriggerStub]]:
     """A stub over a real channel to a TriggerServer."""
     async with AsyncExitStack() as stack:
 
-        def factory(server: TriggerServer) -> pb_grpc.TriggerServiceAsyncStub:
+        def factory(server: TriggerServer) -> TriggerStub:
             channel = grpc.aio.insecure_channel(server.address)
             stack.push_async_callback(channel.close)
             return pb_grpc.TriggerServiceStub(channel)
@@ -265,8 +268,8 @@ async def connect() -> AsyncIterator[Callable[[TriggerServer], pb_grpc.TriggerSe
 @pytest.fixture
 async def trigger(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], pb_grpc.TriggerServiceAsyncStub],
-) -> pb_grpc.TriggerServiceAsyncStub:
+    connect: Callable[[TriggerServer], TriggerStub],
+) -> TriggerStub:
     """A stub to one TriggerServer on the test's SQLite file, without Redis."""
     return connect(await start_trigger())
 
@@ -274,7 +277,7 @@ async def trigger(
 @dataclass(frozen=True)
 class SharedTrigger:
     server: TriggerServer
-    stub: pb_grpc.TriggerServiceAsyncStub
+    stub: TriggerStub
     execution: FakeExecution
 
 
@@ -309,7 +312,7 @@ def shared_trigger(_module_trigger: SharedTrigger) -> SharedTrigger:
     return _module_trigger
 
 
-async def create(stub: pb_grpc.TriggerServiceAsyncStub, workflow: dict[str, Any]) -> dict[str, Any]:
+async def create(stub: TriggerStub, workflow: dict[str, Any]) -> dict[str, Any]:
     """Create a workflow and return its stored JSON."""
     response = await stub.CreateWorkflow(
         pb.CreateWorkflowRequest(workflow_json=json.dumps(workflow).encode()), timeout=10

@@ -14,12 +14,11 @@ import sqlite3
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
 from runtime.dev_encryption_key import key_file_for, with_dev_key
 from runtime.settings import Settings
@@ -27,21 +26,20 @@ from services.trigger import TriggerServer
 from services.trigger.domain.errors import EncryptionKeyInvalid
 
 from .builders import call, fresh, webhook_workflow
-from .conftest import FakeExecution, StartTrigger, create
+from .conftest import FakeExecution, StartTrigger, TriggerStub, create
 
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
-Connect = Callable[[TriggerServer], Stub]
+Connect = Callable[[TriggerServer], TriggerStub]
 
 KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
 @pytest.fixture
-async def keyed(start_trigger: StartTrigger, connect: Connect) -> Stub:
+async def keyed(start_trigger: StartTrigger, connect: Connect) -> TriggerStub:
     """A trigger service with an encryption key, on the test's own SQLite file."""
     return connect(await start_trigger(encryption_key=KEY))
 
 
-async def _create(stub: Stub, name: str, type_: str, data: dict[str, Any]) -> pb.Credential:
+async def _create(stub: TriggerStub, name: str, type_: str, data: dict[str, Any]) -> pb.Credential:
     body = json.dumps({"name": name, "type": type_, "data": data}).encode()
     reply = await stub.CreateCredential(pb.CreateCredentialRequest(credential_json=body))
     return reply.credential
@@ -69,7 +67,7 @@ async def _code(call_: Any) -> tuple[grpc.StatusCode, str]:
     return caught.value.code(), caught.value.details() or ""
 
 
-async def test_credentials_crud_answers_metadata_only(keyed: Stub) -> None:
+async def test_credentials_crud_answers_metadata_only(keyed: TriggerStub) -> None:
     token = fresh("tok")
     created = await _create(keyed, fresh("api"), "bearer", {"token": token})
     assert created.id and created.type == "bearer"
@@ -104,7 +102,7 @@ async def test_credentials_crud_answers_metadata_only(keyed: Stub) -> None:
     assert code == grpc.StatusCode.NOT_FOUND
 
 
-async def test_duplicate_name_is_already_exists(keyed: Stub) -> None:
+async def test_duplicate_name_is_already_exists(keyed: TriggerStub) -> None:
     name = fresh("dup")
     await _create(keyed, name, "bearer", {"token": "a"})
     code, message = await _code(_create(keyed, name, "hmac", {"secret": "b"}))
@@ -126,7 +124,7 @@ async def test_duplicate_name_is_already_exists(keyed: Stub) -> None:
     ],
 )
 async def test_invalid_credentials_name_the_field(
-    keyed: Stub, document: dict[str, Any], field: str
+    keyed: TriggerStub, document: dict[str, Any], field: str
 ) -> None:
     body = json.dumps(document).encode()
     code, message = await _code(
@@ -137,7 +135,7 @@ async def test_invalid_credentials_name_the_field(
     assert "Injected" not in message
 
 
-async def test_delete_of_a_credential_in_use_names_the_active_workflows(keyed: Stub) -> None:
+async def test_delete_of_a_credential_in_use_names_the_active_workflows(keyed: TriggerStub) -> None:
     name = fresh("used")
     credential = await _create(keyed, name, "bearer", {"token": fresh("t")})
     active = await create(keyed, _http_workflow(name))
@@ -168,7 +166,7 @@ async def test_delete_of_a_credential_in_use_names_the_active_workflows(keyed: S
     await keyed.DeleteCredential(pb.DeleteCredentialRequest(id=credential.id))
 
 
-async def test_saving_a_workflow_checks_its_credentials(keyed: Stub) -> None:
+async def test_saving_a_workflow_checks_its_credentials(keyed: TriggerStub) -> None:
     missing = fresh("missing")
     code, message = await _code(create(keyed, _http_workflow(missing)))
     assert code == grpc.StatusCode.INVALID_ARGUMENT
@@ -251,7 +249,7 @@ def _signature(secret: str, body: bytes) -> str:
 
 
 async def test_webhook_auth_takes_credentials(
-    keyed: Stub, fake_execution: FakeExecution
+    keyed: TriggerStub, fake_execution: FakeExecution
 ) -> None:
     secret, password = fresh("secret"), fresh("pw")
     hmac_name, basic_name = fresh("gh"), fresh("basic")

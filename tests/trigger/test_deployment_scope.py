@@ -9,12 +9,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
 from runtime.database import create_engine, migrate
 from runtime.deployment import deployment_id
@@ -22,9 +21,7 @@ from services.trigger import TriggerServer
 from services.trigger.storage.redis_change_feed import RedisChangeFeed
 
 from .builders import call, fresh, webhook_workflow
-from .conftest import StartTrigger, create
-
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from .conftest import StartTrigger, TriggerStub, create
 
 
 async def test_the_deployment_id_is_made_once_per_database(tmp_path: Path) -> None:
@@ -99,7 +96,7 @@ async def test_announcements_reach_only_the_same_deployment(
 
 async def test_without_redis_a_deactivation_is_seen_by_another_replica_within_seconds(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     database_url: str,
 ) -> None:
     a = connect(await start_trigger(database_url=database_url))

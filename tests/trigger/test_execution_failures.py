@@ -5,19 +5,14 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable
-from typing import TypeAlias
 
 import grpc
 import pytest
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
 from services.trigger import TriggerOptions, TriggerServer
 
 from .builders import call, webhook_workflow
-from .conftest import FakeExecution, StartTrigger, create
-
-# The grpc.aio stub type exists only in the generated .pyi.
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from .conftest import FakeExecution, StartTrigger, TriggerStub, create
 
 
 def _closed_port() -> int:
@@ -28,7 +23,7 @@ def _closed_port() -> int:
 
 
 async def test_unreachable_execution_service_is_unavailable(
-    start_trigger: StartTrigger, connect: Callable[[TriggerServer], Stub]
+    start_trigger: StartTrigger, connect: Callable[[TriggerServer], TriggerStub]
 ) -> None:
     stub = connect(await start_trigger(execution_addr=f"127.0.0.1:{_closed_port()}"))
     stored = await create(stub, webhook_workflow())
@@ -39,7 +34,7 @@ async def test_unreachable_execution_service_is_unavailable(
 
 async def test_refusing_execution_service_is_an_error_not_a_start(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     fake_execution: FakeExecution,
 ) -> None:
     trigger = connect(await start_trigger())
@@ -53,7 +48,7 @@ async def test_refusing_execution_service_is_an_error_not_a_start(
 
 async def test_a_start_not_confirmed_in_time_is_never_reported_as_503(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     fake_execution: FakeExecution,
 ) -> None:
     """503 promises that nothing will run. A hand-off that passed its deadline may

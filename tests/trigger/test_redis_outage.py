@@ -7,20 +7,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import TypeAlias
 
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
 from services.trigger import TriggerServer
 from tests.redis_server import ThrowawayRedis
 
 from .builders import call, schedule_workflow, webhook_workflow
-from .conftest import FakeExecution, StartedRun, StartTrigger, create
-
-# The grpc.aio stub type exists only in the generated .pyi.
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from .conftest import FakeExecution, StartedRun, StartTrigger, TriggerStub, create
 
 
 @pytest.fixture
@@ -42,7 +37,7 @@ def _ticks(server: TriggerServer, outcome: str) -> float:
 
 async def test_redis_outage_degrades_gracefully_and_recovers(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     fake_execution: FakeExecution,
     private_redis: ThrowawayRedis,
     caplog: pytest.LogCaptureFixture,

@@ -7,10 +7,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any
 
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
 from services.trigger import TriggerOptions, TriggerServer
 from services.trigger.domain.paging import PageKey
@@ -18,15 +17,12 @@ from services.trigger.domain.records import WorkflowRecord
 from services.trigger.domain.trigger_index import TriggerIndex
 
 from .builders import call, fresh, webhook_workflow
-from .conftest import StartTrigger, create
-
-# The grpc.aio stub type exists only in the generated .pyi.
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from .conftest import StartTrigger, TriggerStub, create
 
 
 async def test_webhook_created_through_one_replica_is_found_by_another_at_once(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     redis_url: str,
     fresh_sqlite: Callable[[str], str],
 ) -> None:
@@ -50,7 +46,7 @@ async def test_webhook_created_through_one_replica_is_found_by_another_at_once(
 
 async def test_without_redis_a_miss_rereads_the_database(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     fresh_sqlite: Callable[[str], str],
 ) -> None:
     shared: dict[str, Any] = {"database_url": fresh_sqlite("shared")}
@@ -121,7 +117,7 @@ async def test_misses_reload_again_after_the_throttle_interval() -> None:
 
 async def test_periodic_refresh_picks_up_changes_made_elsewhere(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     fresh_sqlite: Callable[[str], str],
 ) -> None:
     shared: dict[str, Any] = {"database_url": fresh_sqlite("shared")}

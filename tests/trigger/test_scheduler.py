@@ -12,23 +12,19 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import Any, TypeAlias
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from hookline.execution.v1 import execution_service_pb2 as exec_pb
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
 from runtime.clock import from_iso, utcnow
 from services.trigger import TriggerOptions, TriggerServer
 from services.trigger.domain.cron import CronTicks
 
 from .builders import schedule_workflow
-from .conftest import FakeExecution, StartedRun, StartTrigger, create
-
-# The grpc.aio stub type exists only in the generated .pyi.
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from .conftest import FakeExecution, StartedRun, StartTrigger, TriggerStub, create
 
 # Without Redis a replica learns of another's change by its periodic refresh.
 FAST_REFRESH = TriggerOptions(refresh_seconds=0.2)
@@ -70,7 +66,7 @@ def _assert_each_tick_once(runs: list[StartedRun]) -> None:
 
 async def test_two_replicas_fire_every_tick_exactly_once_until_deactivated(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     fake_execution: FakeExecution,
     backend: dict[str, Any],
 ) -> None:
@@ -127,7 +123,7 @@ async def test_two_replicas_fire_every_tick_exactly_once_until_deactivated(
 
 async def test_redis_claim_keys_follow_the_contract(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     fake_execution: FakeExecution,
     redis_url: str,
 ) -> None:
@@ -150,7 +146,7 @@ async def test_redis_claim_keys_follow_the_contract(
 
 async def test_activation_and_cron_changes_take_effect_without_restart(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     fake_execution: FakeExecution,
 ) -> None:
     server = await start_trigger()
@@ -185,7 +181,7 @@ def _events(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, Any]
 @pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "database"])
 async def test_ticks_missed_while_every_replica_was_down_are_logged_not_replayed(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     fake_execution: FakeExecution,
     caplog: pytest.LogCaptureFixture,
     fresh_sqlite: Callable[[str], str],
@@ -228,7 +224,7 @@ async def test_ticks_missed_while_every_replica_was_down_are_logged_not_replayed
 
 async def test_a_tick_is_skipped_and_logged_while_the_run_queue_is_full(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     redis_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

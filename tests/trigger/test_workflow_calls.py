@@ -6,23 +6,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
 from services.trigger import TriggerServer
 
 from .builders import fresh, manual_workflow
-from .conftest import StartTrigger, create
-
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from .conftest import StartTrigger, TriggerStub, create
 
 
 @pytest.fixture
-async def stub(start_trigger: StartTrigger, connect: Callable[[TriggerServer], Stub]) -> Stub:
+async def stub(
+    start_trigger: StartTrigger, connect: Callable[[TriggerServer], TriggerStub]
+) -> TriggerStub:
     return connect(await start_trigger())
 
 
@@ -34,21 +33,23 @@ def caller(name: str, **parameters: Any) -> dict[str, Any]:
     return workflow
 
 
-async def _refused(stub: Stub, workflow: dict[str, Any]) -> str:
+async def _refused(stub: TriggerStub, workflow: dict[str, Any]) -> str:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await create(stub, workflow)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     return caught.value.details() or ""
 
 
-async def test_a_target_that_does_not_exist_is_refused_naming_node_and_field(stub: Stub) -> None:
+async def test_a_target_that_does_not_exist_is_refused_naming_node_and_field(
+    stub: TriggerStub,
+) -> None:
     message = await _refused(stub, caller(fresh("parent"), workflowId="no-such-id"))
     assert message == 'node "Call" parameter workflowId: no workflow with id "no-such-id"'
     message = await _refused(stub, caller(fresh("parent"), workflowName="Nobody"))
     assert message == 'node "Call" parameter workflowName: no workflow named "Nobody"'
 
 
-async def test_existing_targets_self_calls_and_templates_are_accepted(stub: Stub) -> None:
+async def test_existing_targets_self_calls_and_templates_are_accepted(stub: TriggerStub) -> None:
     child = await create(stub, manual_workflow())
     await create(stub, caller(fresh("parent"), workflowId=child["id"]))
     await create(stub, caller(fresh("parent"), workflowName=child["name"]))
@@ -61,7 +62,7 @@ async def test_existing_targets_self_calls_and_templates_are_accepted(stub: Stub
     await create(stub, caller(fresh("parent"), workflowId="{{ json.target }}"))
 
 
-async def test_error_workflow_must_exist_and_shows_null_by_default(stub: Stub) -> None:
+async def test_error_workflow_must_exist_and_shows_null_by_default(stub: TriggerStub) -> None:
     plain = await create(stub, manual_workflow())
     assert plain["settings"]["errorWorkflow"] is None
     failing = manual_workflow()
@@ -74,7 +75,7 @@ async def test_error_workflow_must_exist_and_shows_null_by_default(stub: Stub) -
     assert (await create(stub, failing))["settings"]["errorWorkflow"] == plain["name"]
 
 
-async def test_get_workflow_by_name_finds_the_oldest_of_that_name(stub: Stub) -> None:
+async def test_get_workflow_by_name_finds_the_oldest_of_that_name(stub: TriggerStub) -> None:
     name = fresh("named")
     first = manual_workflow()
     first["name"] = name

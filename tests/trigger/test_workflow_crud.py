@@ -5,28 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
 from services.trigger import TriggerServer
 
 from .builders import fresh, manual_workflow, webhook_workflow
-from .conftest import StartTrigger, create
-
-# The grpc.aio stub type exists only in the generated .pyi.
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from .conftest import StartTrigger, TriggerStub, create
 
 
 @pytest.fixture
 async def stub(
     start_trigger: StartTrigger,
-    connect: Callable[[TriggerServer], Stub],
+    connect: Callable[[TriggerServer], TriggerStub],
     database_url: str,
-) -> Stub:
+) -> TriggerStub:
     return connect(await start_trigger(database_url=database_url))
 
 
@@ -35,7 +31,7 @@ def _loads(message: pb.Workflow) -> dict[str, Any]:
     return data
 
 
-async def _patch(stub: Stub, workflow_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+async def _patch(stub: TriggerStub, workflow_id: str, patch: dict[str, Any]) -> dict[str, Any]:
     response = await stub.PatchWorkflow(
         pb.PatchWorkflowRequest(id=workflow_id, patch_json=json.dumps(patch).encode())
     )
@@ -48,7 +44,7 @@ async def _code(call: Any) -> grpc.StatusCode:
     return caught.value.code()
 
 
-async def test_create_returns_the_stored_workflow_with_every_setting(stub: Stub) -> None:
+async def test_create_returns_the_stored_workflow_with_every_setting(stub: TriggerStub) -> None:
     definition = webhook_workflow(settings={"resultTtlSeconds": 5})
     response = await stub.CreateWorkflow(
         pb.CreateWorkflowRequest(workflow_json=json.dumps(definition).encode())
@@ -74,7 +70,7 @@ async def test_create_returns_the_stored_workflow_with_every_setting(stub: Stub)
     assert _loads(fetched.workflow) == stored
 
 
-async def test_unknown_ids_are_not_found(stub: Stub) -> None:
+async def test_unknown_ids_are_not_found(stub: TriggerStub) -> None:
     missing = fresh("missing")
     body = json.dumps(manual_workflow()).encode()
     assert await _code(stub.GetWorkflow(pb.GetWorkflowRequest(id=missing))) == (
@@ -95,7 +91,7 @@ async def test_unknown_ids_are_not_found(stub: Stub) -> None:
     )
 
 
-async def test_second_active_workflow_on_the_same_webhook_conflicts(stub: Stub) -> None:
+async def test_second_active_workflow_on_the_same_webhook_conflicts(stub: TriggerStub) -> None:
     path = fresh("orders")
     first = await create(stub, webhook_workflow(path, name=fresh("first")))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -121,7 +117,7 @@ async def test_second_active_workflow_on_the_same_webhook_conflicts(stub: Stub) 
     assert (await _patch(stub, inactive["id"], {"active": True}))["active"] is True
 
 
-async def test_replacing_onto_a_taken_webhook_conflicts(stub: Stub) -> None:
+async def test_replacing_onto_a_taken_webhook_conflicts(stub: TriggerStub) -> None:
     path = fresh("taken")
     await create(stub, webhook_workflow(path))
     other = await create(stub, webhook_workflow())
@@ -136,7 +132,7 @@ async def test_replacing_onto_a_taken_webhook_conflicts(stub: Stub) -> None:
     )
 
 
-async def test_concurrent_creates_on_one_webhook_let_exactly_one_in(stub: Stub) -> None:
+async def test_concurrent_creates_on_one_webhook_let_exactly_one_in(stub: TriggerStub) -> None:
     path = fresh("race")
     results = await asyncio.gather(
         *(create(stub, webhook_workflow(path)) for _ in range(6)), return_exceptions=True
@@ -148,7 +144,7 @@ async def test_concurrent_creates_on_one_webhook_let_exactly_one_in(stub: Stub) 
     assert {r.code() for r in refused} == {grpc.StatusCode.ALREADY_EXISTS}
 
 
-async def test_list_pages_oldest_first_with_an_opaque_cursor(stub: Stub) -> None:
+async def test_list_pages_oldest_first_with_an_opaque_cursor(stub: TriggerStub) -> None:
     mine = [(await create(stub, manual_workflow()))["id"] for _ in range(5)]
     seen: list[str] = []
     cursor = ""
@@ -173,13 +169,13 @@ async def test_list_pages_oldest_first_with_an_opaque_cursor(stub: Stub) -> None
     ("limit", "cursor"),
     [(101, ""), (-1, ""), (0, "not a cursor"), (0, "WyJub3QiXQ")],
 )
-async def test_bad_limit_or_cursor_is_invalid(stub: Stub, limit: int, cursor: str) -> None:
+async def test_bad_limit_or_cursor_is_invalid(stub: TriggerStub, limit: int, cursor: str) -> None:
     assert await _code(stub.ListWorkflows(pb.ListWorkflowsRequest(limit=limit, cursor=cursor))) == (
         grpc.StatusCode.INVALID_ARGUMENT
     )
 
 
-async def test_replace_keeps_id_and_created_at(stub: Stub) -> None:
+async def test_replace_keeps_id_and_created_at(stub: TriggerStub) -> None:
     original = await create(stub, webhook_workflow())
     replacement = manual_workflow()
     replacement["id"] = "ignored"
@@ -196,7 +192,7 @@ async def test_replace_keeps_id_and_created_at(stub: Stub) -> None:
     assert _loads(fetched.workflow) == stored
 
 
-async def test_patch_merges_settings_key_by_key(stub: Stub) -> None:
+async def test_patch_merges_settings_key_by_key(stub: TriggerStub) -> None:
     original = await create(
         stub, webhook_workflow(settings={"resultTtlSeconds": 120, "responseTimeoutSeconds": 9})
     )
@@ -221,7 +217,7 @@ async def test_patch_merges_settings_key_by_key(stub: Stub) -> None:
     assert reset["settings"]["responseTimeoutSeconds"] == 9
 
 
-async def test_delete_removes_the_workflow(stub: Stub) -> None:
+async def test_delete_removes_the_workflow(stub: TriggerStub) -> None:
     stored = await create(stub, webhook_workflow())
     await stub.DeleteWorkflow(pb.DeleteWorkflowRequest(id=stored["id"]))
     assert await _code(stub.GetWorkflow(pb.GetWorkflowRequest(id=stored["id"]))) == (

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
 import grpc
 import pytest
 from hookline.execution.v1 import execution_service_pb2 as exec_pb
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
-from .builders import fresh, manual_workflow, schedule_workflow, webhook_workflow
-from .conftest import FakeExecution, SharedTrigger, create
-
-# The grpc.aio stub type exists only in the generated .pyi.
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from ..builders import fresh, manual_workflow, schedule_workflow, webhook_workflow
+from ..conftest import FakeExecution, TriggerStub, create
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest.fixture
-def trigger(shared_trigger: SharedTrigger) -> Stub:
-    return shared_trigger.stub
-
-
-@pytest.fixture
-def fake_execution(shared_trigger: SharedTrigger) -> FakeExecution:
-    return shared_trigger.execution
-
-
 async def test_manual_run_starts_with_the_input_as_trigger_output(
-    trigger: Stub, fake_execution: FakeExecution
+    trigger: TriggerStub, fake_execution: FakeExecution
 ) -> None:
     stored = await create(trigger, manual_workflow())
     execution_id = fresh("exec")
@@ -51,7 +35,7 @@ async def test_manual_run_starts_with_the_input_as_trigger_output(
 
 
 async def test_inactive_webhook_and_schedule_workflows_run_manually(
-    trigger: Stub, fake_execution: FakeExecution
+    trigger: TriggerStub, fake_execution: FakeExecution
 ) -> None:
     hook = await create(
         trigger,
@@ -72,7 +56,9 @@ async def test_inactive_webhook_and_schedule_workflows_run_manually(
     assert runs[0].execution_id == first.execution_id
 
 
-async def test_invalid_input_json_is_refused(trigger: Stub, fake_execution: FakeExecution) -> None:
+async def test_invalid_input_json_is_refused(
+    trigger: TriggerStub, fake_execution: FakeExecution
+) -> None:
     stored = await create(trigger, manual_workflow())
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await trigger.RunWorkflow(
@@ -82,7 +68,7 @@ async def test_invalid_input_json_is_refused(trigger: Stub, fake_execution: Fake
     assert fake_execution.service.runs == []
 
 
-async def test_running_an_unknown_workflow_is_not_found(trigger: Stub) -> None:
+async def test_running_an_unknown_workflow_is_not_found(trigger: TriggerStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await trigger.RunWorkflow(pb.RunWorkflowRequest(workflow_id=fresh("missing")))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND

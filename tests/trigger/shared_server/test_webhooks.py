@@ -4,34 +4,20 @@ output built from the call, and the StartExecution request."""
 from __future__ import annotations
 
 import json
-from typing import Any, TypeAlias
+from typing import Any
 
 import pytest
 from hookline.execution.v1 import execution_service_pb2 as exec_pb
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
-from .builders import call, fresh, webhook_workflow
-from .conftest import FakeExecution, SharedTrigger, create
-
-# The grpc.aio stub type exists only in the generated .pyi.
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from ..builders import call, fresh, webhook_workflow
+from ..conftest import FakeExecution, SharedTrigger, TriggerStub, create
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest.fixture
-def trigger(shared_trigger: SharedTrigger) -> Stub:
-    return shared_trigger.stub
-
-
-@pytest.fixture
-def fake_execution(shared_trigger: SharedTrigger) -> FakeExecution:
-    return shared_trigger.execution
-
-
 async def test_webhook_starts_an_execution_with_the_trigger_output(
-    trigger: Stub, fake_execution: FakeExecution
+    trigger: TriggerStub, fake_execution: FakeExecution
 ) -> None:
     stored = await create(
         trigger,
@@ -86,7 +72,11 @@ async def test_webhook_starts_an_execution_with_the_trigger_output(
     ],
 )
 async def test_response_mode_is_reported_and_response_node_publishes_early(
-    trigger: Stub, fake_execution: FakeExecution, mode: str | None, expected: int, early: bool
+    trigger: TriggerStub,
+    fake_execution: FakeExecution,
+    mode: str | None,
+    expected: int,
+    early: bool,
 ) -> None:
     stored = await create(trigger, webhook_workflow(response_mode=mode))
     response = await trigger.HandleWebhook(call(stored["nodes"][0]["parameters"]["path"]))
@@ -114,7 +104,7 @@ async def test_unknown_path_is_not_found_and_counted(shared_trigger: SharedTrigg
 
 
 async def test_other_method_is_not_allowed_and_lists_the_allowed_ones(
-    trigger: Stub, fake_execution: FakeExecution
+    trigger: TriggerStub, fake_execution: FakeExecution
 ) -> None:
     path = fresh("shared")
     await create(trigger, webhook_workflow(path, method="PUT"))
@@ -127,7 +117,7 @@ async def test_other_method_is_not_allowed_and_lists_the_allowed_ones(
     assert accepted.rejection == pb.WEBHOOK_REJECTION_UNSPECIFIED
 
 
-async def test_path_slashes_are_ignored(trigger: Stub) -> None:
+async def test_path_slashes_are_ignored(trigger: TriggerStub) -> None:
     path = f"{fresh('orders')}/new"
     await create(trigger, webhook_workflow(f"/{path}/"))
     response = await trigger.HandleWebhook(call(f"{path}/"))
@@ -136,7 +126,7 @@ async def test_path_slashes_are_ignored(trigger: Stub) -> None:
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/vnd.api+json"])
 async def test_invalid_json_is_rejected_and_starts_nothing(
-    trigger: Stub, fake_execution: FakeExecution, content_type: str
+    trigger: TriggerStub, fake_execution: FakeExecution, content_type: str
 ) -> None:
     stored = await create(trigger, webhook_workflow())
     response = await trigger.HandleWebhook(
@@ -167,7 +157,7 @@ async def test_invalid_json_is_rejected_and_starts_nothing(
     ],
 )
 async def test_body_is_parsed_by_content_type(
-    trigger: Stub,
+    trigger: TriggerStub,
     fake_execution: FakeExecution,
     content_type: str,
     body: bytes,
@@ -183,7 +173,7 @@ async def test_body_is_parsed_by_content_type(
     assert run.trigger_output["body"] == expected
 
 
-async def test_deactivated_and_deleted_workflows_stop_answering(trigger: Stub) -> None:
+async def test_deactivated_and_deleted_workflows_stop_answering(trigger: TriggerStub) -> None:
     first = await create(trigger, webhook_workflow())
     second = await create(trigger, webhook_workflow())
     for stored in (first, second):
@@ -200,7 +190,7 @@ async def test_deactivated_and_deleted_workflows_stop_answering(trigger: Stub) -
         assert gone.rejection == pb.WEBHOOK_REJECTION_NOT_FOUND
 
 
-async def test_replaced_webhook_answers_on_its_new_path(trigger: Stub) -> None:
+async def test_replaced_webhook_answers_on_its_new_path(trigger: TriggerStub) -> None:
     stored = await create(trigger, webhook_workflow())
     old_path = stored["nodes"][0]["parameters"]["path"]
     new_path = fresh("moved")

@@ -5,19 +5,15 @@ internal error; workflow documents and run inputs follow the same rules."""
 from __future__ import annotations
 
 import json
-from typing import TypeAlias
 
 import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
 from runtime.strict_json import MAX_JSON_DEPTH, JsonRejected, loads_strict
 
-from .builders import call, webhook_workflow
-from .conftest import FakeExecution, SharedTrigger, create
-
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from ..builders import call, webhook_workflow
+from ..conftest import FakeExecution, TriggerStub, create
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -45,19 +41,9 @@ GOOD = {
 }
 
 
-@pytest.fixture
-def trigger(shared_trigger: SharedTrigger) -> Stub:
-    return shared_trigger.stub
-
-
-@pytest.fixture
-def fake_execution(shared_trigger: SharedTrigger) -> FakeExecution:
-    return shared_trigger.execution
-
-
 @pytest.mark.parametrize("case", list(BAD))
 async def test_bad_json_bodies_are_invalid_and_start_nothing(
-    trigger: Stub, fake_execution: FakeExecution, case: str
+    trigger: TriggerStub, fake_execution: FakeExecution, case: str
 ) -> None:
     stored = await create(trigger, webhook_workflow())
     path = stored["nodes"][0]["parameters"]["path"]
@@ -87,7 +73,7 @@ async def test_strict_parsing_refuses_with_a_value_error(case: str) -> None:
 
 @pytest.mark.parametrize("case", ["deep-900", "nan", "overflow", "lone-surrogate"])
 async def test_workflow_documents_and_run_inputs_follow_the_same_rules(
-    trigger: Stub, case: str
+    trigger: TriggerStub, case: str
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as created:
         await trigger.CreateWorkflow(pb.CreateWorkflowRequest(workflow_json=BAD[case]))

@@ -6,30 +6,16 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
-from .builders import schedule_workflow, webhook_workflow
-from .conftest import FakeExecution, SharedTrigger, create
-
-# The grpc.aio stub type exists only in the generated .pyi.
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from ..builders import schedule_workflow, webhook_workflow
+from ..conftest import TriggerStub, create
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest.fixture
-def trigger(shared_trigger: SharedTrigger) -> Stub:
-    return shared_trigger.stub
-
-
-@pytest.fixture
-def fake_execution(shared_trigger: SharedTrigger) -> FakeExecution:
-    return shared_trigger.execution
 
 
 Mutation = Callable[[dict[str, Any]], None]
@@ -103,7 +89,7 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
 
 @pytest.mark.parametrize(("mutate", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 async def test_invalid_workflow_is_refused_naming_the_culprit(
-    trigger: Stub, mutate: Mutation, expected: list[str]
+    trigger: TriggerStub, mutate: Mutation, expected: list[str]
 ) -> None:
     workflow = webhook_workflow()
     mutate(workflow)
@@ -115,7 +101,7 @@ async def test_invalid_workflow_is_refused_naming_the_culprit(
 
 
 @pytest.mark.parametrize(("cron", "fragment"), [("61 * * * *", "cron"), ("* * *", "5 fields")])
-async def test_bad_cron_is_refused(trigger: Stub, cron: str, fragment: str) -> None:
+async def test_bad_cron_is_refused(trigger: TriggerStub, cron: str, fragment: str) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await create(trigger, schedule_workflow(cron))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -124,13 +110,13 @@ async def test_bad_cron_is_refused(trigger: Stub, cron: str, fragment: str) -> N
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b""])
-async def test_non_object_json_is_refused(trigger: Stub, raw: bytes) -> None:
+async def test_non_object_json_is_refused(trigger: TriggerStub, raw: bytes) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await trigger.CreateWorkflow(pb.CreateWorkflowRequest(workflow_json=raw))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_replace_validates_like_create(trigger: Stub) -> None:
+async def test_replace_validates_like_create(trigger: TriggerStub) -> None:
     stored = await create(trigger, webhook_workflow())
     broken = copy.deepcopy(webhook_workflow())
     _dangling(broken)
@@ -154,7 +140,7 @@ async def test_replace_validates_like_create(trigger: Stub) -> None:
     ],
 )
 async def test_bad_patch_is_refused_naming_the_field(
-    trigger: Stub, patch: dict[str, Any], fragment: str
+    trigger: TriggerStub, patch: dict[str, Any], fragment: str
 ) -> None:
     stored = await create(trigger, webhook_workflow())
     with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -8,34 +8,20 @@ import hashlib
 import hmac
 import time
 from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
 from runtime.workflow import SlackAuth, StripeAuth
 from services.trigger.domain.webhook_auth import authenticate
 from services.trigger.domain.webhook_request import header_map
 
-from .builders import call, fresh, webhook_workflow
-from .conftest import FakeExecution, SharedTrigger, create
-
-# The grpc.aio stub type exists only in the generated .pyi.
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from ..builders import call, fresh, webhook_workflow
+from ..conftest import FakeExecution, TriggerStub, create
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest.fixture
-def trigger(shared_trigger: SharedTrigger) -> Stub:
-    return shared_trigger.stub
-
-
-@pytest.fixture
-def fake_execution(shared_trigger: SharedTrigger) -> FakeExecution:
-    return shared_trigger.execution
 
 
 BODY = b'{"order": 42}'
@@ -49,14 +35,14 @@ def _signature(secret: str, body: bytes = BODY) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-async def _hook(stub: Stub, auth: dict[str, Any]) -> str:
+async def _hook(stub: TriggerStub, auth: dict[str, Any]) -> str:
     stored = await create(stub, webhook_workflow(auth=auth))
     path: str = stored["nodes"][0]["parameters"]["path"]
     return path
 
 
 async def _send(
-    stub: Stub, path: str, headers: Sequence[tuple[str, str]]
+    stub: TriggerStub, path: str, headers: Sequence[tuple[str, str]]
 ) -> pb.HandleWebhookResponse:
     response: pb.HandleWebhookResponse = await stub.HandleWebhook(
         call(path, body=BODY, headers=[("Content-Type", "application/json"), *headers])
@@ -72,7 +58,7 @@ def _assert_no_secret(fake: FakeExecution, *secrets: str) -> None:
     assert "authorization" not in run.trigger_output["headers"]
 
 
-async def test_header_auth(trigger: Stub, fake_execution: FakeExecution) -> None:
+async def test_header_auth(trigger: TriggerStub, fake_execution: FakeExecution) -> None:
     token = fresh("token")
     path = await _hook(trigger, {"type": "header", "name": "X-Api-Token", "value": token})
 
@@ -89,7 +75,7 @@ async def test_header_auth(trigger: Stub, fake_execution: FakeExecution) -> None
     assert headers["x-keep"] == "1"
 
 
-async def test_basic_auth(trigger: Stub, fake_execution: FakeExecution) -> None:
+async def test_basic_auth(trigger: TriggerStub, fake_execution: FakeExecution) -> None:
     password = fresh("pw")
     path = await _hook(trigger, {"type": "basic", "username": "ada", "password": password})
 
@@ -112,7 +98,7 @@ async def test_basic_auth(trigger: Stub, fake_execution: FakeExecution) -> None:
 
 @pytest.mark.parametrize("prefix", ["", "sha256="])
 async def test_hmac_auth_accepts_a_true_signature(
-    trigger: Stub, fake_execution: FakeExecution, prefix: str
+    trigger: TriggerStub, fake_execution: FakeExecution, prefix: str
 ) -> None:
     secret = fresh("secret")
     path = await _hook(trigger, {"type": "hmac", "header": "X-Signature", "secret": secret})
@@ -123,7 +109,7 @@ async def test_hmac_auth_accepts_a_true_signature(
 
 
 async def test_hmac_auth_refuses_forged_and_missing_signatures(
-    trigger: Stub, fake_execution: FakeExecution
+    trigger: TriggerStub, fake_execution: FakeExecution
 ) -> None:
     secret = fresh("secret")
     path = await _hook(trigger, {"type": "hmac", "header": "X-Signature", "secret": secret})
@@ -140,7 +126,7 @@ async def test_hmac_auth_refuses_forged_and_missing_signatures(
 
 
 async def test_auth_is_checked_before_the_body(
-    trigger: Stub, fake_execution: FakeExecution
+    trigger: TriggerStub, fake_execution: FakeExecution
 ) -> None:
     token = fresh("token")
     path = await _hook(trigger, {"type": "header", "name": "X-Token", "value": token})
@@ -161,7 +147,7 @@ async def test_auth_is_checked_before_the_body(
 
 @pytest.mark.parametrize("credential", ["Basic éé", "Basic \xff\xfe", "Basic " + "\x80" * 8])
 async def test_basic_auth_with_non_ascii_bytes_is_unauthorized(
-    trigger: Stub, fake_execution: FakeExecution, credential: str
+    trigger: TriggerStub, fake_execution: FakeExecution, credential: str
 ) -> None:
     """The edge passes header bytes on as latin-1: a non-ASCII Basic credential is a
     plain failure, not an uncaught ``ValueError`` from base64."""
@@ -189,7 +175,7 @@ def _stripe_headers(secret: str, timestamp: int, body: bytes = BODY) -> list[tup
 
 
 async def test_slack_signatures_within_the_window_pass_and_others_do_not(
-    trigger: Stub, fake_execution: FakeExecution
+    trigger: TriggerStub, fake_execution: FakeExecution
 ) -> None:
     secret = fresh("slack")
     path = await _hook(trigger, {"type": "slack", "secret": secret})
@@ -216,7 +202,7 @@ async def test_slack_signatures_within_the_window_pass_and_others_do_not(
 
 
 async def test_stripe_signatures_within_the_window_pass_and_others_do_not(
-    trigger: Stub, fake_execution: FakeExecution
+    trigger: TriggerStub, fake_execution: FakeExecution
 ) -> None:
     secret = fresh("whsec")
     path = await _hook(trigger, {"type": "stripe", "secret": secret, "toleranceSeconds": 60})
@@ -275,7 +261,7 @@ async def test_the_tolerance_window_is_inclusive_and_symmetric(kind: str) -> Non
     ],
 )
 async def test_invalid_timestamped_auth_is_refused_naming_the_field(
-    trigger: Stub, auth: dict[str, Any], field: str
+    trigger: TriggerStub, auth: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await create(trigger, webhook_workflow(auth=auth))
@@ -284,7 +270,7 @@ async def test_invalid_timestamped_auth_is_refused_naming_the_field(
 
 
 @pytest.mark.parametrize("kind", ["slack", "stripe"])
-async def test_timestamped_secrets_are_write_only(trigger: Stub, kind: str) -> None:
+async def test_timestamped_secrets_are_write_only(trigger: TriggerStub, kind: str) -> None:
     secret = fresh("signing")
     stored = await create(trigger, webhook_workflow(auth={"type": kind, "secret": secret}))
     auth = stored["nodes"][0]["parameters"]["auth"]

@@ -10,28 +10,20 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
-from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
 from services.trigger.domain.webhook_secrets import SECRET_PLACEHOLDER
 
-from .builders import call, fresh, webhook_workflow
-from .conftest import SharedTrigger, create
-
-Stub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
+from ..builders import call, fresh, webhook_workflow
+from ..conftest import TriggerStub, create
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 BODY = b'{"order": 42}'
-
-
-@pytest.fixture
-def trigger(shared_trigger: SharedTrigger) -> Stub:
-    return shared_trigger.stub
 
 
 def _auth(kind: str, secret: str) -> dict[str, Any]:
@@ -55,7 +47,7 @@ SECRET_FIELD = {"header": "value", "basic": "password", "hmac": "secret"}
 KINDS = list(SECRET_FIELD)
 
 
-async def _passes(stub: Stub, path: str, headers: Sequence[tuple[str, str]]) -> bool:
+async def _passes(stub: TriggerStub, path: str, headers: Sequence[tuple[str, str]]) -> bool:
     response = await stub.HandleWebhook(
         call(path, body=BODY, headers=[("Content-Type", "application/json"), *headers])
     )
@@ -70,12 +62,12 @@ def _auth_of(document: dict[str, Any]) -> dict[str, Any]:
     return auth
 
 
-async def _get(stub: Stub, workflow_id: str) -> bytes:
+async def _get(stub: TriggerStub, workflow_id: str) -> bytes:
     response = await stub.GetWorkflow(pb.GetWorkflowRequest(id=workflow_id), timeout=10)
     return bytes(response.workflow.workflow_json)
 
 
-async def _replace(stub: Stub, workflow_id: str, document: dict[str, Any]) -> bytes:
+async def _replace(stub: TriggerStub, workflow_id: str, document: dict[str, Any]) -> bytes:
     response = await stub.ReplaceWorkflow(
         pb.ReplaceWorkflowRequest(id=workflow_id, workflow_json=json.dumps(document).encode()),
         timeout=10,
@@ -84,7 +76,7 @@ async def _replace(stub: Stub, workflow_id: str, document: dict[str, Any]) -> by
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_no_answer_shows_the_secret(trigger: Stub, kind: str) -> None:
+async def test_no_answer_shows_the_secret(trigger: TriggerStub, kind: str) -> None:
     secret = fresh("s3cret")
     created = await create(trigger, webhook_workflow(auth=_auth(kind, secret)))
     workflow_id = created["id"]
@@ -107,7 +99,9 @@ async def test_no_answer_shows_the_secret(trigger: Stub, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_patching_active_keeps_the_secret_and_auth_working(trigger: Stub, kind: str) -> None:
+async def test_patching_active_keeps_the_secret_and_auth_working(
+    trigger: TriggerStub, kind: str
+) -> None:
     secret = fresh("s3cret")
     created = await create(trigger, webhook_workflow(auth=_auth(kind, secret)))
     path = created["nodes"][0]["parameters"]["path"]
@@ -123,7 +117,7 @@ async def test_patching_active_keeps_the_secret_and_auth_working(trigger: Stub, 
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_replacing_with_the_answer_or_without_the_secret_keeps_it(
-    trigger: Stub, kind: str
+    trigger: TriggerStub, kind: str
 ) -> None:
     secret = fresh("s3cret")
     created = await create(trigger, webhook_workflow(auth=_auth(kind, secret)))
@@ -141,7 +135,7 @@ async def test_replacing_with_the_answer_or_without_the_secret_keeps_it(
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_replacing_with_a_new_secret_replaces_it(trigger: Stub, kind: str) -> None:
+async def test_replacing_with_a_new_secret_replaces_it(trigger: TriggerStub, kind: str) -> None:
     old, new = fresh("old"), fresh("new")
     created = await create(trigger, webhook_workflow(auth=_auth(kind, old)))
     path = created["nodes"][0]["parameters"]["path"]
@@ -153,7 +147,7 @@ async def test_replacing_with_a_new_secret_replaces_it(trigger: Stub, kind: str)
     assert not await _passes(trigger, path, _credentials(kind, old))
 
 
-async def test_the_placeholder_is_never_stored_as_a_secret(trigger: Stub) -> None:
+async def test_the_placeholder_is_never_stored_as_a_secret(trigger: TriggerStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as created:
         await create(trigger, webhook_workflow(auth=_auth("header", SECRET_PLACEHOLDER)))
     assert created.value.code() == grpc.StatusCode.INVALID_ARGUMENT

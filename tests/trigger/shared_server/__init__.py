@@ -1,0 +1,1 @@
+"""Trigger service tests that share one TriggerServer per module (see conftest.py)."""
