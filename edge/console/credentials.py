@@ -16,7 +16,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Template
 
-from edge.console.answers import go_to
+from edge.console.answers import go_to, refusal_status
 from edge.console.api import ApiError, HookApi
 from edge.console.urls import CONSOLE_PATH
 
@@ -84,9 +84,7 @@ class CredentialPages(Controller):
         try:
             await api.create_credential({"name": name, "type": type_, "data": values})
         except ApiError as exc:
-            if exc.status not in _CLIENT_ERRORS:
-                raise
-            status = 409 if exc.status == 409 else 422
+            status = refusal_status(exc, _CLIENT_ERRORS)
             return await self._page(
                 api, form_error=exc.message, name=name, type_=type_, status_code=status
             )

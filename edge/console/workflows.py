@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from edge.console.answers import go_to, is_htmx
+from edge.console.answers import go_to, is_htmx, refusal_status, reraise_unless_shown
 from edge.console.api import ApiError, HookApi, WebhookReply
 from edge.console.documents import DocumentError, parse_document
 from edge.console.layout import layout_workflow
@@ -31,6 +31,9 @@ __all__ = ["WorkflowPages"]
 Form = URLEncodedBody[dict[str, str]]
 
 _CLIENT_ERRORS = frozenset({400, 404, 409, 413, 422})
+"""API answers shown beside the form that caused them (others go to the error pages)."""
+_CHANGE_ERRORS = _CLIENT_ERRORS - {404}
+"""The same, for a change to one workflow: a missing workflow is the 404 page."""
 _NOTICES = {
     "created": "Workflow created.",
     "replaced": "Workflow replaced.",
@@ -42,6 +45,20 @@ _DEFAULT_TEST_BODY = '{\n  "name": "world"\n}'
 
 def _base_url(request: Request[Any, Any, Any]) -> str:
     return str(request.base_url).rstrip("/")
+
+
+def _checked(value: str | None) -> bool:
+    """A checkbox (or hidden field) of the form is on."""
+    return (value or "").lower() in ("true", "on", "1")
+
+
+def _test_result(reply: WebhookReply | None, error: str | None) -> dict[str, Any]:
+    """The template fields of a test request's answer (or of why it was not sent)."""
+    return {
+        "reply": reply,
+        "reply_body": pretty_body(reply.body, reply.content_type) if reply else "",
+        "test_error": error,
+    }
 
 
 def _parse_headers(text: str) -> list[tuple[str, str]]:
@@ -106,9 +123,7 @@ class WorkflowPages(Controller):
         except DocumentError as exc:
             return await self._import_failed(request, api, form_id, text, str(exc), 422)
         except ApiError as exc:
-            if exc.status not in _CLIENT_ERRORS:
-                raise
-            status = 409 if exc.status == 409 else 422
+            status = refusal_status(exc, _CLIENT_ERRORS)
             return await self._import_failed(request, api, form_id, text, exc.message, status)
         return go_to(request, workflow_url(str(stored["id"]), notice=verb))
 
@@ -164,14 +179,13 @@ class WorkflowPages(Controller):
         workflow_id: FromPath[str],
         data: Form,
     ) -> Response[Any]:
-        wanted = data.get("active", "").lower() in ("true", "on", "1")
+        wanted = _checked(data.get("active"))
         row_error: str | None = None
         status = 200
         try:
             row = workflow_row(await api.patch_workflow(workflow_id, {"active": wanted}))
         except ApiError as exc:
-            if exc.status not in _CLIENT_ERRORS or exc.status == 404:
-                raise
+            reraise_unless_shown(exc, _CHANGE_ERRORS)
             row = workflow_row(await api.get_workflow(workflow_id))
             row_error, status = exc.message, 409
         if not is_htmx(request):
@@ -240,9 +254,7 @@ class WorkflowPages(Controller):
                 "form": settings_form or self._settings_of(row),
                 "settings_error": settings_error,
                 "test": test or self._default_test(row),
-                "reply": reply,
-                "reply_body": pretty_body(reply.body, reply.content_type) if reply else "",
-                "test_error": test_error,
+                **_test_result(reply, test_error),
                 "run_input": run_input,
                 "run_error": run_error,
                 "recent": recent,
@@ -251,6 +263,13 @@ class WorkflowPages(Controller):
             },
             status_code=status_code,
         )
+
+    async def _refused(
+        self, request: Request[Any, Any, Any], api: HookApi, workflow_id: str, **form: Any
+    ) -> Template:
+        """The workflow page again (422), with the refused form's fields and its error."""
+        workflow = await api.get_workflow(workflow_id)
+        return await self._workflow(request, api, workflow, status_code=422, **form)
 
     @staticmethod
     def _settings_of(row: WorkflowRow) -> dict[str, Any]:
@@ -279,7 +298,7 @@ class WorkflowPages(Controller):
         data: Form,
     ) -> Response[Any]:
         form: dict[str, Any] = {
-            "saveExecutionToDatabase": data.get("saveExecutionToDatabase") in ("true", "on"),
+            "saveExecutionToDatabase": _checked(data.get("saveExecutionToDatabase")),
             "resultTtlSeconds": data.get("resultTtlSeconds", ""),
             "responseTimeoutSeconds": data.get("responseTimeoutSeconds", ""),
         }
@@ -296,20 +315,12 @@ class WorkflowPages(Controller):
             try:
                 await api.patch_workflow(workflow_id, {"settings": settings})
             except ApiError as exc:
-                if exc.status not in _CLIENT_ERRORS or exc.status == 404:
-                    raise
+                reraise_unless_shown(exc, _CHANGE_ERRORS)
                 error = exc.message
         if error is None:
             return Redirect(workflow_url(workflow_id, notice="settings"), status_code=303)
-        workflow = await api.get_workflow(workflow_id)
-        return await self._workflow(
-            request,
-            api,
-            workflow,
-            dialog="settings",
-            settings_form=form,
-            settings_error=error,
-            status_code=422,
+        return await self._refused(
+            request, api, workflow_id, dialog="settings", settings_form=form, settings_error=error
         )
 
     # ---------------------------------------------------------- test request
@@ -351,14 +362,7 @@ class WorkflowPages(Controller):
             except ApiError as exc:
                 error = exc.message
         if is_htmx(request):
-            return Template(
-                "console/_test_result.html",
-                context={
-                    "reply": reply,
-                    "reply_body": pretty_body(reply.body, reply.content_type) if reply else "",
-                    "test_error": error,
-                },
-            )
+            return Template("console/_test_result.html", context=_test_result(reply, error))
         return await self._workflow(
             request, api, workflow, test=test, reply=reply, test_error=error
         )
@@ -378,14 +382,12 @@ class WorkflowPages(Controller):
         try:
             body = loads_strict(text)
         except ValueError as exc:
-            workflow = await api.get_workflow(workflow_id)
-            return await self._workflow(
+            return await self._refused(
                 request,
                 api,
-                workflow,
+                workflow_id,
                 run_input=text,
                 run_error=f"The input is not valid JSON: {exc}",
-                status_code=422,
             )
         execution_id = await api.run_workflow(workflow_id, body)
         return go_to(request, execution_url(execution_id, pending="1"))
