@@ -5,7 +5,8 @@ Routes: ``/webhook/{path}`` (body limit ``settings.max_body_bytes``), ``/api/v1/
 ``/metrics`` and ``/schema/openapi.json`` (finished by ``edge.openapi``; ``OPTIONS``
 answered by ``edge.allow``). ``/`` and ``/console`` are left for the web
 console. The gRPC clients are opened in the app's lifespan and reach handlers by
-dependency injection (``upstreams``), as does the app's ``metrics``.
+dependency injection (``upstreams``), as does the app's ``metrics``. With tracing on,
+every request but probes and scrapes is a trace span (``edge.tracing``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from edge.controllers import (
 from edge.exception_handlers import exception_handlers
 from edge.metrics import EdgeMetrics
 from edge.openapi import OpenAPIJson
+from edge.tracing import tracing_plugins
 from edge.upstreams import Upstreams
 from edge.wait_plans import WaitPlans
 from runtime.logs import get_logger
@@ -90,7 +92,10 @@ def create_app(settings: Settings) -> Litestar:
     )
     return Litestar(
         route_handlers=[webhooks, api, HealthController, MetricsController],
-        plugins=[ConsolePlugin(settings)],  # the web console under /console, and / → /console
+        plugins=[
+            ConsolePlugin(settings),  # the web console under /console, and / → /console
+            *tracing_plugins(),  # none while tracing is off
+        ],
         dependencies={
             "upstreams": Provide(_provide_upstreams, sync_to_thread=False),
             "metrics": Provide(_provide_metrics, sync_to_thread=False),

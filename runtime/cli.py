@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -104,7 +104,8 @@ def _dev(settings: Settings) -> None:
         log.info("Execution results go through Redis", redis=_redacted(settings))
     log.info("Database", url=_redacted_db(settings.database_url))
     settings = _dev_encryption_key(settings)
-    _run_loop(_run(settings, LocalStack(settings), "dev"))
+    with _tracing("hookline-dev", settings):
+        _run_loop(_run(settings, LocalStack(settings), "dev"))
 
 
 def _dev_encryption_key(settings: Settings) -> Settings:
@@ -126,7 +127,27 @@ def _dev_encryption_key(settings: Settings) -> Settings:
 
 def _serve(settings: Settings, service: str) -> None:
     factory = _server_factory(service)
-    _run_loop(_run(settings, factory(settings), service))
+    with _tracing(f"hookline-{service}", settings):
+        _run_loop(_run(settings, factory(settings), service))
+
+
+@contextlib.contextmanager
+def _tracing(service_name: str, settings: Settings) -> Iterator[None]:
+    """This process's tracer provider while it runs, when OTEL_EXPORTER_OTLP_ENDPOINT is
+    set (installed before any server, channel or app is built); flushed at the end."""
+    endpoint = settings.otel_exporter_otlp_endpoint
+    if not endpoint:
+        yield
+        return
+    from runtime.trace_provider import configure_tracing
+
+    provider = configure_tracing(service_name, endpoint)
+    log.info("Tracing on: spans go to the OTLP endpoint", service=service_name, endpoint=endpoint)
+    try:
+        yield
+    finally:
+        if provider is not None:
+            provider.shutdown()
 
 
 def _redacted(settings: Settings) -> str:

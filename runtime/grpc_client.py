@@ -29,6 +29,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 
 from runtime.grpc_security import GrpcSecurity
 from runtime.grpc_server import grpc_options
+from runtime.grpc_tracing import client_interceptors
 from runtime.logs import get_logger
 from runtime.multiplex import MultiplexStub, SessionPool
 
@@ -99,7 +100,8 @@ class ServiceClient(Generic[StubT]):
         options = [*grpc_options(max_message_bytes), ("grpc.service_config", _SERVICE_CONFIG)]
         self.address = address
         targets = channel_targets(address)
-        self._channels = [security.open_channel(t, options) for t in targets]
+        traced = client_interceptors()  # none while tracing is off
+        self._channels = [security.open_channel(t, options, traced) for t in targets]
         self._stubs = [stub_factory(ch) for ch in self._channels]
         self._cycle: Iterator[StubT] = itertools.cycle(self._stubs)
         self._pool: SessionPool | None = None

@@ -151,16 +151,18 @@ class GrpcSecurity:
         return [kind(self.token) for kind in kinds]
 
     def open_channel(
-        self, target: str, options: Sequence[tuple[str, Any]] = ()
+        self,
+        target: str,
+        options: Sequence[tuple[str, Any]] = (),
+        interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
     ) -> grpc.aio.Channel:
-        """A ``grpc.aio`` channel to ``target`` with this process's credentials."""
-        interceptors = self.client_interceptors() or None
+        """A ``grpc.aio`` channel to ``target`` with this process's credentials, and
+        ``interceptors`` (tracing) before the token's."""
+        chain = [*interceptors, *self.client_interceptors()] or None
         credentials = self.channel_credentials()
         if credentials is None:
-            return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
-        return grpc.aio.secure_channel(
-            target, credentials, options=options, interceptors=interceptors
-        )
+            return grpc.aio.insecure_channel(target, options=options, interceptors=chain)
+        return grpc.aio.secure_channel(target, credentials, options=options, interceptors=chain)
 
     def open_sync_channel(
         self, target: str, options: Sequence[tuple[str, Any]] = ()

@@ -33,6 +33,7 @@ from hookline.multiplex.v1 import multiplex_service_pb2, multiplex_service_pb2_g
 
 from runtime.errors import HooklineError
 from runtime.grpc_security import GrpcSecurity
+from runtime.grpc_tracing import server_interceptors
 from runtime.logs import get_logger
 from runtime.multiplex import MultiplexServicer, recording_server
 
@@ -178,7 +179,11 @@ class GrpcServer:
         security = self._security
         credentials = security.server_credentials()
         server = grpc.aio.server(
-            interceptors=[*security.server_interceptors(), ErrorMappingInterceptor()],
+            interceptors=[
+                *server_interceptors(),  # tracing, first: it sees refused calls too
+                *security.server_interceptors(),
+                ErrorMappingInterceptor(),
+            ],
             options=[*self._options, *_SERVER_OPTIONS],
         )
         handlers: list[grpc.GenericRpcHandler] = []

@@ -226,6 +226,13 @@ class Settings(BaseSettings):
         description="Carry calls between services on one long-lived stream per server "
         "(false: one plain gRPC call per call).",
     )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=_alias("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
+        description="OpenTelemetry collector (OTLP over HTTP, e.g. http://127.0.0.1:4318): "
+        "every process exports its trace spans there (the other OTEL_* variables apply); "
+        "unset: tracing is off.",
+    )
     trigger_metrics_listen: str | None = Field(
         default=None, description="host:port serving the trigger service's /metrics."
     )

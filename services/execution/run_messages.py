@@ -9,6 +9,7 @@ from typing import Any
 from hookline.execution.v1 import execution_service_pb2 as pb
 
 from runtime.errors import InvalidArgument
+from runtime.tracing import run_trace_context
 from services.execution.domain.record import encode_json
 from services.execution.domain.service import StartRequest
 
@@ -31,8 +32,12 @@ def decode_json(data: bytes, field: str) -> Any:
 
 
 def start_message(request: StartRequest) -> pb.StartExecutionRequest:
-    """The reverse of ``start_request``."""
+    """The reverse of ``start_request``. The trace context is the current one (the
+    call or node that hands the run on), else the one the request came with."""
     modes = {name: value for value, name in MODES.items()}
+    traceparent, tracestate = run_trace_context()
+    if not traceparent:
+        traceparent, tracestate = request.traceparent, request.tracestate
     return pb.StartExecutionRequest(
         execution_id=request.execution_id,
         workflow_json=encode_json(request.workflow),
@@ -41,6 +46,8 @@ def start_message(request: StartRequest) -> pb.StartExecutionRequest:
         publish_early_response=request.publish_early_response,
         keep_result_seconds=request.keep_result_seconds,
         depth=request.depth,
+        traceparent=traceparent,
+        tracestate=tracestate,
     )
 
 
@@ -61,4 +68,6 @@ def start_request(message: pb.StartExecutionRequest) -> StartRequest:
         publish_early_response=message.publish_early_response,
         keep_result_seconds=message.keep_result_seconds,
         depth=max(message.depth, 1),
+        traceparent=message.traceparent,
+        tracestate=message.tracestate,
     )

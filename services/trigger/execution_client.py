@@ -22,6 +22,7 @@ from runtime.errors import (
 )
 from runtime.grpc_client import ServiceClient
 from runtime.logs import get_logger
+from runtime.tracing import run_trace_context
 from services.trigger.domain.records import (
     ExecutionMode,
     StartRequest,
@@ -40,7 +41,9 @@ _MODES: dict[ExecutionMode, pb.ExecutionMode.ValueType] = {
 
 
 def start_message(request: StartRequest, *, direct: bool = False) -> pb.StartExecutionRequest:
-    """The run as the execution service's message: on the queue and over gRPC alike."""
+    """The run as the execution service's message: on the queue and over gRPC alike,
+    with the current trace context, which the run continues."""
+    traceparent, tracestate = run_trace_context()
     return pb.StartExecutionRequest(
         execution_id=request.execution_id,
         workflow_json=request.workflow_json,
@@ -50,6 +53,8 @@ def start_message(request: StartRequest, *, direct: bool = False) -> pb.StartExe
         publish_early_response=request.publish_early_response,
         direct=direct,
         keep_result_seconds=request.keep_result_seconds,
+        traceparent=traceparent,
+        tracestate=tracestate,
     )
 
 

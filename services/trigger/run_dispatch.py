@@ -8,17 +8,22 @@ the webhook still answers. The switch is logged once per outage; while it lasts 
 queue is tried again at most once per ``retry_seconds``, and the first run it takes
 ends the outage (logged too). ``QueueFull`` is an answer, not an outage: it goes back
 to the caller as a 503 and nothing runs.
+
+With tracing on, putting a run on the queue is a ``PRODUCER`` span; the run's own span,
+in whichever execution process takes it, is its child (``runtime.tracing``).
 """
 
 from __future__ import annotations
 
 import time
 
+from opentelemetry.trace import SpanKind
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from runtime.logs import get_logger
 from runtime.run_queue import RunProducer
+from runtime.tracing import EXECUTION_ID, span
 from services.trigger.domain.ports import ExecutionStarter
 from services.trigger.domain.records import StartRequest
 from services.trigger.execution_client import start_message
@@ -54,7 +59,16 @@ class QueueFirstStarter:
         now = time.monotonic()
         if self._down_since is None or now >= self._next_try:
             try:
-                await self._queue.enqueue(start_message(request).SerializeToString())
+                with span(
+                    f"send {self._queue.stream}",
+                    {
+                        EXECUTION_ID: request.execution_id,
+                        "messaging.system": "redis",
+                        "messaging.destination.name": self._queue.stream,
+                    },
+                    SpanKind.PRODUCER,
+                ):
+                    await self._queue.enqueue(start_message(request).SerializeToString())
             except _OUTAGE_ERRORS as exc:
                 self._queue_down(now, exc)
             else:

@@ -32,6 +32,7 @@ from functools import partial
 from runtime.errors import HooklineError, InvalidArgument, NotFound, Unavailable
 from runtime.logs import get_logger
 from runtime.metrics import CacheMetrics
+from runtime.tracing import EXECUTION_ID, span
 from services.cache.domain.codec import ResultCodec
 from services.cache.domain.model import (
     SUBSCRIBED,
@@ -132,7 +133,19 @@ class ResultDelivery:
     ) -> StoreOutcome:
         """Store a record (or an early response), then wake whoever waits for it.
         With ``keep_seconds`` a record is also kept that long for idempotent repeats
-        (up to ``KEEP_MAX_BYTES``; past it, a ``NOT_KEPT`` marker is)."""
+        (up to ``KEEP_MAX_BYTES``; past it, a ``NOT_KEPT`` marker is). One trace span,
+        in the trace of the run that hands the record over."""
+        with span(f"cache store {kind.value}", {EXECUTION_ID: execution_id}):
+            return await self._store(kind, execution_id, payload, ttl_seconds, keep_seconds)
+
+    async def _store(
+        self,
+        kind: Kind,
+        execution_id: str,
+        payload: bytes,
+        ttl_seconds: int,
+        keep_seconds: int,
+    ) -> StoreOutcome:
         started = time.time()
         check_execution_id(execution_id)
         if not 1 <= ttl_seconds <= _MAX_TTL_SECONDS:

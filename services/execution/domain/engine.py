@@ -11,6 +11,10 @@ Around each node run (``_run_node``, which holds the time and size limits) go th
 node settings: ``forEach`` runs it per element and ``retry`` per try
 (``attempts``); ``onError`` decides what a failure does. A failure under ``stop``
 ends the run: the nodes after it are left out.
+
+Each node that runs is one trace span, ``node <name>``, with the attributes
+``hookline.execution_id``, ``hookline.node`` and ``hookline.node_type`` (nothing while
+tracing is off: ``runtime.tracing``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import httpx
 from runtime.clock import utcnow
 from runtime.logs import get_logger
 from runtime.node_settings import ERROR_OUTPUT
+from runtime.tracing import EXECUTION_ID, NODE, NODE_TYPE, mark_failed, span
 from runtime.workflow import Connection, Node, Workflow
 from services.execution.domain.attempts import NodeFailed, Sleep, for_each, with_retry
 from services.execution.domain.credentials import CredentialSource
@@ -186,20 +191,24 @@ class Engine:
             record.nodes[node.name] = run
             return run
 
-        try:
-            result = await self._repeat(node, input, scope, tries, calls)
-        except NodeFailed as failure:
-            if settings.onError == "stop":
-                noted(ERROR, None, failure.message)
-                return None
-            output = {"error": {"message": failure.message, "node": node.name}}
-            noted(SUCCESS, output, failure.message)
-            return NodeResult(output, "main" if settings.onError == "continue" else ERROR_OUTPUT)
-        except asyncio.CancelledError:
-            noted(ERROR, None, "cancelled")
-            raise
-        noted(SUCCESS, result.output)
-        return result
+        attributes = {EXECUTION_ID: record.id, NODE: node.name, NODE_TYPE: node.type}
+        with span(f"node {node.name}", attributes):
+            try:
+                result = await self._repeat(node, input, scope, tries, calls)
+            except NodeFailed as failure:
+                mark_failed(failure.message)
+                if settings.onError == "stop":
+                    noted(ERROR, None, failure.message)
+                    return None
+                output = {"error": {"message": failure.message, "node": node.name}}
+                noted(SUCCESS, output, failure.message)
+                emit = "main" if settings.onError == "continue" else ERROR_OUTPUT
+                return NodeResult(output, emit)
+            except asyncio.CancelledError:
+                noted(ERROR, None, "cancelled")
+                raise
+            noted(SUCCESS, result.output)
+            return result
 
     async def _repeat(
         self,

@@ -14,12 +14,16 @@ A run from the queue comes with a ``Delivery``: its journal (``Checkpoint``) and
 ``settle``, called once the record is handed over and saved, which acknowledges the
 queue entry. At shutdown such a run is not failed: it is cancelled quietly and its
 entry handed back, so another replica resumes it from its journal.
+
+Each run is one trace span (``runtime.tracing.run_span``) that continues the trace the
+run was started in — the webhook's, through the queue entry — and holds the spans of
+its nodes and of handing its record over.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +33,7 @@ from runtime.clock import utcnow
 from runtime.errors import InvalidArgument, NotFound, Unavailable
 from runtime.logs import bind_execution, get_logger
 from runtime.metrics import ExecutionMetrics
+from runtime.tracing import EXECUTION_ID, mark_failed, run_span
 from runtime.workflow import Workflow
 from runtime.workflow_calls import ERROR_MODE, SUBWORKFLOW_MODE
 from services.execution.domain.engine import Engine
@@ -80,6 +85,9 @@ class StartRequest:
     keep_result_seconds: int = 0
     depth: int = 1
     """How deep the run is nested (1: a top run; see ``subworkflows``)."""
+    traceparent: str = ""
+    tracestate: str = ""
+    """The W3C trace context the run continues (empty: the current one, if any)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,8 @@ class _Job:
     keep_seconds: int = 0
     depth: int = 1
     delivery: Delivery | None = None
+    traceparent: str = ""
+    tracestate: str = ""
     early: list[asyncio.Task[None]] = field(default_factory=list)
     saving: asyncio.Task[None] | None = None
 
@@ -167,7 +177,7 @@ class ExecutionService:
         job = self._job(request, delivery)
         if self._scheduler.known(request.execution_id):
             return False
-        return self._scheduler.submit(job.execution_id, self._run(job))
+        return self._scheduler.submit(job.execution_id, self._traced(job, self._run))
 
     def abandon(self, request: StartRequest, delivery: Delivery, deliveries: int) -> bool:
         """End a run that was delivered ``deliveries`` times without finishing (a
@@ -176,7 +186,9 @@ class ExecutionService:
         job = self._job(request, delivery)
         if self._scheduler.known(request.execution_id):
             return False
-        return self._scheduler.submit(job.execution_id, self._abandon(job, deliveries))
+        return self._scheduler.submit(
+            job.execution_id, self._traced(job, lambda job: self._abandon(job, deliveries))
+        )
 
     def _job(self, request: StartRequest, delivery: Delivery | None) -> _Job:
         if not self._scheduler.accepting:
@@ -197,6 +209,8 @@ class ExecutionService:
             keep_seconds=request.keep_result_seconds,
             depth=request.depth,
             delivery=delivery,
+            traceparent=request.traceparent,
+            tracestate=request.tracestate,
         )
 
     async def shutdown(self, grace: float) -> int:
@@ -231,6 +245,17 @@ class ExecutionService:
         )
 
     # -------------------------------------------------------------------- run
+    async def _traced(self, job: _Job, run: Callable[[_Job], Awaitable[None]]) -> None:
+        """``run(job)`` inside the run's trace span, which continues the trace the run
+        was started in (a no-op while tracing is off)."""
+        attributes = {
+            EXECUTION_ID: job.execution_id,
+            "hookline.workflow_id": job.workflow_id,
+            "hookline.mode": job.mode,
+        }
+        with run_span("workflow run", job.traceparent, job.tracestate, attributes):
+            await run(job)
+
     async def _run(self, job: _Job) -> None:
         bind_execution(job.execution_id)
         record: ExecutionRecord | None = None
@@ -293,6 +318,8 @@ class ExecutionService:
         await self._end(job, record)
 
     async def _end(self, job: _Job, record: ExecutionRecord) -> None:
+        if record.error is not None:
+            mark_failed(str(record.error.get("message", "")))
         handed_over = await self._finish(job, record)
         if self._subworkflows is not None:  # before the entry is acknowledged
             await self._subworkflows.after_failure(record, job.workflow, job.depth)

@@ -24,29 +24,29 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-hookline/execution/v1/execution_service.proto\x12\x15hookline.execution.v1\"\xf1\x01\n\x15StartExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x15\n\rworkflow_json\x18\x02 \x01(\x0c\x12\x32\n\x04mode\x18\x03 \x01(\x0e\x32$.hookline.execution.v1.ExecutionMode\x12\x1b\n\x13trigger_output_json\x18\x04 \x01(\x0c\x12\x1e\n\x16publish_early_response\x18\x05 \x01(\x08\x12\x0e\n\x06\x64irect\x18\x06 \x01(\x08\x12\x1b\n\x13keep_result_seconds\x18\x07 \x01(\x05\x12\r\n\x05\x64\x65pth\x18\x08 \x01(\x05\".\n\x16StartExecutionResponse\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"+\n\x13GetExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"+\n\x14GetExecutionResponse\x12\x13\n\x0brecord_json\x18\x01 \x01(\x0c\"\x83\x01\n\x15ListExecutionsRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x36\n\x06status\x18\x02 \x01(\x0e\x32&.hookline.execution.v1.ExecutionStatus\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x04 \x01(\t\"C\n\x16ListExecutionsResponse\x12\x14\n\x0crecords_json\x18\x01 \x03(\x0c\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t*\xbd\x01\n\rExecutionMode\x12\x1e\n\x1a\x45XECUTION_MODE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45XECUTION_MODE_WEBHOOK\x10\x01\x12\x19\n\x15\x45XECUTION_MODE_MANUAL\x10\x02\x12\x1b\n\x17\x45XECUTION_MODE_SCHEDULE\x10\x03\x12\x1e\n\x1a\x45XECUTION_MODE_SUBWORKFLOW\x10\x04\x12\x18\n\x14\x45XECUTION_MODE_ERROR\x10\x05*\x8b\x01\n\x0f\x45xecutionStatus\x12 \n\x1c\x45XECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x45XECUTION_STATUS_RUNNING\x10\x01\x12\x1c\n\x18\x45XECUTION_STATUS_SUCCESS\x10\x02\x12\x1a\n\x16\x45XECUTION_STATUS_ERROR\x10\x03\x32\xd9\x02\n\x10\x45xecutionService\x12m\n\x0eStartExecution\x12,.hookline.execution.v1.StartExecutionRequest\x1a-.hookline.execution.v1.StartExecutionResponse\x12g\n\x0cGetExecution\x12*.hookline.execution.v1.GetExecutionRequest\x1a+.hookline.execution.v1.GetExecutionResponse\x12m\n\x0eListExecutions\x12,.hookline.execution.v1.ListExecutionsRequest\x1a-.hookline.execution.v1.ListExecutionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-hookline/execution/v1/execution_service.proto\x12\x15hookline.execution.v1\"\x9a\x02\n\x15StartExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x15\n\rworkflow_json\x18\x02 \x01(\x0c\x12\x32\n\x04mode\x18\x03 \x01(\x0e\x32$.hookline.execution.v1.ExecutionMode\x12\x1b\n\x13trigger_output_json\x18\x04 \x01(\x0c\x12\x1e\n\x16publish_early_response\x18\x05 \x01(\x08\x12\x0e\n\x06\x64irect\x18\x06 \x01(\x08\x12\x1b\n\x13keep_result_seconds\x18\x07 \x01(\x05\x12\r\n\x05\x64\x65pth\x18\x08 \x01(\x05\x12\x13\n\x0btraceparent\x18\t \x01(\t\x12\x12\n\ntracestate\x18\n \x01(\t\".\n\x16StartExecutionResponse\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"+\n\x13GetExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"+\n\x14GetExecutionResponse\x12\x13\n\x0brecord_json\x18\x01 \x01(\x0c\"\x83\x01\n\x15ListExecutionsRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x36\n\x06status\x18\x02 \x01(\x0e\x32&.hookline.execution.v1.ExecutionStatus\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x04 \x01(\t\"C\n\x16ListExecutionsResponse\x12\x14\n\x0crecords_json\x18\x01 \x03(\x0c\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t*\xbd\x01\n\rExecutionMode\x12\x1e\n\x1a\x45XECUTION_MODE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45XECUTION_MODE_WEBHOOK\x10\x01\x12\x19\n\x15\x45XECUTION_MODE_MANUAL\x10\x02\x12\x1b\n\x17\x45XECUTION_MODE_SCHEDULE\x10\x03\x12\x1e\n\x1a\x45XECUTION_MODE_SUBWORKFLOW\x10\x04\x12\x18\n\x14\x45XECUTION_MODE_ERROR\x10\x05*\x8b\x01\n\x0f\x45xecutionStatus\x12 \n\x1c\x45XECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x45XECUTION_STATUS_RUNNING\x10\x01\x12\x1c\n\x18\x45XECUTION_STATUS_SUCCESS\x10\x02\x12\x1a\n\x16\x45XECUTION_STATUS_ERROR\x10\x03\x32\xd9\x02\n\x10\x45xecutionService\x12m\n\x0eStartExecution\x12,.hookline.execution.v1.StartExecutionRequest\x1a-.hookline.execution.v1.StartExecutionResponse\x12g\n\x0cGetExecution\x12*.hookline.execution.v1.GetExecutionRequest\x1a+.hookline.execution.v1.GetExecutionResponse\x12m\n\x0eListExecutions\x12,.hookline.execution.v1.ListExecutionsRequest\x1a-.hookline.execution.v1.ListExecutionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hookline.execution.v1.execution_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXECUTIONMODE']._serialized_start=658
-  _globals['_EXECUTIONMODE']._serialized_end=847
-  _globals['_EXECUTIONSTATUS']._serialized_start=850
-  _globals['_EXECUTIONSTATUS']._serialized_end=989
+  _globals['_EXECUTIONMODE']._serialized_start=699
+  _globals['_EXECUTIONMODE']._serialized_end=888
+  _globals['_EXECUTIONSTATUS']._serialized_start=891
+  _globals['_EXECUTIONSTATUS']._serialized_end=1030
   _globals['_STARTEXECUTIONREQUEST']._serialized_start=73
-  _globals['_STARTEXECUTIONREQUEST']._serialized_end=314
-  _globals['_STARTEXECUTIONRESPONSE']._serialized_start=316
-  _globals['_STARTEXECUTIONRESPONSE']._serialized_end=362
-  _globals['_GETEXECUTIONREQUEST']._serialized_start=364
-  _globals['_GETEXECUTIONREQUEST']._serialized_end=407
-  _globals['_GETEXECUTIONRESPONSE']._serialized_start=409
-  _globals['_GETEXECUTIONRESPONSE']._serialized_end=452
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=455
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=586
-  _globals['_LISTEXECUTIONSRESPONSE']._serialized_start=588
-  _globals['_LISTEXECUTIONSRESPONSE']._serialized_end=655
-  _globals['_EXECUTIONSERVICE']._serialized_start=992
-  _globals['_EXECUTIONSERVICE']._serialized_end=1337
+  _globals['_STARTEXECUTIONREQUEST']._serialized_end=355
+  _globals['_STARTEXECUTIONRESPONSE']._serialized_start=357
+  _globals['_STARTEXECUTIONRESPONSE']._serialized_end=403
+  _globals['_GETEXECUTIONREQUEST']._serialized_start=405
+  _globals['_GETEXECUTIONREQUEST']._serialized_end=448
+  _globals['_GETEXECUTIONRESPONSE']._serialized_start=450
+  _globals['_GETEXECUTIONRESPONSE']._serialized_end=493
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=496
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=627
+  _globals['_LISTEXECUTIONSRESPONSE']._serialized_start=629
+  _globals['_LISTEXECUTIONSRESPONSE']._serialized_end=696
+  _globals['_EXECUTIONSERVICE']._serialized_start=1033
+  _globals['_EXECUTIONSERVICE']._serialized_end=1378
 # @@protoc_insertion_point(module_scope)

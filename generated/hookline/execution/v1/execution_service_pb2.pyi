@@ -97,6 +97,8 @@ class StartExecutionRequest(_message.Message):
     DIRECT_FIELD_NUMBER: _builtins.int
     KEEP_RESULT_SECONDS_FIELD_NUMBER: _builtins.int
     DEPTH_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
+    TRACESTATE_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """The execution id, chosen by the caller."""
     workflow_json: _builtins.bytes
@@ -121,6 +123,12 @@ class StartExecutionRequest(_message.Message):
     """How deep the run is nested: 1 for a top run, one more than its parent's for a
     run an executeWorkflow node started; 0 means 1.
     """
+    traceparent: _builtins.str
+    """The W3C trace context (`traceparent` value) of what started the run: the run's
+    span continues that trace. Empty when tracing is off or there is no trace.
+    """
+    tracestate: _builtins.str
+    """The W3C `tracestate` value that goes with `traceparent`; empty when none."""
     def __init__(
         self,
         *,
@@ -132,10 +140,12 @@ class StartExecutionRequest(_message.Message):
         direct: _builtins.bool = ...,
         keep_result_seconds: _builtins.int = ...,
         depth: _builtins.int = ...,
+        traceparent: _builtins.str = ...,
+        tracestate: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["depth", b"depth", "direct", b"direct", "execution_id", b"execution_id", "keep_result_seconds", b"keep_result_seconds", "mode", b"mode", "publish_early_response", b"publish_early_response", "trigger_output_json", b"trigger_output_json", "workflow_json", b"workflow_json"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["depth", b"depth", "direct", b"direct", "execution_id", b"execution_id", "keep_result_seconds", b"keep_result_seconds", "mode", b"mode", "publish_early_response", b"publish_early_response", "traceparent", b"traceparent", "tracestate", b"tracestate", "trigger_output_json", b"trigger_output_json", "workflow_json", b"workflow_json"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
