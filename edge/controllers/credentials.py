@@ -11,10 +11,10 @@ and the message says which variable to set.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeAlias
 
 import grpc
 from hookline.trigger.v1 import trigger_service_pb2 as pb
@@ -83,6 +83,20 @@ def _trigger_errors(invalid_status: int = 422) -> Iterator[None]:
         ) from None
 
 
+_StoredReply: TypeAlias = pb.CreateCredentialResponse | pb.ReplaceCredentialResponse
+
+
+async def _store(
+    request: Request[Any, Any, Any], send: Callable[[bytes], Awaitable[_StoredReply]]
+) -> CredentialMetadata:
+    """Read the ``{name, type, data}`` body, ``send`` it to the trigger service (one
+    call, with its deadline) and answer the stored credential's metadata."""
+    body = await read_json_body(request)
+    with _trigger_errors():
+        reply = await send(body)
+    return metadata_of(reply.credential)
+
+
 class CredentialController(Controller):
     path = "/credentials"
     tags = ("credentials",)
@@ -99,12 +113,13 @@ class CredentialController(Controller):
     async def create_credential(
         self, request: Request[Any, Any, Any], upstreams: NamedDependency[Upstreams]
     ) -> CredentialMetadata:
-        body = await read_json_body(request)
-        with _trigger_errors():
-            reply = await upstreams.trigger.stub.CreateCredential(
+        stub = upstreams.trigger.stub
+        return await _store(
+            request,
+            lambda body: stub.CreateCredential(
                 pb.CreateCredentialRequest(credential_json=body), timeout=CALL_TIMEOUT_SECONDS
-            )
-        return metadata_of(reply.credential)
+            ),
+        )
 
     @get(
         "/",
@@ -156,13 +171,14 @@ class CredentialController(Controller):
         request: Request[Any, Any, Any],
         upstreams: NamedDependency[Upstreams],
     ) -> CredentialMetadata:
-        body = await read_json_body(request)
-        with _trigger_errors():
-            reply = await upstreams.trigger.stub.ReplaceCredential(
+        stub = upstreams.trigger.stub
+        return await _store(
+            request,
+            lambda body: stub.ReplaceCredential(
                 pb.ReplaceCredentialRequest(id=credential_id, credential_json=body),
                 timeout=CALL_TIMEOUT_SECONDS,
-            )
-        return metadata_of(reply.credential)
+            ),
+        )
 
     @delete(
         "/{credential_id:str}",

@@ -5,7 +5,8 @@ Workflow documents are the trigger service's JSON bytes, sent on as they are.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeAlias
 
 import grpc
 from hookline.trigger.v1 import trigger_service_pb2 as pb
@@ -75,6 +76,29 @@ _RUN_BODY = body_operation(
     description="The manual node's output; empty means {}",
     idempotent=True,
 )
+_STORED_ANSWERS = {
+    **documented(200, WorkflowDocument, "The stored workflow"),
+    **error_responses(400, 401, 404, 409, 422),
+}
+"""What a change to one workflow (replace, patch) answers."""
+
+_StoredReply: TypeAlias = (
+    pb.CreateWorkflowResponse | pb.ReplaceWorkflowResponse | pb.PatchWorkflowResponse
+)
+
+
+async def _store(
+    request: Request[Any, Any, Any],
+    send: Callable[[bytes], Awaitable[_StoredReply]],
+    *,
+    status: int = 200,
+) -> Response[bytes]:
+    """Read the JSON body, ``send`` it to the trigger service (one call, with its
+    deadline) and answer the stored workflow; an invalid workflow is 422."""
+    body = await read_json_body(request)
+    with upstream_errors("trigger", status_override=_INVALID_WORKFLOW):
+        reply = await send(body)
+    return json_response(reply.workflow.workflow_json, status=status)
 
 
 class WorkflowController(Controller):
@@ -95,12 +119,14 @@ class WorkflowController(Controller):
     async def create_workflow(
         self, request: Request[Any, Any, Any], upstreams: NamedDependency[Upstreams]
     ) -> Response[bytes]:
-        body = await read_json_body(request)
-        with upstream_errors("trigger", status_override=_INVALID_WORKFLOW):
-            reply = await upstreams.trigger.stub.CreateWorkflow(
+        stub = upstreams.trigger.stub
+        return await _store(
+            request,
+            lambda body: stub.CreateWorkflow(
                 pb.CreateWorkflowRequest(workflow_json=body), timeout=CALL_TIMEOUT_SECONDS
-            )
-        return json_response(reply.workflow.workflow_json, status=201)
+            ),
+            status=201,
+        )
 
     @get(
         "/",
@@ -155,10 +181,7 @@ class WorkflowController(Controller):
         operation_id="replaceWorkflow",
         operation_class=_WORKFLOW_BODY,
         summary="Replace a workflow",
-        responses={
-            **documented(200, WorkflowDocument, "The stored workflow"),
-            **error_responses(400, 401, 404, 409, 422),
-        },
+        responses=_STORED_ANSWERS,
     )
     async def replace_workflow(
         self,
@@ -166,23 +189,21 @@ class WorkflowController(Controller):
         request: Request[Any, Any, Any],
         upstreams: NamedDependency[Upstreams],
     ) -> Response[bytes]:
-        body = await read_json_body(request)
-        with upstream_errors("trigger", status_override=_INVALID_WORKFLOW):
-            reply = await upstreams.trigger.stub.ReplaceWorkflow(
+        stub = upstreams.trigger.stub
+        return await _store(
+            request,
+            lambda body: stub.ReplaceWorkflow(
                 pb.ReplaceWorkflowRequest(id=workflow_id, workflow_json=body),
                 timeout=CALL_TIMEOUT_SECONDS,
-            )
-        return json_response(reply.workflow.workflow_json)
+            ),
+        )
 
     @patch(
         "/{workflow_id:str}",
         operation_id="patchWorkflow",
         operation_class=_PATCH_BODY,
         summary="Merge name, active and settings into a workflow",
-        responses={
-            **documented(200, WorkflowDocument, "The stored workflow"),
-            **error_responses(400, 401, 404, 409, 422),
-        },
+        responses=_STORED_ANSWERS,
     )
     async def patch_workflow(
         self,
@@ -190,13 +211,14 @@ class WorkflowController(Controller):
         request: Request[Any, Any, Any],
         upstreams: NamedDependency[Upstreams],
     ) -> Response[bytes]:
-        body = await read_json_body(request)
-        with upstream_errors("trigger", status_override=_INVALID_WORKFLOW):
-            reply = await upstreams.trigger.stub.PatchWorkflow(
+        stub = upstreams.trigger.stub
+        return await _store(
+            request,
+            lambda body: stub.PatchWorkflow(
                 pb.PatchWorkflowRequest(id=workflow_id, patch_json=body),
                 timeout=CALL_TIMEOUT_SECONDS,
-            )
-        return json_response(reply.workflow.workflow_json)
+            ),
+        )
 
     @delete(
         "/{workflow_id:str}",
