@@ -186,7 +186,7 @@ async def test_a_run_left_by_a_dead_consumer_is_claimed_and_completes(
     assert sample("hookline_run_claims_total") == 1
     assert sample("hookline_run_redeliveries_total") == 1
     assert sample("hookline_run_start_age_seconds_count") == 1
-    assert sample("hookline_run_start_age_seconds_sum") >= 0.5  # it waited to be claimed
+    assert (sample("hookline_run_start_age_seconds_sum") or 0) >= 0.5  # waited for its claim
 
 
 async def test_a_run_longer_than_the_claim_time_is_renewed_not_taken_by_another_replica(
