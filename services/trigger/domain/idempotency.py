@@ -17,17 +17,21 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from runtime.errors import Unavailable
-from runtime.logs import get_logger
+from runtime.logs import bind_execution, get_logger
+from services.trigger.domain.ports import ExecutionStarter
+from services.trigger.domain.records import StartRequest
 
 __all__ = [
     "Claim",
+    "Decision",
     "Idempotency",
     "IdempotencyKeys",
     "MemoryIdempotencyKeys",
+    "RequestKey",
 ]
 
 log = get_logger(__name__)
@@ -86,6 +90,15 @@ class MemoryIdempotencyKeys:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestKey:
+    """A request's Idempotency-Key, scoped to its workflow, and its fingerprint."""
+
+    workflow_id: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What to do with a request that carries a key: start ``execution_id`` (new), or
     answer with the earlier execution (``replayed``), or refuse (``reused``)."""
@@ -109,6 +122,30 @@ class Idempotency:
     @property
     def ttl_seconds(self) -> int:
         return self._ttl
+
+    async def start_once(
+        self, request: StartRequest, key: RequestKey | None, starter: ExecutionStarter
+    ) -> Decision:
+        """Start ``request`` unless ``key`` was seen: a new key starts it (its record is
+        then kept for repeats); a repeat starts nothing. A run that could not be
+        started (``Unavailable``: nothing will run) releases the key again."""
+        if key is None:
+            await starter.start(request)
+            return Decision(request.execution_id)
+        decision = await self.decide(
+            key.workflow_id, key.key, key.fingerprint, request.execution_id
+        )
+        if decision.replayed or decision.reused:
+            bind_execution(decision.execution_id)
+            if decision.replayed:
+                log.info("Idempotent repeat: answering with the earlier execution")
+            return decision
+        try:
+            await starter.start(replace(request, keep_result_seconds=self._ttl))
+        except Unavailable:
+            await self.release(key.workflow_id, key.key, request.execution_id, key.fingerprint)
+            raise
+        return decision
 
     async def decide(
         self, workflow_id: str, key: str, fingerprint: str, execution_id: str

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from runtime.errors import InvalidArgument, NotFound, Unavailable
+from runtime.errors import InvalidArgument, NotFound
 from runtime.ids import new_id
 from runtime.logs import bind_execution, get_logger
 from runtime.strict_json import loads_strict
 from runtime.workflow import WorkflowSettings
-from services.trigger.domain.idempotency import Idempotency
+from services.trigger.domain.idempotency import Idempotency, RequestKey
 from services.trigger.domain.ports import ExecutionStarter, WorkflowStore
 from services.trigger.domain.records import ExecutionMode, StartRequest
 
@@ -62,34 +62,20 @@ class ManualRunner:
             response_timeout_seconds=settings.responseTimeoutSeconds,
             save_execution=settings.saveExecutionToDatabase,
         )
-        keep_seconds = 0
-        if idempotency_key:
-            decision = await self._idempotency.decide(
-                workflow_id, idempotency_key, fingerprint, execution_id
-            )
-            bind_execution(decision.execution_id)
-            if decision.reused:
-                return replace(run, execution_id=decision.execution_id, idempotency_key_reused=True)
-            if decision.replayed:
-                log.info("Idempotent repeat: answering with the earlier execution")
-                return replace(run, execution_id=decision.execution_id, replayed=True)
-            keep_seconds = self._idempotency.ttl_seconds
         bind_execution(execution_id)
-        try:
-            await self._starter.start(
-                StartRequest(
-                    execution_id=execution_id,
-                    workflow_json=record.definition_bytes,
-                    mode=ExecutionMode.MANUAL,
-                    trigger_output=trigger_output,
-                    keep_result_seconds=keep_seconds,
-                )
-            )
-        except Unavailable:  # nothing will run: a retry with the same key may start it
-            if idempotency_key:
-                await self._idempotency.release(
-                    workflow_id, idempotency_key, execution_id, fingerprint
-                )
-            raise
-        log.info("Started manual run", workflow_id=workflow_id)
-        return run
+        key = RequestKey(workflow_id, idempotency_key, fingerprint) if idempotency_key else None
+        request = StartRequest(
+            execution_id=execution_id,
+            workflow_json=record.definition_bytes,
+            mode=ExecutionMode.MANUAL,
+            trigger_output=trigger_output,
+        )
+        decision = await self._idempotency.start_once(request, key, self._starter)
+        if decision.execution_id == execution_id:
+            log.info("Started manual run", workflow_id=workflow_id)
+        return replace(
+            run,
+            execution_id=decision.execution_id,
+            replayed=decision.replayed,
+            idempotency_key_reused=decision.reused,
+        )

@@ -7,10 +7,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
-from runtime.errors import Unavailable
 from runtime.ids import new_id
 from runtime.logs import bind_execution, get_logger
-from services.trigger.domain.idempotency import Idempotency
+from services.trigger.domain.idempotency import Idempotency, RequestKey
 from services.trigger.domain.ports import ExecutionStarter
 from services.trigger.domain.records import (
     ExecutionMode,
@@ -142,42 +141,28 @@ class WebhookHandler:
         output_json = encode_trigger_output(output)
         if too_large := self._too_large(len(output_json), route.input_copies):
             return WebhookOutcome(Rejection.PAYLOAD_TOO_LARGE, too_large)
-        keep_seconds = 0
-        if call.idempotency_key:
-            decision = await self._idempotency.decide(
-                route.workflow_id, call.idempotency_key, call.fingerprint, execution_id
-            )
-            bind_execution(decision.execution_id)
-            if decision.reused:
-                return WebhookOutcome(
-                    Rejection.IDEMPOTENCY_KEY_REUSED,
-                    "this Idempotency-Key was already used with a different request",
-                    execution_id=decision.execution_id,
-                )
-            if decision.replayed:
-                log.info("Idempotent repeat: answering with the earlier execution")
-                return replace(started, execution_id=decision.execution_id, replayed=True)
-            keep_seconds = self._idempotency.ttl_seconds
         bind_execution(execution_id)
-        try:
-            await self._starter.start(
-                StartRequest(
-                    execution_id=execution_id,
-                    workflow_json=route.definition,
-                    mode=ExecutionMode.WEBHOOK,
-                    trigger_output=output,
-                    trigger_output_json=output_json,
-                    publish_early_response=response_mode == "responseNode",
-                    keep_result_seconds=keep_seconds,
-                )
+        key = (
+            RequestKey(route.workflow_id, call.idempotency_key, call.fingerprint)
+            if call.idempotency_key
+            else None
+        )
+        request = StartRequest(
+            execution_id=execution_id,
+            workflow_json=route.definition,
+            mode=ExecutionMode.WEBHOOK,
+            trigger_output=output,
+            trigger_output_json=output_json,
+            publish_early_response=response_mode == "responseNode",
+        )
+        decision = await self._idempotency.start_once(request, key, self._starter)
+        if decision.reused:
+            return WebhookOutcome(
+                Rejection.IDEMPOTENCY_KEY_REUSED,
+                "this Idempotency-Key was already used with a different request",
+                execution_id=decision.execution_id,
             )
-        except Unavailable:  # nothing will run: a retry with the same key may start it
-            if call.idempotency_key:
-                await self._idempotency.release(
-                    route.workflow_id, call.idempotency_key, execution_id, call.fingerprint
-                )
-            raise
-        return started
+        return replace(started, execution_id=decision.execution_id, replayed=decision.replayed)
 
     def _too_large(self, output_bytes: int, copies: int) -> str:
         """Why this call's record could not be delivered, or "" when it fits: the
