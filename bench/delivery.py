@@ -1,8 +1,7 @@
 """Delivery micro-benchmark: a gRPC client watches a fresh execution on one cache
 process (``WatchResult``), waits for SUBSCRIBED, then stores its result on the same
 process (``StoreResult``) and times the moment the RESULT event arrives. The client is
-the one the edge and the execution service use (``runtime.grpc_client.ServiceClient``:
-calls multiplexed on one stream, plain calls on code without it).
+the services' own (``runtime.grpc_client.ServiceClient``), making plain gRPC calls.
 
 Run against a cache process in push mode and one in poll mode, it isolates what the
 waiting mechanism costs from everything else on the request path.
@@ -116,7 +115,6 @@ async def _measure(address: str, mode: str, samples: int, warmup: int) -> Delive
     client: ServiceClient[CacheServiceAsyncStub] = ServiceClient(
         address,
         cache_service_pb2_grpc.CacheServiceStub,
-        service=cache_service_pb2.DESCRIPTOR.services_by_name["CacheService"],
         security=GrpcSecurity.from_settings(Settings()),
     )
     try:

@@ -5,8 +5,11 @@ Routes: ``/webhook/{path}`` (body limit ``settings.max_body_bytes``), ``/api/v1/
 ``/metrics`` and ``/schema/openapi.json`` (finished by ``edge.openapi``; ``OPTIONS``
 answered by ``edge.allow``). ``/`` and ``/console`` are left for the web
 console. The gRPC clients are opened in the app's lifespan and reach handlers by
-dependency injection (``upstreams``), as does the app's ``metrics``. With tracing on,
-every request but probes and scrapes is a trace span (``edge.tracing``).
+dependency injection (``upstreams``), as does the app's ``metrics``. The webhook
+path's ports (``edge.ports``: ``state.webhooks``, ``state.results``) are the given
+ones (in-process adapters, in one process) or the gRPC stream adapters
+(``edge.stream_ports``), opened and closed with the clients. With tracing on, every
+request but probes and scrapes is a trace span (``edge.tracing``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from edge.controllers import (
 from edge.exception_handlers import exception_handlers
 from edge.metrics import EdgeMetrics
 from edge.openapi import OpenAPIJson
+from edge.ports import EdgePorts
+from edge.stream_ports import StreamResultWaiter, StreamWebhookGateway
 from edge.tracing import tracing_plugins
 from edge.upstreams import Upstreams
 from edge.wait_plans import WaitPlans
@@ -66,6 +71,15 @@ async def _upstreams_lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     upstreams = Upstreams.open(settings)
     app.state.upstreams = upstreams
+    given: EdgePorts | None = app.state.ports
+    gateway: StreamWebhookGateway | None = None
+    waiter: StreamResultWaiter | None = None
+    if given is None:
+        gateway = StreamWebhookGateway(upstreams.trigger)
+        waiter = StreamResultWaiter(upstreams.cache)
+        given = EdgePorts(webhooks=gateway, results=waiter)
+    app.state.webhooks = given.webhooks
+    app.state.results = given.results
     log.info(
         "Edge upstreams",
         trigger=settings.trigger_addr,
@@ -75,11 +89,15 @@ async def _upstreams_lifespan(app: Litestar) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if gateway is not None and waiter is not None:
+            await gateway.close()
+            await waiter.close()
         await upstreams.close()
 
 
-def create_app(settings: Settings) -> Litestar:
-    """The edge app for ``settings``; nothing connects until the app starts."""
+def create_app(settings: Settings, ports: EdgePorts | None = None) -> Litestar:
+    """The edge app for ``settings``; nothing connects until the app starts.
+    ``ports``: the webhook path's ports (default: gRPC streams to the services)."""
     webhooks = Router(
         path="/",
         route_handlers=[WebhookController],
@@ -104,7 +122,14 @@ def create_app(settings: Settings) -> Litestar:
         exception_handlers=exception_handlers(),
         before_request=answer_options,
         lifespan=[_upstreams_lifespan],
-        state=State({"settings": settings, "metrics": EdgeMetrics(), "wait_plans": WaitPlans()}),
+        state=State(
+            {
+                "settings": settings,
+                "ports": ports,
+                "metrics": EdgeMetrics(),
+                "wait_plans": WaitPlans(),
+            }
+        ),
         openapi_config=OpenAPIConfig(
             title="hookline",
             version="1.0.0",

@@ -2,8 +2,9 @@
 
 Every error body is JSON ``{"error": <short code>, "message": ..., **extra}``.
 ``EdgeError`` carries the status, the code, the message, extra body fields and
-headers (``X-Execution-Id`` once an execution has started). Upstream failures go
-through ``from_rpc_error``: the status comes from ``runtime.errors.http_status_for``;
+headers (``X-Execution-Id`` once an execution has started). Upstream failures (a
+failed gRPC call, or a ``runtime.errors`` exception from a port) go through
+``from_status``: the status comes from ``runtime.errors.http_status_for``;
 5xx messages stay general and the gRPC details go to the log.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from runtime.errors import http_status_for
+from runtime.errors import HooklineError, http_status_for
 from runtime.logs import get_logger
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "EdgeError",
     "error_code_for",
     "from_rpc_error",
+    "from_status",
     "timeout_error",
     "upstream_errors",
 ]
@@ -99,14 +101,30 @@ def from_rpc_error(
     status_override: Mapping[grpc.StatusCode, int] | None = None,
     execution_id: str | None = None,
 ) -> EdgeError:
-    """The ``EdgeError`` for a failed call to ``upstream`` (a service name for the log).
+    """The ``EdgeError`` for a failed call to ``upstream`` (see ``from_status``)."""
+    return from_status(
+        exc.code(),
+        exc.details(),
+        upstream=upstream,
+        status_override=status_override,
+        execution_id=execution_id,
+    )
 
-    ``status_override`` changes the HTTP status of some codes (422 for invalid
-    workflows). With ``execution_id`` the body and headers name the execution.
+
+def from_status(
+    code: grpc.StatusCode,
+    details: str | None,
+    *,
+    upstream: str,
+    status_override: Mapping[grpc.StatusCode, int] | None = None,
+    execution_id: str | None = None,
+) -> EdgeError:
+    """The ``EdgeError`` for a call to ``upstream`` (a service name for the log) that
+    failed with ``code``. ``status_override`` changes the HTTP status of some codes
+    (422 for invalid workflows). With ``execution_id`` the body and headers name the
+    execution.
     """
-    code = exc.code()
     status = (status_override or {}).get(code) or http_status_for(code)
-    details = exc.details() or code.name.lower()
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if execution_id:
@@ -115,12 +133,10 @@ def from_rpc_error(
     if status == 503:  # nothing was started: the caller may simply try again
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     if status >= 500:
-        log.warning(
-            "Upstream call failed", upstream=upstream, code=code.name, details=exc.details()
-        )
+        log.warning("Upstream call failed", upstream=upstream, code=code.name, details=details)
         message = _GENERAL_MESSAGE.get(status, "an upstream service failed")
     else:
-        message = details
+        message = details or code.name.lower()
     return EdgeError(status, message, extra=extra, headers=headers)
 
 
@@ -131,12 +147,21 @@ def upstream_errors(
     status_override: Mapping[grpc.StatusCode, int] | None = None,
     execution_id: str | None = None,
 ) -> Iterator[None]:
-    """Re-raise a failed gRPC call inside the block as the matching ``EdgeError``."""
+    """Re-raise a failed gRPC call (or a port's ``runtime.errors`` exception) inside
+    the block as the matching ``EdgeError``."""
     try:
         yield
     except grpc.aio.AioRpcError as exc:
         raise from_rpc_error(
             exc, upstream=upstream, status_override=status_override, execution_id=execution_id
+        ) from None
+    except HooklineError as exc:
+        raise from_status(
+            exc.code,
+            exc.message,
+            upstream=upstream,
+            status_override=status_override,
+            execution_id=execution_id,
         ) from None
 
 

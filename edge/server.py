@@ -23,6 +23,7 @@ import uvicorn
 
 from edge.app import create_app
 from edge.http_limits import ReadLimits, bounded_protocol
+from edge.ports import EdgePorts
 from runtime.logs import get_logger
 from runtime.settings import Settings
 
@@ -63,8 +64,10 @@ class _Uvicorn(uvicorn.Server):
 class EdgeServer:
     """The HTTP edge as an async context manager (see module docstring)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, ports: EdgePorts | None = None) -> None:
+        """``ports``: the webhook path's ports (default: gRPC streams, see edge.app)."""
         self.settings = settings
+        self._ports = ports
         self._server: _Uvicorn | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0
@@ -81,7 +84,7 @@ class EdgeServer:
         host, port = _split_address(self.settings.edge_addr)
         settings = self.settings
         config = uvicorn.Config(
-            create_app(settings),
+            create_app(settings, self._ports),
             host=host,
             port=port,
             log_config=None,

@@ -11,8 +11,10 @@
     └── StartUncertain            a run was handed over but not confirmed: it may run
 
 Servicers raise these; ``ErrorMappingInterceptor`` turns them into
-``context.abort(code, message)``. The edge maps gRPC codes to HTTP with
-``HTTP_STATUS_FOR_CODE`` (googleapis ``google/rpc/code.proto``).
+``context.abort(code, message)``, and a stream that carries many items gives each
+failed item the same code and message (``runtime.item_streams``). A client turns a
+code back into the error with ``error_for_code``. The edge maps gRPC codes to HTTP
+with ``HTTP_STATUS_FOR_CODE`` (googleapis ``google/rpc/code.proto``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ __all__ = [
     "ResourceExhausted",
     "StartUncertain",
     "Unavailable",
+    "error_for_code",
     "http_status_for",
+    "status_code",
 ]
 
 
@@ -105,3 +109,28 @@ HTTP_STATUS_FOR_CODE: dict[grpc.StatusCode, int] = {
 def http_status_for(code: grpc.StatusCode) -> int:
     """The HTTP status for a gRPC code; anything unlisted is 500."""
     return HTTP_STATUS_FOR_CODE.get(code, 500)
+
+
+_ERROR_FOR_CODE: dict[grpc.StatusCode, type[HooklineError]] = {
+    cls.code: cls
+    for cls in (InvalidArgument, NotFound, AlreadyExists, ResourceExhausted, Unavailable)
+}
+
+
+def error_for_code(code: grpc.StatusCode, message: str) -> HooklineError:
+    """The domain error that a status code and message from another service stand for
+    (the table above read backwards); a code with no class of its own keeps its code."""
+    cls = _ERROR_FOR_CODE.get(code)
+    if cls is not None:
+        return cls(message)
+    error = HooklineError(message)
+    error.code = code
+    return error
+
+
+_STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def status_code(value: int) -> grpc.StatusCode:
+    """The status code with this number (``UNKNOWN`` for a number gRPC has not)."""
+    return _STATUS_CODES.get(value, grpc.StatusCode.UNKNOWN)

@@ -8,12 +8,12 @@ a list naming hosts becomes one channel per address, used in turn.
 Every channel carries a retry policy for UNAVAILABLE, so a call that reached no
 server is tried again on another (grpc/grpc ``examples/python/retry``).
 
-Given the service's descriptor, ``.stub`` carries calls multiplexed on one stream per
-server (``runtime.multiplex``): one session per listed address, four on a
-``dns:///`` target (its round-robin policy spreads them over the servers).
+``.lane_stubs`` are the stubs that long-lived item streams use
+(``runtime.item_stream_client``): one per listed address, four on a ``dns:///``
+target (its round-robin policy spreads the calls over the servers).
 
 Given a ``GrpcSecurity`` (``runtime.grpc_security``), every channel uses its TLS
-credentials and carries its token on every call, the multiplexed sessions included.
+credentials and carries its token on every call, streams included.
 """
 
 from __future__ import annotations
@@ -22,22 +22,17 @@ import ipaddress
 import itertools
 import json
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 import grpc
-from google.protobuf.descriptor import ServiceDescriptor
 
 from runtime.grpc_security import GrpcSecurity
 from runtime.grpc_server import grpc_options
 from runtime.grpc_tracing import client_interceptors
-from runtime.logs import get_logger
-from runtime.multiplex import MultiplexStub, SessionPool
 
 __all__ = ["ServiceClient", "channel_targets"]
 
 StubT = TypeVar("StubT")
-
-log = get_logger(__name__)
 
 _SERVICE_CONFIG = json.dumps(
     {
@@ -80,7 +75,7 @@ def channel_targets(address: str) -> list[str]:
     return parts
 
 
-_DNS_SESSIONS = 4
+_DNS_LANES = 4
 
 
 class ServiceClient(Generic[StubT]):
@@ -91,8 +86,6 @@ class ServiceClient(Generic[StubT]):
         address: str,
         stub_factory: Callable[[grpc.aio.Channel], StubT],
         *,
-        service: ServiceDescriptor | None = None,
-        multiplex: bool = True,
         max_message_bytes: int = 64 * 1024 * 1024,
         security: GrpcSecurity | None = None,
     ) -> None:
@@ -104,54 +97,32 @@ class ServiceClient(Generic[StubT]):
         self._channels = [security.open_channel(t, options, traced) for t in targets]
         self._stubs = [stub_factory(ch) for ch in self._channels]
         self._cycle: Iterator[StubT] = itertools.cycle(self._stubs)
-        self._pool: SessionPool | None = None
-        self._multiplexed: StubT | None = None
         self._own_channels: list[grpc.aio.Channel] = []
-        if service is not None and multiplex:
-            sessions: list[tuple[grpc.aio.Channel, str]] = []
-            parts = [p.strip() for p in address.split(",") if p.strip()]
-            if len(targets) == 1 and len(parts) > 1:
-                # A list of IP literals shares one round-robin channel; sessions need
-                # one channel per server.
-                self._own_channels = [security.open_channel(p, options) for p in parts]
-                sessions = list(zip(self._own_channels, parts, strict=True))
-            else:
-                for channel, target in zip(self._channels, targets, strict=True):
-                    count = _DNS_SESSIONS if target.startswith("dns:") else 1
-                    sessions.extend([(channel, target)] * count)
-            self._pool = SessionPool(sessions, stub_factory, max_message_bytes=max_message_bytes)
-            self._multiplexed = cast(StubT, MultiplexStub(self._pool, service))
+        parts = [p.strip() for p in address.split(",") if p.strip()]
+        if len(targets) == 1 and len(parts) > 1:
+            # A list of IP literals shares one round-robin channel; a long-lived stream
+            # would stay on one server, so streams get one channel per server.
+            self._own_channels = [security.open_channel(p, options) for p in parts]
+            self._lane_stubs = [stub_factory(ch) for ch in self._own_channels]
+        else:
+            self._lane_stubs = []
+            for channel, stub, target in zip(self._channels, self._stubs, targets, strict=True):
+                count = _DNS_LANES if target.startswith("dns:") else 1
+                self._lane_stubs.extend([stub] * count)
 
     @property
     def stub(self) -> StubT:
-        if self._multiplexed is not None:
-            return self._multiplexed
         return next(self._cycle)
 
     @property
-    def plain_stub(self) -> StubT:
-        """The next generated stub in turn: one plain gRPC call per call."""
-        return next(self._cycle)
-
-    @property
-    def sessions(self) -> SessionPool | None:
-        """The multiplexed sessions (None when calls are plain)."""
-        return self._pool
+    def lane_stubs(self) -> list[StubT]:
+        """One stub per long-lived stream to keep (see module docstring)."""
+        return list(self._lane_stubs)
 
     @property
     def channels(self) -> list[grpc.aio.Channel]:
         return list(self._channels)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            messages, frames = self._pool.batching()
-            if messages:
-                log.info(
-                    "Multiplexed calls closed",
-                    address=self.address,
-                    messages=messages,
-                    frames=frames,
-                )
-            self._pool.close()
         for channel in [*self._channels, *self._own_channels]:
             await channel.close()

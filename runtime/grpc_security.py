@@ -14,7 +14,7 @@ side what it uses:
 - clients (``runtime.grpc_client.ServiceClient``): ``open_channel()``, a channel with
   TLS credentials (verifying servers against the CA, presenting the certificate for
   mutual TLS) and a client interceptor that adds the token to every call: unary,
-  streaming, and the long-lived multiplexed ``Exchange`` stream.
+  server-streaming, and the long-lived bidirectional item streams.
 
 With none of the settings, channels and servers are plaintext and open: the default
 for ``hookline dev`` on loopback.
@@ -184,8 +184,8 @@ class GrpcSecurity:
 
 class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
     """Refuses, with ``UNAUTHENTICATED``, every call without ``authorization: Bearer
-    <token>`` metadata, except health checks. Multiplexed calls are covered by the
-    check on the ``Exchange`` stream that carries them."""
+    <token>`` metadata, except health checks. A long-lived item stream is checked once,
+    when it opens, like any other call."""
 
     def __init__(self, token: str) -> None:
         self._expected = f"Bearer {token}".encode()
@@ -293,8 +293,8 @@ class _StreamUnaryToken(_TokenMetadata, grpc.aio.StreamUnaryClientInterceptor):
 
 
 class _StreamStreamToken(_TokenMetadata, grpc.aio.StreamStreamClientInterceptor):
-    """Also covers the multiplexed ``Exchange`` stream (opened without a request
-    iterator and written with ``write()``, which intercepted calls support)."""
+    """Also covers the long-lived item streams (opened without a request iterator and
+    written with ``write()``, which intercepted calls support)."""
 
     async def intercept_stream_stream(
         self,

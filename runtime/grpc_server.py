@@ -9,9 +9,10 @@ grace period so in-flight calls and streams can finish.
 A service whose streams wait for unary calls made by others (the cache's WatchResult
 waits for StoreResult) passes ``drain``: it is awaited first, with most of the grace,
 while the server still takes every call — the service refuses new streams itself and
-ends the ones left when its time is up. Only then do multiplexed sessions get GOAWAY
-and the server stops, with the rest of the grace (at most a second) for what is still
-being answered.
+ends the ones left when its time is up. Only then do the long-lived item streams stop
+reading (``streams``: a ``runtime.item_streams.StreamDrain``; each answers what it has
+read and ends, and its clients send the rest elsewhere) and the server stops, with
+the rest of the grace (at most a second) for what is still being answered.
 
 Given a ``GrpcSecurity`` (``runtime.grpc_security``), the server listens with TLS or
 mutual TLS and checks the shared token on every call but health checks.
@@ -29,13 +30,12 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from hookline.multiplex.v1 import multiplex_service_pb2, multiplex_service_pb2_grpc
 
 from runtime.errors import HooklineError
 from runtime.grpc_security import GrpcSecurity
 from runtime.grpc_tracing import server_interceptors
+from runtime.item_streams import StreamDrain
 from runtime.logs import get_logger
-from runtime.multiplex import MultiplexServicer, recording_server
 
 __all__ = ["ErrorMappingInterceptor", "GrpcServer", "grpc_options", "with_error_mapping"]
 
@@ -78,7 +78,8 @@ _SERVER_OPTIONS: list[tuple[str, Any]] = [
 def with_error_mapping(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
     """``handler`` with ``HooklineError``s turned into ``context.abort(code, message)``
     and per-call log context cleared: the single place where domain errors meet gRPC,
-    for plain calls (``ErrorMappingInterceptor``) and multiplexed ones alike."""
+    for unary and server-streaming calls (item streams answer each item's error
+    themselves, with the same codes: ``runtime.item_streams``)."""
     if handler.unary_unary is not None:
         # grpc-stubs type a handler's behaviours as synchronous; under grpc.aio they are
         # coroutine functions taking an aio context.
@@ -135,9 +136,6 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         return None if handler is None else with_error_mapping(handler)
 
 
-_MULTIPLEX_SERVICE = multiplex_service_pb2.DESCRIPTOR.services_by_name["MultiplexService"].full_name
-
-
 class GrpcServer:
     """One gRPC server with health and reflection, as an async context manager."""
 
@@ -152,6 +150,7 @@ class GrpcServer:
         grace_seconds: float = 10.0,
         security: GrpcSecurity | None = None,
         drain: Drain | None = None,
+        streams: StreamDrain | None = None,
     ) -> None:
         self.name = name
         self._drain = drain
@@ -161,10 +160,9 @@ class GrpcServer:
         self._service_names = list(service_names)
         self._grace = grace_seconds
         self._options = grpc_options(max_message_bytes)
-        self._max_message_bytes = max_message_bytes
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
-        self._multiplex: MultiplexServicer | None = None
+        self._streams = streams
         self.port: int = 0
 
     @property
@@ -186,17 +184,11 @@ class GrpcServer:
             ],
             options=[*self._options, *_SERVER_OPTIONS],
         )
-        handlers: list[grpc.GenericRpcHandler] = []
-        self._register(recording_server(server, handlers))
-        self._multiplex = MultiplexServicer(
-            handlers, with_error_mapping, max_message_bytes=self._max_message_bytes
-        )
-        multiplex_service_pb2_grpc.add_MultiplexServiceServicer_to_server(self._multiplex, server)
+        self._register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
             [
                 *self._service_names,
-                _MULTIPLEX_SERVICE,
                 health.SERVICE_NAME,
                 reflection.SERVICE_NAME,
             ],
@@ -248,8 +240,8 @@ class GrpcServer:
             started = asyncio.get_running_loop().time()
             await self._drain(grace - final)
             grace = max(final, grace - (asyncio.get_running_loop().time() - started))
-        if self._multiplex is not None:
-            self._multiplex.drain()
+        if self._streams is not None:
+            self._streams.close()
         await server.stop(grace)
         log.info("gRPC service stopped", service=self.name)
 

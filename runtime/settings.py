@@ -221,11 +221,6 @@ class Settings(BaseSettings):
     )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     grpc_max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=4 * 1024 * 1024)
-    grpc_multiplex: bool = Field(
-        default=True,
-        description="Carry calls between services on one long-lived stream per server "
-        "(false: one plain gRPC call per call).",
-    )
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,
         validation_alias=_alias("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),

@@ -1,16 +1,17 @@
 """``{GET,POST,PUT,PATCH,DELETE} /webhook/{path}``: hand the call to the trigger service,
 then answer at once (onReceived) or wait for the run's response or result through the
-cache service (lastNode, responseNode)."""
+cache service (lastNode, responseNode) — both through the ports of ``edge.ports``
+(``state.webhooks``, ``state.results``), never through stubs."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
-from hookline.trigger.v1 import trigger_service_pb2 as pb
 from litestar import Controller, Request, Response, route
 from litestar.datastructures import State
 from litestar.enums import HttpMethod
@@ -34,11 +35,18 @@ from edge.idempotency import (
 )
 from edge.metrics import EdgeMetrics
 from edge.openapi import ANY_JSON, body_operation
+from edge.ports import (
+    OutcomeKind,
+    ResultWaiter,
+    WatchOutcome,
+    WebhookCall,
+    WebhookGateway,
+    WebhookReply,
+)
 from edge.rendering import render_node_response, render_record
 from edge.schemas import WebhookStarted, documented, error_responses
-from edge.upstreams import CALL_TIMEOUT_SECONDS, Upstreams
 from edge.wait_plans import WaitPlan, WaitPlans, discard
-from edge.watch import OutcomeKind, WatchOutcome, wait_for_caller, watch_result
+from edge.watch import wait_for_caller, watch_result
 from runtime.ids import new_id
 from runtime.logs import bind_execution, get_logger
 from runtime.strict_json import MAX_JSON_DEPTH
@@ -55,30 +63,25 @@ WEBHOOK_METHODS = [
     HttpMethod.DELETE,
 ]
 
-MODE_NAMES = {
-    pb.RESPONSE_MODE_UNSPECIFIED: "onReceived",
-    pb.RESPONSE_MODE_ON_RECEIVED: "onReceived",
-    pb.RESPONSE_MODE_LAST_NODE: "lastNode",
-    pb.RESPONSE_MODE_RESPONSE_NODE: "responseNode",
-}
+_WAITING_MODES = frozenset({"lastNode", "responseNode"})
 
 DEFAULT_RESPONSE_TIMEOUT_SECONDS = 30
 
-_REJECTIONS: dict[int, tuple[int, str, str]] = {
-    pb.WEBHOOK_REJECTION_NOT_FOUND: (404, "not_found", "no active workflow has this webhook path"),
-    pb.WEBHOOK_REJECTION_METHOD_NOT_ALLOWED: (
+_REJECTIONS: dict[str, tuple[int, str, str]] = {
+    "not_found": (404, "not_found", "no active workflow has this webhook path"),
+    "method_not_allowed": (
         405,
         "method_not_allowed",
         "this webhook path does not accept this method",
     ),
-    pb.WEBHOOK_REJECTION_UNAUTHORIZED: (401, "unauthorized", "webhook authentication failed"),
-    pb.WEBHOOK_REJECTION_INVALID_BODY: (400, "invalid_body", "the request body cannot be parsed"),
-    pb.WEBHOOK_REJECTION_IDEMPOTENCY_KEY_REUSED: (
+    "unauthorized": (401, "unauthorized", "webhook authentication failed"),
+    "invalid_body": (400, "invalid_body", "the request body cannot be parsed"),
+    "idempotency_key_reused": (
         422,
         "idempotency_key_reused",
         "this Idempotency-Key was already used with a different request",
     ),
-    pb.WEBHOOK_REJECTION_PAYLOAD_TOO_LARGE: (
+    "payload_too_large": (
         413,
         "payload_too_large",
         "the request would make an execution record over the record size limit",
@@ -112,57 +115,53 @@ def _operation_id(
     return f"webhook{name.capitalize()}"
 
 
-def _to_request(
+def _to_call(
     request: Request[Any, Any, Any],
     webhook_path: str,
     body: bytes,
     execution_id: str,
     idempotency_key: str,
-) -> pb.HandleWebhookRequest:
+) -> WebhookCall:
     raw_headers = request.scope["headers"]
     query_string: bytes = request.scope.get("query_string", b"")
-    return pb.HandleWebhookRequest(
+    return WebhookCall(
         method=request.method.upper(),
         path=webhook_path.strip("/"),
-        headers=[
-            pb.HttpHeader(name=name.decode("latin-1"), value=value.decode("latin-1"))
-            for name, value in raw_headers
-        ],
-        query=[
-            pb.QueryParameter(name=name, value=value)
-            for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
-        ],
+        headers=tuple(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers
+        ),
+        query=tuple(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)),
         body=body,
         execution_id=execution_id,
         idempotency_key=idempotency_key,
-        request_fingerprint=fingerprint(request, body) if idempotency_key else b"",
+        fingerprint=fingerprint(request, body) if idempotency_key else b"",
     )
 
 
-def _wait_plan(reply: pb.HandleWebhookResponse) -> WaitPlan | None:
+def _wait_plan(reply: WebhookReply) -> WaitPlan | None:
     """How this call waits for its run; None when it answers at once."""
-    if reply.response_mode not in (pb.RESPONSE_MODE_LAST_NODE, pb.RESPONSE_MODE_RESPONSE_NODE):
+    if reply.response_mode not in _WAITING_MODES:
         return None
     return WaitPlan(
         timeout_seconds=reply.response_timeout_seconds or DEFAULT_RESPONSE_TIMEOUT_SECONDS,
-        accept_early_response=reply.response_mode == pb.RESPONSE_MODE_RESPONSE_NODE,
+        accept_early_response=reply.response_mode == "responseNode",
         saved_to_database=reply.save_execution,
     )
 
 
-def _rejected(reply: pb.HandleWebhookResponse) -> EdgeError:
+def _rejected(reply: WebhookReply) -> EdgeError:
     status, error, default_message = _REJECTIONS.get(
-        reply.rejection, (400, "bad_request", "the webhook call was rejected")
+        reply.rejection or "", (400, "bad_request", "the webhook call was rejected")
     )
     headers = {}
     extra = {}
-    if reply.rejection == pb.WEBHOOK_REJECTION_METHOD_NOT_ALLOWED:
+    if reply.rejection == "method_not_allowed":
         headers["Allow"] = ", ".join(reply.allowed_methods)
-    if reply.rejection == pb.WEBHOOK_REJECTION_IDEMPOTENCY_KEY_REUSED and reply.execution_id:
+    if reply.rejection == "idempotency_key_reused" and reply.execution_id:
         extra["executionId"] = reply.execution_id
     return EdgeError(
         status,
-        reply.rejection_message or default_message,
+        reply.message or default_message,
         error=error,
         headers=headers,
         extra=extra,
@@ -198,15 +197,18 @@ class WebhookController(Controller):
         # Read from the app state rather than injected: Litestar resolves several
         # dependencies of one handler in an anyio task group, a cost on every call.
         started = time.perf_counter()
-        upstreams: Upstreams = state.upstreams
+        webhooks: WebhookGateway = state.webhooks
+        results: ResultWaiter = state.results
         metrics: EdgeMetrics = state.metrics
         wait_plans: WaitPlans = state.wait_plans
         mode = "none"
         status = 500
         try:
-            reply, early_watch = await self._start(request, webhook_path, upstreams, wait_plans)
-            mode = MODE_NAMES.get(reply.response_mode, "onReceived")
-            response = await self._answer(request, reply, upstreams, early_watch)
+            reply, early_watch = await self._start(
+                request, webhook_path, webhooks, results, wait_plans
+            )
+            mode = reply.response_mode
+            response = await self._answer(request, reply, results, early_watch)
             status = response.status_code or 200
             return response
         except EdgeError as exc:
@@ -219,9 +221,10 @@ class WebhookController(Controller):
         self,
         request: Request[Any, Any, Any],
         webhook_path: str,
-        upstreams: Upstreams,
+        webhooks: WebhookGateway,
+        results: ResultWaiter,
         wait_plans: WaitPlans,
-    ) -> tuple[pb.HandleWebhookResponse, asyncio.Future[WatchOutcome] | None]:
+    ) -> tuple[WebhookReply, asyncio.Future[WatchOutcome] | None]:
         """Start the run; when this path's last call waited, open the result watch
         at the same time (``edge.wait_plans``) and return it if it still fits."""
         repeat_key = idempotency_key(request)
@@ -233,7 +236,7 @@ class WebhookController(Controller):
         if plan is not None:
             early = asyncio.ensure_future(
                 watch_result(
-                    upstreams.cache,
+                    results,
                     execution_id,
                     timeout_seconds=plan.timeout_seconds,
                     accept_early_response=plan.accept_early_response,
@@ -242,19 +245,18 @@ class WebhookController(Controller):
             )
         try:
             with upstream_errors("trigger"):
-                reply: pb.HandleWebhookResponse = await upstreams.trigger.stub.HandleWebhook(
-                    _to_request(request, webhook_path, body, execution_id, repeat_key),
-                    timeout=CALL_TIMEOUT_SECONDS,
+                reply = await webhooks.handle(
+                    _to_call(request, webhook_path, body, execution_id, repeat_key)
                 )
         except BaseException:
             discard(early)
             raise
-        if reply.rejection != pb.WEBHOOK_REJECTION_UNSPECIFIED:
+        if reply.rejection is not None:
             discard(early)
             wait_plans.remember(key, None)
             raise _rejected(reply)
         if not reply.execution_id:
-            reply.execution_id = execution_id
+            reply = replace(reply, execution_id=execution_id)
         bind_execution(reply.execution_id)
         actual = _wait_plan(reply)
         wait_plans.remember(key, actual)
@@ -266,8 +268,8 @@ class WebhookController(Controller):
     async def _answer(
         self,
         request: Request[Any, Any, Any],
-        reply: pb.HandleWebhookResponse,
-        upstreams: Upstreams,
+        reply: WebhookReply,
+        results: ResultWaiter,
         early_watch: asyncio.Future[WatchOutcome] | None,
     ) -> Response[Any]:
         execution_id = reply.execution_id
@@ -275,17 +277,17 @@ class WebhookController(Controller):
         if reply.replayed:
             headers[REPLAYED_HEADER] = "true"
         mode = reply.response_mode
-        if mode in (pb.RESPONSE_MODE_UNSPECIFIED, pb.RESPONSE_MODE_ON_RECEIVED):
+        if mode not in _WAITING_MODES:
             return Response(
                 WebhookStarted(execution_id=execution_id), status_code=200, headers=headers
             )
         timeout = reply.response_timeout_seconds or DEFAULT_RESPONSE_TIMEOUT_SECONDS
         outcome = await wait_for_caller(
             request.receive,
-            upstreams.cache,
+            results,
             execution_id,
             timeout_seconds=timeout,
-            accept_early_response=mode == pb.RESPONSE_MODE_RESPONSE_NODE,
+            accept_early_response=mode == "responseNode",
             saved_to_database=reply.save_execution,
             started=early_watch,
             replayed=reply.replayed,

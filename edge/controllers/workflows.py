@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeAlias
 import grpc
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
@@ -253,6 +254,7 @@ class WorkflowController(Controller):
         workflow_id: WorkflowId,
         request: Request[Any, Any, Any],
         upstreams: NamedDependency[Upstreams],
+        state: State,
         wait: Annotated[bool, QueryParameter(description="Wait for the execution record")] = False,
     ) -> Response[Any]:
         key = idempotency_key(request)
@@ -281,7 +283,7 @@ class WorkflowController(Controller):
         timeout = reply.response_timeout_seconds or DEFAULT_RUN_TIMEOUT_SECONDS
         outcome = await wait_for_caller(
             request.receive,
-            upstreams.cache,
+            state.results,
             execution_id,
             timeout_seconds=timeout,
             accept_early_response=False,

@@ -30,6 +30,7 @@ from hookline.cache.v1 import cache_service_pb2_grpc
 from runtime.grpc_security import GrpcSecurity
 from runtime.grpc_server import GrpcServer
 from runtime.ids import new_id
+from runtime.item_streams import StreamDrain
 from runtime.logs import get_logger
 from runtime.metrics import CacheMetrics, MetricsEndpoint
 from runtime.redis_client import create_redis
@@ -129,7 +130,8 @@ class CacheServer:
             poll_interval=settings.poll_interval_ms / 1000,
             metrics=self.metrics,
         )
-        servicer = CacheServicer(delivery)
+        streams = StreamDrain()
+        servicer = CacheServicer(delivery, streams=streams)
         grpc_server = GrpcServer(
             name="cache",
             listen=settings.listen_address("cache"),
@@ -141,6 +143,7 @@ class CacheServer:
             grace_seconds=settings.shutdown_grace_seconds,
             security=GrpcSecurity.from_settings(settings),
             drain=partial(_drain_watches, delivery),
+            streams=streams,
         )
         if url is not None and link is not None:
             await self._connect_redis(url, link, delivery, grpc_server)
@@ -171,7 +174,6 @@ class CacheServer:
         records = ExecutionServiceRecords(
             self.settings.execution_addr,
             max_message_bytes=self.settings.grpc_max_message_bytes,
-            multiplex=self.settings.grpc_multiplex,
             security=GrpcSecurity.from_settings(self.settings),
         )
         self._exit.push_async_callback(records.close)

@@ -1,7 +1,10 @@
 """``hookline.cache.v1.CacheService``: proto messages in and out, the domain in between.
 
 Errors are ``runtime.errors`` exceptions raised by the domain; the server's
-interceptor turns them into status codes.
+interceptor turns them into status codes. ``StoreResults`` and ``WatchResults`` carry
+many stores and watches on one stream each (``runtime.item_streams``): every item runs
+the same domain call as ``StoreResult`` / ``WatchResult`` and fails alone, with the
+same code.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ from typing import Any
 
 import grpc
 from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
+from hookline.rpc.v1.item_pb2 import ItemError
 
+from runtime.item_streams import StreamDrain, serve_items, serve_watches
+from runtime.trace_context import incoming
 from services.cache.domain.delivery import ResultDelivery
-from services.cache.domain.model import Delivered, Subscribed, WatchRequest
+from services.cache.domain.model import Delivered, Subscribed, WatchEvent, WatchRequest
 from services.cache.storage.base import Kind
 
 __all__ = ["SERVICE_NAME", "CacheServicer"]
@@ -27,12 +33,31 @@ pb = cache_service_pb2
 class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
     """Maps the CacheService RPCs onto ``ResultDelivery``."""
 
-    def __init__(self, delivery: ResultDelivery) -> None:
+    def __init__(self, delivery: ResultDelivery, *, streams: StreamDrain | None = None) -> None:
         self._delivery = delivery
+        self._streams = streams
 
     async def StoreResult(
         self, request: pb.StoreResultRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StoreResultResponse:
+        return await self._store_result(request)
+
+    async def StoreResults(
+        self,
+        request_iterator: AsyncIterator[pb.StoreResultsRequest],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[pb.StoreResultsResponse]:
+        async for reply in serve_items(
+            request_iterator, self._store_item, _failed_store, drain=self._streams
+        ):
+            yield reply
+
+    async def _store_item(self, item: pb.StoreResultsRequest) -> pb.StoreResultsResponse:
+        with incoming(item.trace):
+            stored = await self._store_result(item.item)
+        return pb.StoreResultsResponse(execution_id=item.item.execution_id, stored=stored)
+
+    async def _store_result(self, request: pb.StoreResultRequest) -> pb.StoreResultResponse:
         outcome = await self._delivery.store(
             Kind.RESULT,
             request.execution_id,
@@ -64,26 +89,78 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
     async def WatchResult(
         self, request: pb.WatchResultRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.WatchResultResponse]:
-        watch = WatchRequest(
-            execution_id=request.execution_id,
-            timeout_seconds=request.timeout_ms / 1000,
-            accept_response=request.accept_early_response,
-            saved_to_database=request.saved_to_database,
-            replayed=request.replayed,
-        )
-        async for event in self._delivery.watch(watch):
-            if isinstance(event, Subscribed):
-                yield pb.WatchResultResponse(event=pb.WATCH_EVENT_SUBSCRIBED)
-            elif isinstance(event, Delivered):
-                if event.kind is Kind.RESPONSE:
-                    yield pb.WatchResultResponse(
-                        event=pb.WATCH_EVENT_RESPONSE, response_json=event.payload
-                    )
-                elif event.kind is Kind.KEPT:
-                    yield pb.WatchResultResponse(event=pb.WATCH_EVENT_NOT_KEPT)
-                else:
-                    yield pb.WatchResultResponse(
-                        event=pb.WATCH_EVENT_RESULT, record_json=event.payload
-                    )
-            else:
-                yield pb.WatchResultResponse(event=pb.WATCH_EVENT_TIMED_OUT)
+        async for event in self._delivery.watch(watch_request(request)):
+            yield event_message(event)
+
+    async def WatchResults(
+        self,
+        request_iterator: AsyncIterator[pb.WatchResultsRequest],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[pb.WatchResultsResponse]:
+        async for reply in serve_watches(
+            request_iterator,
+            _watch_id,
+            self._watch_item,
+            _failed_watch,
+            drain=self._streams,
+        ):
+            yield reply
+
+    def _watch_item(
+        self, item: pb.WatchResultsRequest
+    ) -> AsyncIterator[pb.WatchResultsResponse] | None:
+        if item.WhichOneof("action") != "subscribe":
+            return None
+        return self._watch_events(item)
+
+    async def _watch_events(
+        self, item: pb.WatchResultsRequest
+    ) -> AsyncIterator[pb.WatchResultsResponse]:
+        request = item.subscribe
+        with incoming(item.trace):
+            async for event in self._delivery.watch(watch_request(request)):
+                yield pb.WatchResultsResponse(
+                    watch_id=item.watch_id,
+                    execution_id=request.execution_id,
+                    event=event_message(event),
+                )
+
+
+def watch_request(request: pb.WatchResultRequest) -> WatchRequest:
+    """The domain's watch for a request message."""
+    return WatchRequest(
+        execution_id=request.execution_id,
+        timeout_seconds=request.timeout_ms / 1000,
+        accept_response=request.accept_early_response,
+        saved_to_database=request.saved_to_database,
+        replayed=request.replayed,
+    )
+
+
+def event_message(event: WatchEvent) -> pb.WatchResultResponse:
+    """A watch event as its message."""
+    if isinstance(event, Subscribed):
+        return pb.WatchResultResponse(event=pb.WATCH_EVENT_SUBSCRIBED)
+    if isinstance(event, Delivered):
+        if event.kind is Kind.RESPONSE:
+            return pb.WatchResultResponse(
+                event=pb.WATCH_EVENT_RESPONSE, response_json=event.payload
+            )
+        if event.kind is Kind.KEPT:
+            return pb.WatchResultResponse(event=pb.WATCH_EVENT_NOT_KEPT)
+        return pb.WatchResultResponse(event=pb.WATCH_EVENT_RESULT, record_json=event.payload)
+    return pb.WatchResultResponse(event=pb.WATCH_EVENT_TIMED_OUT)
+
+
+def _failed_store(item: pb.StoreResultsRequest, error: ItemError) -> pb.StoreResultsResponse:
+    return pb.StoreResultsResponse(execution_id=item.item.execution_id, error=error)
+
+
+def _watch_id(item: pb.WatchResultsRequest) -> int:
+    return item.watch_id
+
+
+def _failed_watch(item: pb.WatchResultsRequest, error: ItemError) -> pb.WatchResultsResponse:
+    return pb.WatchResultsResponse(
+        watch_id=item.watch_id, execution_id=item.subscribe.execution_id, error=error
+    )

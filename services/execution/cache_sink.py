@@ -1,17 +1,42 @@
-"""``ResultSink`` over the cache service's gRPC API (StoreResult, StoreResponse)."""
+"""``ResultSink`` over the cache service's gRPC API.
+
+Records go out on the ``StoreResults`` stream (one long-lived call per channel,
+``runtime.item_stream_client``), each matched to its acknowledgement by execution id
+and bounded by its own deadline; storing is idempotent, so a record whose stream broke
+is sent again with the unary call (which gRPC balances over the replicas that
+answer). A record over ``STREAM_MAX_BYTES`` goes with the
+unary ``StoreResult`` instead: its own HTTP/2 stream, interleaved with the others by
+gRPC, so a large record never holds up the small ones queued behind it on the shared
+stream. Early responses (``StoreResponse``) are unary too.
+"""
 
 from __future__ import annotations
 
 import grpc
 from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
 
-from runtime.errors import Unavailable
+from runtime.errors import HooklineError, ResourceExhausted, Unavailable, status_code
 from runtime.grpc_client import ServiceClient
+from runtime.item_stream_client import ItemStreamClient, KeyInFlight
+from runtime.trace_context import outgoing
 from services.execution.domain.ports import ResultTooLarge
 
-__all__ = ["CacheResultSink"]
+__all__ = ["STREAM_MAX_BYTES", "CacheResultSink"]
 
 CALL_TIMEOUT_SECONDS = 5.0
+
+STREAM_MAX_BYTES = 256 * 1024
+"""Records up to this size share the StoreResults stream; larger ones go unary."""
+
+pb = cache_service_pb2
+
+
+class _StreamBroke(Exception):
+    """The record's stream broke before it was acknowledged."""
+
+
+def _stored_id(reply: pb.StoreResultsResponse) -> str:
+    return reply.execution_id
 
 
 class CacheResultSink:
@@ -22,37 +47,72 @@ class CacheResultSink:
         client: ServiceClient[cache_service_pb2_grpc.CacheServiceAsyncStub],
         *,
         timeout: float = CALL_TIMEOUT_SECONDS,
+        stream_max_bytes: int = STREAM_MAX_BYTES,
     ) -> None:
         self._client = client
         self._timeout = timeout
+        self._stream_max_bytes = stream_max_bytes
+        self._stream: ItemStreamClient[pb.StoreResultsRequest, pb.StoreResultsResponse] = (
+            ItemStreamClient(
+                "cache StoreResults",
+                [stub.StoreResults for stub in client.lane_stubs],
+                _stored_id,
+            )
+        )
 
     async def store_result(
         self, execution_id: str, record_json: bytes, ttl_seconds: int, keep_seconds: int = 0
     ) -> None:
-        request = cache_service_pb2.StoreResultRequest(
+        request = pb.StoreResultRequest(
             execution_id=execution_id,
             record_json=record_json,
             ttl_seconds=ttl_seconds,
             keep_seconds=keep_seconds,
         )
+        if len(record_json) <= self._stream_max_bytes:
+            try:
+                await self._store_on_stream(request)
+                return
+            except KeyInFlight:
+                pass  # the same record is being stored: this one goes on its own call
+            except _StreamBroke:
+                pass  # stored or not, storing again is harmless
         try:
             await self._client.stub.StoreResult(request, timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
                 raise ResultTooLarge(exc.details() or "result too large") from exc
-            raise Unavailable(_describe(exc)) from exc
+            raise Unavailable(_describe(exc.code(), exc.details())) from exc
+
+    async def _store_on_stream(self, request: pb.StoreResultRequest) -> None:
+        item = pb.StoreResultsRequest(item=request, trace=outgoing())
+        try:
+            reply = await self._stream.call(request.execution_id, item, timeout=self._timeout)
+        except Unavailable as exc:
+            raise _StreamBroke(exc.message) from exc
+        except HooklineError as exc:
+            raise Unavailable(_describe(exc.code, exc.message)) from exc
+        if reply.WhichOneof("outcome") == "error":
+            code = status_code(reply.error.code)
+            if code == ResourceExhausted.code:
+                raise ResultTooLarge(reply.error.message or "result too large")
+            raise Unavailable(_describe(code, reply.error.message))
 
     async def store_response(
         self, execution_id: str, response_json: bytes, ttl_seconds: int
     ) -> None:
-        request = cache_service_pb2.StoreResponseRequest(
+        request = pb.StoreResponseRequest(
             execution_id=execution_id, response_json=response_json, ttl_seconds=ttl_seconds
         )
         try:
             await self._client.stub.StoreResponse(request, timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:
-            raise Unavailable(_describe(exc)) from exc
+            raise Unavailable(_describe(exc.code(), exc.details())) from exc
+
+    async def close(self) -> None:
+        """Close the stream (before the client's channels)."""
+        await self._stream.close()
 
 
-def _describe(exc: grpc.aio.AioRpcError) -> str:
-    return f"cache service: {exc.code().name}: {exc.details() or ''}".rstrip(": ")
+def _describe(code: grpc.StatusCode, details: str | None) -> str:
+    return f"cache service: {code.name}: {details or ''}".rstrip(": ")

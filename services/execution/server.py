@@ -26,7 +26,7 @@ import grpc
 import httpx
 import redis.asyncio as aioredis
 from grpc_health.v1 import health_pb2
-from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
+from hookline.cache.v1 import cache_service_pb2_grpc
 from hookline.execution.v1 import execution_service_pb2_grpc
 
 from runtime.database import create_engine, migrate
@@ -56,6 +56,7 @@ from services.execution.domain.credentials import CachedCredentials
 from services.execution.domain.engine import DEFAULT_MAX_RESPONSE_BYTES
 from services.execution.domain.intake import RunIntake
 from services.execution.domain.outbound import OutboundPolicy, outbound_client
+from services.execution.domain.ports import ResultSink
 from services.execution.domain.subworkflows import Subworkflows
 from services.execution.domain.worker import QueueWorker
 from services.execution.history_pruning import start_pruning, stop_pruning
@@ -83,9 +84,17 @@ class ExecutionServer:
     """The execution service with everything it owns, as an async context manager."""
 
     def __init__(
-        self, settings: Settings, *, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+        self,
+        settings: Settings,
+        *,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        sink: ResultSink | None = None,
     ) -> None:
+        """``sink`` takes finished records (default: the cache service over gRPC; in
+        one process, its domain directly)."""
         self.settings = settings
+        self._sink = sink
+        self._intake: RunIntake | None = None
         self._max_response_bytes = max_response_bytes
         self._exit = AsyncExitStack()
         self._grpc: GrpcServer | None = None
@@ -101,6 +110,20 @@ class ExecutionServer:
     @property
     def port(self) -> int:
         return self._grpc.port if self._grpc else 0
+
+    @property
+    def intake(self) -> RunIntake:
+        """Where ``StartExecution`` sends runs, for a caller in the same process."""
+        if self._intake is None:
+            raise RuntimeError("the execution server is not running")
+        return self._intake
+
+    def _grpc_sink(
+        self, cache: ServiceClient[cache_service_pb2_grpc.CacheServiceAsyncStub]
+    ) -> CacheResultSink:
+        sink = CacheResultSink(cache)
+        self._exit.push_async_callback(sink.close)
+        return sink
 
     @property
     def service(self) -> ExecutionService:
@@ -120,8 +143,6 @@ class ExecutionServer:
             cache: ServiceClient[cache_service_pb2_grpc.CacheServiceAsyncStub] = ServiceClient(
                 settings.cache_addr,
                 cache_service_pb2_grpc.CacheServiceStub,
-                service=cache_service_pb2.DESCRIPTOR.services_by_name["CacheService"],
-                multiplex=settings.grpc_multiplex,
                 max_message_bytes=settings.grpc_max_message_bytes,
                 security=GrpcSecurity.from_settings(settings),
             )
@@ -143,7 +164,7 @@ class ExecutionServer:
                     credentials=CachedCredentials(TriggerCredentialSource(trigger)),
                 ),
                 store=SqlExecutionStore(db),
-                sink=CacheResultSink(cache),
+                sink=self._sink or self._grpc_sink(cache),
                 scheduler=RunScheduler(settings.max_concurrent_executions),
                 max_result_bytes=settings.max_result_bytes,
                 metrics=self.metrics,
@@ -173,7 +194,7 @@ class ExecutionServer:
                 security=GrpcSecurity.from_settings(settings),
             )
             await grpc_server.__aenter__()
-            self._grpc, self._service = grpc_server, service
+            self._grpc, self._service, self._intake = grpc_server, service, intake
             if queue is not None:
                 self._worker = QueueWorker(
                     queue.consumer,
@@ -226,7 +247,7 @@ class ExecutionServer:
                 await worker.hand_back()
                 await worker.__aexit__(None, None, None)
         finally:
-            self._service = None
+            self._service = self._intake = None
             await self._exit.aclose()
 
     def _open_queue(self, settings: Settings) -> _Queue | None:

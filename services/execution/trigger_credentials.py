@@ -28,8 +28,6 @@ def trigger_client(
     return ServiceClient(
         settings.trigger_addr,
         trigger_service_pb2_grpc.TriggerServiceStub,
-        service=trigger_service_pb2.DESCRIPTOR.services_by_name["TriggerService"],
-        multiplex=settings.grpc_multiplex,
         max_message_bytes=settings.grpc_max_message_bytes,
         security=GrpcSecurity.from_settings(settings),
     )

@@ -6,8 +6,10 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.trigger.domain.snapshot import Snapshot
+from services.trigger.domain.webhook_request import WebhookCall
+from services.trigger.domain.webhooks import WebhookHandler, WebhookOutcome
 
-__all__ = ["TriggerMetrics"]
+__all__ = ["CountedWebhooks", "TriggerMetrics"]
 
 
 class TriggerMetrics:
@@ -42,3 +44,17 @@ class TriggerMetrics:
     def index_changed(self, snapshot: Snapshot) -> None:
         self.active_webhooks.set(sum(len(methods) for methods in snapshot.routes.values()))
         self.active_schedules.set(len(snapshot.schedules))
+
+
+class CountedWebhooks:
+    """``WebhookHandler.handle`` with each call counted by outcome: what the servicer
+    and an in-process caller both call."""
+
+    def __init__(self, handler: WebhookHandler, metrics: TriggerMetrics) -> None:
+        self._handler = handler
+        self._calls = metrics.webhook_calls
+
+    async def handle(self, call: WebhookCall) -> WebhookOutcome:
+        outcome = await self._handler.handle(call)
+        self._calls.labels(outcome.rejection.value if outcome.rejection else "started").inc()
+        return outcome

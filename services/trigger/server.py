@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import grpc
-from hookline.execution.v1 import execution_service_pb2, execution_service_pb2_grpc
+from hookline.execution.v1 import execution_service_pb2_grpc
 from hookline.trigger.v1 import trigger_service_pb2_grpc
 
 from runtime.clock import utcnow
@@ -31,6 +31,7 @@ from runtime.grpc_client import ServiceClient
 from runtime.grpc_security import GrpcSecurity
 from runtime.grpc_server import GrpcServer
 from runtime.ids import new_id
+from runtime.item_streams import StreamDrain
 from runtime.logs import get_logger
 from runtime.metrics import MetricsEndpoint
 from runtime.redis_client import create_redis
@@ -46,7 +47,7 @@ from services.trigger.domain.trigger_index import TriggerIndex
 from services.trigger.domain.webhooks import WebhookHandler
 from services.trigger.domain.workflows import WorkflowManager
 from services.trigger.execution_client import GrpcExecutionStarter
-from services.trigger.metrics import TriggerMetrics
+from services.trigger.metrics import CountedWebhooks, TriggerMetrics
 from services.trigger.run_dispatch import QueueFirstStarter
 from services.trigger.servicer import SERVICE_NAME, TriggerServicer
 from services.trigger.storage.redis_change_feed import RedisChangeFeed
@@ -121,8 +122,13 @@ class TriggerServer:
         *,
         options: TriggerOptions | None = None,
         clock: Callable[[], datetime] = utcnow,
+        direct_starter: ExecutionStarter | None = None,
     ) -> None:
+        """``direct_starter`` hands runs to the execution service when the run queue
+        cannot (default: over gRPC; in one process, straight to its intake)."""
         self._settings = settings
+        self._direct_starter = direct_starter
+        self._webhooks: CountedWebhooks | None = None
         self._options = options or TriggerOptions()
         self._clock = clock
         self._stack: AsyncExitStack | None = None
@@ -139,6 +145,11 @@ class TriggerServer:
     @property
     def port(self) -> int:
         return self._started(self._grpc).port
+
+    @property
+    def webhooks(self) -> CountedWebhooks:
+        """What ``HandleWebhook`` calls, for a caller in the same process."""
+        return self._started(self._webhooks)
 
     @property
     def index(self) -> TriggerIndex:
@@ -179,7 +190,7 @@ class TriggerServer:
         if stack is not None:
             await stack.aclose()
         self._grpc = self._index = self._scheduler = None
-        self._feed = None
+        self._feed = self._webhooks = None
 
     async def _start(self, stack: AsyncExitStack) -> None:
         settings, options = self._settings, self._options
@@ -197,16 +208,16 @@ class TriggerServer:
         if redis is not None:
             stack.push_async_callback(redis.aclose)
 
-        execution = ServiceClient(
-            settings.execution_addr,
-            execution_service_pb2_grpc.ExecutionServiceStub,
-            service=execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"],
-            multiplex=settings.grpc_multiplex,
-            max_message_bytes=settings.grpc_max_message_bytes,
-            security=GrpcSecurity.from_settings(settings),
-        )
-        stack.push_async_callback(execution.close)
-        direct = GrpcExecutionStarter(execution, timeout_seconds=options.start_timeout_seconds)
+        direct = self._direct_starter
+        if direct is None:
+            execution = ServiceClient(
+                settings.execution_addr,
+                execution_service_pb2_grpc.ExecutionServiceStub,
+                max_message_bytes=settings.grpc_max_message_bytes,
+                security=GrpcSecurity.from_settings(settings),
+            )
+            stack.push_async_callback(execution.close)
+            direct = GrpcExecutionStarter(execution, timeout_seconds=options.start_timeout_seconds)
         starter: ExecutionStarter = direct
         if redis is not None:
             producer = RunProducer(
@@ -261,10 +272,7 @@ class TriggerServer:
                 log.warning("Serving before the workflow change subscription is up")
 
         credentials = CredentialManager(SqlCredentialStore(engine), store, _cipher(settings))
-        servicer = TriggerServicer(
-            WorkflowManager(
-                store, on_change=index.workflow_changed, credential_types=credentials.types_of
-            ),
+        webhooks = CountedWebhooks(
             WebhookHandler(
                 index,
                 starter,
@@ -272,9 +280,17 @@ class TriggerServer:
                 credentials=credentials,
                 max_record_bytes=settings.max_result_bytes,
             ),
-            ManualRunner(store, starter, idempotency),
             self.metrics,
+        )
+        streams = StreamDrain()
+        servicer = TriggerServicer(
+            WorkflowManager(
+                store, on_change=index.workflow_changed, credential_types=credentials.types_of
+            ),
+            webhooks,
+            ManualRunner(store, starter, idempotency),
             credentials,
+            streams=streams,
         )
 
         def register(server: grpc.aio.Server) -> None:
@@ -289,9 +305,11 @@ class TriggerServer:
                 max_message_bytes=settings.grpc_max_message_bytes,
                 grace_seconds=settings.shutdown_grace_seconds,
                 security=GrpcSecurity.from_settings(settings),
+                streams=streams,
             )
         )
         self._index, self._scheduler, self._feed = index, scheduler, feed
+        self._webhooks = webhooks
         log.info(
             "Trigger service started",
             redis=redis is not None,

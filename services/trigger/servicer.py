@@ -1,24 +1,30 @@
 """``hookline.trigger.v1.TriggerService``: proto messages in, domain calls, proto
 messages out. Domain errors propagate as ``runtime.errors`` exceptions, which the
-server's interceptor turns into status codes."""
+server's interceptor turns into status codes; on the ``HandleWebhooks`` stream each
+call runs the same domain call as ``HandleWebhook`` and fails alone, with the same
+code (``runtime.item_streams``)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from hookline.rpc.v1.item_pb2 import ItemError
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
+from runtime.item_streams import StreamDrain, serve_items
+from runtime.trace_context import incoming
 from services.trigger.credential_servicer import CredentialMethods
 from services.trigger.domain.credentials import CredentialManager
 from services.trigger.domain.manual_runs import ManualRunner
 from services.trigger.domain.records import WorkflowRecord
 from services.trigger.domain.webhook_request import WebhookCall
-from services.trigger.domain.webhooks import Rejection, WebhookHandler, WebhookOutcome
+from services.trigger.domain.webhooks import Rejection, WebhookOutcome
 from services.trigger.domain.workflows import WorkflowManager
-from services.trigger.metrics import TriggerMetrics
+from services.trigger.metrics import CountedWebhooks
 
 __all__ = ["SERVICE_NAME", "TriggerServicer"]
 
@@ -55,6 +61,24 @@ def _workflow_message(record: WorkflowRecord) -> pb.Workflow:
     )
 
 
+def webhook_call(request: pb.HandleWebhookRequest) -> WebhookCall:
+    """The domain's webhook call for a request message."""
+    return WebhookCall(
+        method=request.method,
+        path=request.path,
+        headers=tuple((h.name, h.value) for h in request.headers),
+        query=tuple((q.name, q.value) for q in request.query),
+        body=request.body,
+        execution_id=request.execution_id,
+        idempotency_key=request.idempotency_key,
+        fingerprint=request.request_fingerprint.hex(),
+    )
+
+
+def _failed_item(item: pb.HandleWebhooksRequest, error: ItemError) -> pb.HandleWebhooksResponse:
+    return pb.HandleWebhooksResponse(execution_id=item.call.execution_id, error=error)
+
+
 def _webhook_response(outcome: WebhookOutcome) -> pb.HandleWebhookResponse:
     return pb.HandleWebhookResponse(
         rejection=_REJECTIONS[outcome.rejection],
@@ -73,16 +97,17 @@ class TriggerServicer(CredentialMethods, pb_grpc.TriggerServiceServicer):
     def __init__(
         self,
         workflows: WorkflowManager,
-        webhooks: WebhookHandler,
+        webhooks: CountedWebhooks,
         runs: ManualRunner,
-        metrics: TriggerMetrics,
         credentials: CredentialManager,
+        *,
+        streams: StreamDrain | None = None,
     ) -> None:
         self._credentials = credentials
+        self._streams = streams
         self._workflows = workflows
         self._webhooks = webhooks
         self._runs = runs
-        self._metrics = metrics
 
     async def CreateWorkflow(
         self, request: pb.CreateWorkflowRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -132,20 +157,25 @@ class TriggerServicer(CredentialMethods, pb_grpc.TriggerServiceServicer):
     async def HandleWebhook(
         self, request: pb.HandleWebhookRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.HandleWebhookResponse:
-        call = WebhookCall(
-            method=request.method,
-            path=request.path,
-            headers=tuple((h.name, h.value) for h in request.headers),
-            query=tuple((q.name, q.value) for q in request.query),
-            body=request.body,
-            execution_id=request.execution_id,
-            idempotency_key=request.idempotency_key,
-            fingerprint=request.request_fingerprint.hex(),
-        )
-        outcome = await self._webhooks.handle(call)
-        label = outcome.rejection.value if outcome.rejection else "started"
-        self._metrics.webhook_calls.labels(label).inc()
-        return _webhook_response(outcome)
+        return await self._handle_webhook(request)
+
+    async def HandleWebhooks(
+        self,
+        request_iterator: AsyncIterator[pb.HandleWebhooksRequest],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[pb.HandleWebhooksResponse]:
+        async for reply in serve_items(
+            request_iterator, self._handle_item, _failed_item, drain=self._streams
+        ):
+            yield reply
+
+    async def _handle_item(self, item: pb.HandleWebhooksRequest) -> pb.HandleWebhooksResponse:
+        with incoming(item.trace):
+            reply = await self._handle_webhook(item.call)
+        return pb.HandleWebhooksResponse(execution_id=item.call.execution_id, reply=reply)
+
+    async def _handle_webhook(self, request: pb.HandleWebhookRequest) -> pb.HandleWebhookResponse:
+        return _webhook_response(await self._webhooks.handle(webhook_call(request)))
 
     async def RunWorkflow(
         self, request: pb.RunWorkflowRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -146,8 +146,6 @@ def test_one_webhook_is_one_trace_across_the_edge_trigger_execution_and_cache_pr
         "REDIS_URL": redis_url,
         "HOOKLINE_DATABASE_URL": postgres_url,
         "HOOKLINE_SHUTDOWN_GRACE_SECONDS": "2",
-        # Plain unary calls where a deployment still multiplexes them on one stream.
-        "HOOKLINE_GRPC_MULTIPLEX": "false",
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "50",  # export within 50 ms, not 5 s
     })

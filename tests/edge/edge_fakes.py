@@ -2,7 +2,9 @@
 
 Each fake records the requests it got and answers as the test configures it; they run
 on a real grpc.aio server on 127.0.0.1:0 (``FakeUpstreams``), with the stock health
-service and the project's error-mapping interceptor, so the edge talks real gRPC.
+service and the project's error-mapping interceptor, so the edge talks real gRPC. The
+item streams (``HandleWebhooks``, ``WatchResults``) serve each item with the fake's
+unary method, through the project's own ``runtime.item_streams``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from hookline.trigger.v1 import trigger_service_pb2_grpc as trig_grpc
 from edge.upstreams import SERVICE_NAMES
 from runtime.errors import AlreadyExists, InvalidArgument, NotFound
 from runtime.grpc_server import ErrorMappingInterceptor
+from runtime.item_streams import serve_items, serve_watches
 from runtime.settings import Settings
 
 
@@ -130,6 +133,17 @@ class FakeTrigger(trig_grpc.TriggerServiceServicer):
             reply.execution_id = request.execution_id
         return reply
 
+    async def HandleWebhooks(self, request_iterator: Any, context: Any) -> AsyncIterator[Any]:
+        async def one(item: Any) -> Any:
+            reply = await self.HandleWebhook(item.call, context)
+            return trig_pb.HandleWebhooksResponse(execution_id=item.call.execution_id, reply=reply)
+
+        def failed(item: Any, error: Any) -> Any:
+            return trig_pb.HandleWebhooksResponse(execution_id=item.call.execution_id, error=error)
+
+        async for answer in serve_items(request_iterator, one, failed):
+            yield answer
+
     async def RunWorkflow(self, request: Any, context: Any) -> Any:
         self._check(request)
         self._stored(request.workflow_id)
@@ -213,6 +227,10 @@ class FakeCache(cache_grpc.CacheServiceServicer):
     async def StoreResponse(self, request: Any, context: Any) -> Any:
         raise NotImplementedError
 
+    async def StoreResults(self, request_iterator: Any, context: Any) -> AsyncIterator[Any]:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of the fake")
+        yield cache_pb.StoreResultsResponse()  # makes this a stream handler
+
     async def GetResult(self, request: Any, context: Any) -> Any:
         if request.execution_id not in self.results:
             raise NotFound(f"no cached result for {request.execution_id}")
@@ -235,6 +253,24 @@ class FakeCache(cache_grpc.CacheServiceServicer):
         except asyncio.CancelledError:
             self.watch_cancelled.set()
             raise
+
+    async def WatchResults(self, request_iterator: Any, context: Any) -> AsyncIterator[Any]:
+        async def events(item: Any) -> AsyncIterator[Any]:
+            async for event in self.WatchResult(item.subscribe, context):
+                yield cache_pb.WatchResultsResponse(
+                    watch_id=item.watch_id, execution_id=item.subscribe.execution_id, event=event
+                )
+
+        def watch(item: Any) -> AsyncIterator[Any] | None:
+            return events(item) if item.WhichOneof("action") == "subscribe" else None
+
+        def failed(item: Any, error: Any) -> Any:
+            return cache_pb.WatchResultsResponse(watch_id=item.watch_id, error=error)
+
+        async for answer in serve_watches(
+            request_iterator, lambda item: item.watch_id, watch, failed
+        ):
+            yield answer
 
 
 @dataclass

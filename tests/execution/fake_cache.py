@@ -1,5 +1,6 @@
 """A stand-in CacheService on its own in-process gRPC server that records what the
-execution service hands it (StoreResult, StoreResponse) and lets tests await it."""
+execution service hands it (StoreResult, the StoreResults stream, StoreResponse) and
+lets tests await it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from typing import Any, Self
 import grpc
 from hookline.cache.v1 import cache_service_pb2 as pb
 from hookline.cache.v1 import cache_service_pb2_grpc as pb_grpc
+from hookline.rpc.v1.item_pb2 import ItemError
+
+from runtime.errors import ResourceExhausted
+from runtime.item_streams import serve_items
 
 __all__ = ["FakeCache"]
 
@@ -25,12 +30,20 @@ class FakeCache(pb_grpc.CacheServiceServicer):
         self.responses: dict[str, list[tuple[bytes, int]]] = defaultdict(list)
         self.events: list[tuple[str, str]] = []
         """(kind, execution_id) in arrival order."""
+        self.unary: list[str] = []
+        """Execution ids of the records that came by the unary StoreResult."""
         self._changed = asyncio.Condition()
         self._server: grpc.aio.Server | None = None
         self.address = ""
 
     async def __aenter__(self) -> Self:
-        server = grpc.aio.server()
+        size = 64 * 1024 * 1024  # as the services' default HOOKLINE_GRPC_MAX_MESSAGE_BYTES
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", size),
+                ("grpc.max_send_message_length", size),
+            ]
+        )
         pb_grpc.add_CacheServiceServicer_to_server(self, server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
@@ -50,9 +63,29 @@ class FakeCache(pb_grpc.CacheServiceServicer):
     async def StoreResult(
         self, request: pb.StoreResultRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StoreResultResponse:
+        self.unary.append(request.execution_id)
+        try:
+            return await self._store(request)
+        except ResourceExhausted as exc:
+            await context.abort(exc.code, exc.message)
+            raise AssertionError("unreachable") from None
+
+    async def StoreResults(
+        self,
+        request_iterator: AsyncIterator[pb.StoreResultsRequest],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[pb.StoreResultsResponse]:
+        async for answer in serve_items(request_iterator, self._store_item, _failed):
+            yield answer
+
+    async def _store_item(self, item: pb.StoreResultsRequest) -> pb.StoreResultsResponse:
+        stored = await self._store(item.item)
+        return pb.StoreResultsResponse(execution_id=item.item.execution_id, stored=stored)
+
+    async def _store(self, request: pb.StoreResultRequest) -> pb.StoreResultResponse:
         size = len(request.record_json)
         if self.max_record_bytes is not None and size > self.max_record_bytes:
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"record of {size} bytes")
+            raise ResourceExhausted(f"record of {size} bytes")
         async with self._changed:
             self.results[request.execution_id].append((request.record_json, request.ttl_seconds))
             self.events.append(("result", request.execution_id))
@@ -82,6 +115,14 @@ class FakeCache(pb_grpc.CacheServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of the fake")
         yield pb.WatchResultResponse()  # makes this a stream handler
 
+    async def WatchResults(
+        self,
+        request_iterator: AsyncIterator[pb.WatchResultsRequest],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[pb.WatchResultsResponse]:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of the fake")
+        yield pb.WatchResultsResponse()  # makes this a stream handler
+
     async def result(self, execution_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The first record handed over for this execution (waits for it)."""
         async with asyncio.timeout(timeout), self._changed:
@@ -95,3 +136,7 @@ class FakeCache(pb_grpc.CacheServiceServicer):
             await self._changed.wait_for(lambda: bool(self.responses.get(execution_id)))
         response: dict[str, Any] = json.loads(self.responses[execution_id][0][0])
         return response
+
+
+def _failed(item: pb.StoreResultsRequest, error: ItemError) -> pb.StoreResultsResponse:
+    return pb.StoreResultsResponse(execution_id=item.item.execution_id, error=error)

@@ -18,6 +18,7 @@ from hookline.cache.v1 import cache_service_pb2_grpc as pb_grpc
 from runtime.grpc_client import ServiceClient
 from runtime.grpc_security import GrpcSecurity, GrpcSecurityError
 from runtime.grpc_server import GrpcServer
+from runtime.item_streams import serve_items
 from runtime.settings import Settings
 from tests.runtime.certificates import TlsFiles, make_tls_files
 
@@ -44,6 +45,19 @@ class Recording(pb_grpc.CacheServiceServicer):
         self.stored.append(request.execution_id)
         return pb.StoreResultResponse(stored_bytes=len(request.record_json), compressed=False)
 
+    async def StoreResults(
+        self, request_iterator: AsyncIterator[pb.StoreResultsRequest], context: Any
+    ) -> AsyncIterator[pb.StoreResultsResponse]:
+        async def one(item: pb.StoreResultsRequest) -> pb.StoreResultsResponse:
+            stored = await self.StoreResult(item.item, context)
+            return pb.StoreResultsResponse(execution_id=item.item.execution_id, stored=stored)
+
+        def failed(item: pb.StoreResultsRequest, error: Any) -> pb.StoreResultsResponse:
+            return pb.StoreResultsResponse(execution_id=item.item.execution_id, error=error)
+
+        async for answer in serve_items(request_iterator, one, failed):
+            yield answer
+
     async def StoreResponse(
         self, request: pb.StoreResponseRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StoreResponseResponse:
@@ -59,6 +73,12 @@ class Recording(pb_grpc.CacheServiceServicer):
     ) -> AsyncIterator[pb.WatchResultResponse]:
         yield pb.WatchResultResponse(event=pb.WATCH_EVENT_SUBSCRIBED)
         yield pb.WatchResultResponse(event=pb.WATCH_EVENT_RESULT, record_json=b'{"ok":true}')
+
+    async def WatchResults(
+        self, request_iterator: AsyncIterator[pb.WatchResultsRequest], context: Any
+    ) -> AsyncIterator[pb.WatchResultsResponse]:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of this test")
+        yield pb.WatchResultsResponse()  # makes this a stream handler
 
 
 def security(**settings: Any) -> GrpcSecurity:
@@ -110,19 +130,33 @@ async def token_server() -> AsyncIterator[GuardedServer]:
         yield running
 
 
-def client(address: str, guard: GrpcSecurity | None = None, *, multiplex: bool = True) -> Client:
+def client(address: str, guard: GrpcSecurity | None = None) -> Client:
     return ServiceClient(
-        address,
-        pb_grpc.CacheServiceStub,
-        service=SERVICE,
-        multiplex=multiplex,
-        max_message_bytes=4 * 1024 * 1024,
-        security=guard,
+        address, pb_grpc.CacheServiceStub, max_message_bytes=4 * 1024 * 1024, security=guard
     )
 
 
 def store(key: str) -> pb.StoreResultRequest:
     return pb.StoreResultRequest(execution_id=key, record_json=b'{"forged":true}', ttl_seconds=60)
+
+
+CALLS = pytest.mark.parametrize("how", ["unary", "stream"])
+"""Each guarded call is made as a unary call and as an item on a long-lived stream."""
+
+
+async def stored(trusted: Client, key: str, how: str) -> pb.StoreResultResponse:
+    """``StoreResult`` for ``key``, unary or as one item of the StoreResults stream."""
+    if how == "unary":
+        reply: pb.StoreResultResponse = await trusted.stub.StoreResult(store(key), timeout=5)
+        return reply
+    call = trusted.stub.StoreResults(timeout=5)
+    try:
+        await call.write(pb.StoreResultsRequest(item=store(key)))
+        answer = cast(pb.StoreResultsResponse, await call.read())
+    finally:
+        call.cancel()
+    assert answer.execution_id == key
+    return answer.stored
 
 
 async def code_of(call: Any) -> grpc.StatusCode:
@@ -135,14 +169,14 @@ async def code_of(call: Any) -> grpc.StatusCode:
 # ----------------------------------------------------------------------------- token
 
 
-@pytest.mark.parametrize("multiplex", [True, False], ids=["multiplexed", "plain-calls"])
+@CALLS
 async def test_a_forged_store_result_without_the_token_is_refused(
-    token_server: GuardedServer, multiplex: bool
+    token_server: GuardedServer, how: str
 ) -> None:
-    anonymous = client(token_server.server.address, multiplex=multiplex)
+    anonymous = client(token_server.server.address)
     try:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await anonymous.stub.StoreResult(store("forged"), timeout=5)
+            await stored(anonymous, "forged", how)
     finally:
         await anonymous.close()
     assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
@@ -150,39 +184,29 @@ async def test_a_forged_store_result_without_the_token_is_refused(
     assert token_server.servicer.stored == []
 
 
-@pytest.mark.parametrize("multiplex", [True, False], ids=["multiplexed", "plain-calls"])
-async def test_a_wrong_token_is_refused(token_server: GuardedServer, multiplex: bool) -> None:
-    wrong = client(
-        token_server.server.address, security(grpc_token="not-the-token"), multiplex=multiplex
-    )
+@CALLS
+async def test_a_wrong_token_is_refused(token_server: GuardedServer, how: str) -> None:
+    wrong = client(token_server.server.address, security(grpc_token="not-the-token"))
     try:
-        assert (
-            await code_of(wrong.stub.StoreResult(store("wrong"), timeout=5))
-            is grpc.StatusCode.UNAUTHENTICATED
-        )
+        assert await code_of(stored(wrong, "wrong", how)) is grpc.StatusCode.UNAUTHENTICATED
     finally:
         await wrong.close()
     assert token_server.servicer.stored == []
 
 
-@pytest.mark.parametrize("multiplex", [True, False], ids=["multiplexed", "plain-calls"])
+@CALLS
 async def test_the_right_token_passes_unary_and_streaming_calls(
-    token_server: GuardedServer, multiplex: bool
+    token_server: GuardedServer, how: str
 ) -> None:
-    trusted = client(token_server.server.address, security(grpc_token=TOKEN), multiplex=multiplex)
+    trusted = client(token_server.server.address, security(grpc_token=TOKEN))
     try:
-        reply = await trusted.stub.StoreResult(store("trusted"), timeout=5)
+        reply = await stored(trusted, "trusted", how)
         events = [
             event.event
             async for event in trusted.stub.WatchResult(
                 pb.WatchResultRequest(execution_id="trusted"), timeout=5
             )
         ]
-        sessions = trusted.sessions
-        if multiplex:
-            # The calls travelled on the Exchange stream, which carried the token.
-            assert sessions is not None
-            assert sessions.batching()[1] >= 2
     finally:
         await trusted.close()
     assert reply.stored_bytes > 0
@@ -190,11 +214,10 @@ async def test_the_right_token_passes_unary_and_streaming_calls(
     assert token_server.servicer.stored == ["trusted"]
 
 
-async def test_the_exchange_stream_itself_needs_the_token(
-    token_server: GuardedServer,
-) -> None:
+async def test_an_item_stream_itself_needs_the_token(token_server: GuardedServer) -> None:
+    """Refused when it opens, before any item is sent."""
     async with grpc.aio.insecure_channel(token_server.server.address) as channel:
-        call: Any = channel.stream_stream("/hookline.multiplex.v1.MultiplexService/Exchange")()
+        call: Any = channel.stream_stream("/hookline.cache.v1.CacheService/StoreResults")()
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call.read()
     assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
@@ -245,15 +268,13 @@ async def test_a_blocking_channel_carries_the_token(token_server: GuardedServer)
 # ----------------------------------------------------------------------------- TLS
 
 
-@pytest.mark.parametrize("multiplex", [True, False], ids=["multiplexed", "plain-calls"])
-async def test_tls_server_and_tls_client_talk(tls_files: TlsFiles, multiplex: bool) -> None:
+@CALLS
+async def test_tls_server_and_tls_client_talk(tls_files: TlsFiles, how: str) -> None:
     async with GuardedServer(security(**tls(tls_files, mutual=False))) as running:
         # Without mutual TLS a client only needs the CA to verify the server.
-        verifying = client(
-            running.server.address, security(grpc_tls_ca=str(tls_files.ca)), multiplex=multiplex
-        )
+        verifying = client(running.server.address, security(grpc_tls_ca=str(tls_files.ca)))
         try:
-            reply = await verifying.stub.StoreResult(store("tls"), timeout=5)
+            reply = await stored(verifying, "tls", how)
         finally:
             await verifying.close()
     assert reply.stored_bytes > 0

@@ -26,14 +26,14 @@ from tests.stack.support import logged, saved_execution_rows, saved_rows_reach
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture(params=[True, False], ids=["multiplexed", "plain-calls"])
+@pytest.fixture(params=["in-process", "grpc"])
 async def stack(
     request: pytest.FixtureRequest, make_settings: Callable[..., Settings], redis_url: str
 ) -> AsyncIterator[LocalStack]:
-    """Every row with calls between services multiplexed (the default) and as plain
-    gRPC calls (HOOKLINE_GRPC_MULTIPLEX=false)."""
-    settings = make_settings(redis_url=redis_url, grpc_multiplex=request.param)
-    async with LocalStack(settings) as running:
+    """Every row on both wirings of the services: in-process adapters of their ports
+    (``hookline dev``) and gRPC streams between them (as ``hookline serve`` runs)."""
+    settings = make_settings(redis_url=redis_url)
+    async with LocalStack(settings, wiring=request.param) as running:
         yield running
 
 

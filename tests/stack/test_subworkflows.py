@@ -34,7 +34,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 async def results(stack: LocalStack) -> AsyncIterator[CacheResultWatcher]:
     """Waits for any execution's record through the cache service's watch."""
     client = ServiceClient(
-        stack.cache_address, cache_service_pb2_grpc.CacheServiceStub, multiplex=False
+        stack.cache_address, cache_service_pb2_grpc.CacheServiceStub
     )
     yield CacheResultWatcher(client)
     await client.close()
@@ -166,7 +166,7 @@ async def test_the_error_workflow_runs_once_and_a_failing_one_starts_nothing_mor
         httpx.AsyncClient(base_url=stack.edge_url, timeout=30) as client,
     ):
         client_cache = ServiceClient(
-            stack.cache_address, cache_service_pb2_grpc.CacheServiceStub, multiplex=False
+            stack.cache_address, cache_service_pb2_grpc.CacheServiceStub
         )
         results = CacheResultWatcher(client_cache)
         stored_handler = await create(client, handler)

@@ -62,11 +62,10 @@ async def test_a_webhook_with_a_traceparent_is_one_trace_from_the_edge_to_the_ca
     unique: Callable[[str], str],
 ) -> None:
     trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
-    # Plain unary calls between the services (the multiplexed stream, where a
-    # deployment still has it, carries no per-call metadata).
-    settings = make_settings(redis_url=redis_url, grpc_multiplex=False)
+    # The services wired over gRPC, as separate processes are.
+    settings = make_settings(redis_url=redis_url)
     async with (
-        LocalStack(settings) as stack,
+        LocalStack(settings, wiring="grpc") as stack,
         httpx.AsyncClient(base_url=stack.edge_url, timeout=30) as http,
     ):
         path = unique("traced")

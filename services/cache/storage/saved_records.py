@@ -27,14 +27,11 @@ class ExecutionServiceRecords:
         address: str,
         *,
         max_message_bytes: int,
-        multiplex: bool = True,
         security: GrpcSecurity | None = None,
     ) -> None:
         self._client = ServiceClient(
             address,
             execution_service_pb2_grpc.ExecutionServiceStub,
-            service=execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"],
-            multiplex=multiplex,
             max_message_bytes=max_message_bytes,
             security=security,
         )

@@ -7,6 +7,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from hookline.rpc.v1 import item_pb2 as _item_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -120,6 +121,72 @@ class StoreResultResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StoreResultResponse: _TypeAlias = StoreResultResponse  # noqa: Y015
+
+@_typing.final
+class StoreResultsRequest(_message.Message):
+    """StoreResultsRequest is one record on a StoreResults stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    TRACE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def item(self) -> Global___StoreResultRequest:
+        """The record; its execution_id matches the response item."""
+
+    @_builtins.property
+    def trace(self) -> _item_pb2.TraceContext:
+        """The caller's trace context for this record."""
+
+    def __init__(
+        self,
+        *,
+        item: Global___StoreResultRequest | None = ...,
+        trace: _item_pb2.TraceContext | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "trace", b"trace"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "trace", b"trace"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StoreResultsRequest: _TypeAlias = StoreResultsRequest  # noqa: Y015
+
+@_typing.final
+class StoreResultsResponse(_message.Message):
+    """StoreResultsResponse answers one StoreResultsRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXECUTION_ID_FIELD_NUMBER: _builtins.int
+    STORED_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    execution_id: _builtins.str
+    """The execution id of the record this answers."""
+    @_builtins.property
+    def stored(self) -> Global___StoreResultResponse:
+        """The record was stored."""
+
+    @_builtins.property
+    def error(self) -> _item_pb2.ItemError:
+        """The record was not stored (RESOURCE_EXHAUSTED: over the size cap)."""
+
+    def __init__(
+        self,
+        *,
+        execution_id: _builtins.str = ...,
+        stored: Global___StoreResultResponse | None = ...,
+        error: _item_pb2.ItemError | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "stored", b"stored"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "execution_id", b"execution_id", "outcome", b"outcome", "stored", b"stored"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["stored", "error"]  # noqa: Y015
+    _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
+
+Global___StoreResultsResponse: _TypeAlias = StoreResultsResponse  # noqa: Y015
 
 @_typing.final
 class StoreResponseRequest(_message.Message):
@@ -259,6 +326,107 @@ class WatchResultRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchResultRequest: _TypeAlias = WatchResultRequest  # noqa: Y015
+
+@_typing.final
+class WatchResultsRequest(_message.Message):
+    """WatchResultsRequest starts or cancels one watch on a WatchResults stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WATCH_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIBE_FIELD_NUMBER: _builtins.int
+    CANCEL_FIELD_NUMBER: _builtins.int
+    TRACE_FIELD_NUMBER: _builtins.int
+    watch_id: _builtins.int
+    """Chosen by the client, unique among its watches on this stream: the events and
+    the cancel of this watch name it (two waiters may watch one execution).
+    """
+    @_builtins.property
+    def subscribe(self) -> Global___WatchResultRequest:
+        """Start a watch, as WatchResult would."""
+
+    @_builtins.property
+    def cancel(self) -> Global___CancelWatch:
+        """Stop the watch: the waiter is gone; no more events come for it."""
+
+    @_builtins.property
+    def trace(self) -> _item_pb2.TraceContext:
+        """The caller's trace context for this watch."""
+
+    def __init__(
+        self,
+        *,
+        watch_id: _builtins.int = ...,
+        subscribe: Global___WatchResultRequest | None = ...,
+        cancel: Global___CancelWatch | None = ...,
+        trace: _item_pb2.TraceContext | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "cancel", b"cancel", "subscribe", b"subscribe", "trace", b"trace"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "cancel", b"cancel", "subscribe", b"subscribe", "trace", b"trace", "watch_id", b"watch_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_action: _TypeAlias = _typing.Literal["subscribe", "cancel"]  # noqa: Y015
+    _WhichOneofArgType_action: _TypeAlias = _typing.Literal["action", b"action"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_action) -> _WhichOneofReturnType_action | None: ...
+
+Global___WatchResultsRequest: _TypeAlias = WatchResultsRequest  # noqa: Y015
+
+@_typing.final
+class CancelWatch(_message.Message):
+    """CancelWatch stops one watch of a WatchResults stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelWatch: _TypeAlias = CancelWatch  # noqa: Y015
+
+@_typing.final
+class WatchResultsResponse(_message.Message):
+    """WatchResultsResponse is one event of one watch on a WatchResults stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WATCH_ID_FIELD_NUMBER: _builtins.int
+    EXECUTION_ID_FIELD_NUMBER: _builtins.int
+    EVENT_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    watch_id: _builtins.int
+    """The watch this event belongs to."""
+    execution_id: _builtins.str
+    """The execution the watch waits for."""
+    @_builtins.property
+    def event(self) -> Global___WatchResultResponse:
+        """An event, as WatchResult streams them."""
+
+    @_builtins.property
+    def error(self) -> _item_pb2.ItemError:
+        """The watch failed; no more events come for it."""
+
+    def __init__(
+        self,
+        *,
+        watch_id: _builtins.int = ...,
+        execution_id: _builtins.str = ...,
+        event: Global___WatchResultResponse | None = ...,
+        error: _item_pb2.ItemError | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "event", b"event", "outcome", b"outcome"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "event", b"event", "execution_id", b"execution_id", "outcome", b"outcome", "watch_id", b"watch_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["event", "error"]  # noqa: Y015
+    _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
+
+Global___WatchResultsResponse: _TypeAlias = WatchResultsResponse  # noqa: Y015
 
 @_typing.final
 class WatchResultResponse(_message.Message):

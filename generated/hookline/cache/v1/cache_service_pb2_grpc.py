@@ -42,6 +42,11 @@ class CacheServiceStub:
                 request_serializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResultRequest.SerializeToString,
                 response_deserializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResultResponse.FromString,
                 _registered_method=True)
+        self.StoreResults = channel.stream_stream(
+                '/hookline.cache.v1.CacheService/StoreResults',
+                request_serializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResultsRequest.SerializeToString,
+                response_deserializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResultsResponse.FromString,
+                _registered_method=True)
         self.StoreResponse = channel.unary_unary(
                 '/hookline.cache.v1.CacheService/StoreResponse',
                 request_serializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResponseRequest.SerializeToString,
@@ -57,6 +62,11 @@ class CacheServiceStub:
                 request_serializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.WatchResultRequest.SerializeToString,
                 response_deserializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.WatchResultResponse.FromString,
                 _registered_method=True)
+        self.WatchResults = channel.stream_stream(
+                '/hookline.cache.v1.CacheService/WatchResults',
+                request_serializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.WatchResultsRequest.SerializeToString,
+                response_deserializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.WatchResultsResponse.FromString,
+                _registered_method=True)
 
 
 class CacheServiceServicer:
@@ -69,6 +79,15 @@ class CacheServiceServicer:
         """StoreResult stores a finished execution record under
         execution:result:{execution_id} and then notifies waiters.
         RESOURCE_EXHAUSTED when the record is over the hard size cap.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StoreResults(self, request_iterator, context):
+        """StoreResults is StoreResult for many records on one long-lived stream (an
+        execution process keeps one per channel and sends large records with the unary
+        call instead): each item is answered by one response item with its execution_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -98,6 +117,16 @@ class CacheServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchResults(self, request_iterator, context):
+        """WatchResults carries many watches on one long-lived stream (an edge process keeps
+        one per channel): the client subscribes and cancels by watch id, and every event
+        of every watch comes back tagged with its watch id and execution id. Each watch
+        sends the events WatchResult would, or one error and nothing more.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CacheServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +134,11 @@ def add_CacheServiceServicer_to_server(servicer, server):
                     servicer.StoreResult,
                     request_deserializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResultRequest.FromString,
                     response_serializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResultResponse.SerializeToString,
+            ),
+            'StoreResults': grpc.stream_stream_rpc_method_handler(
+                    servicer.StoreResults,
+                    request_deserializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResultsRequest.FromString,
+                    response_serializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResultsResponse.SerializeToString,
             ),
             'StoreResponse': grpc.unary_unary_rpc_method_handler(
                     servicer.StoreResponse,
@@ -120,6 +154,11 @@ def add_CacheServiceServicer_to_server(servicer, server):
                     servicer.WatchResult,
                     request_deserializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.WatchResultRequest.FromString,
                     response_serializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.WatchResultResponse.SerializeToString,
+            ),
+            'WatchResults': grpc.stream_stream_rpc_method_handler(
+                    servicer.WatchResults,
+                    request_deserializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.WatchResultsRequest.FromString,
+                    response_serializer=hookline_dot_cache_dot_v1_dot_cache__service__pb2.WatchResultsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -152,6 +191,33 @@ class CacheService:
             '/hookline.cache.v1.CacheService/StoreResult',
             hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResultRequest.SerializeToString,
             hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StoreResults(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/hookline.cache.v1.CacheService/StoreResults',
+            hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResultsRequest.SerializeToString,
+            hookline_dot_cache_dot_v1_dot_cache__service__pb2.StoreResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -233,6 +299,33 @@ class CacheService:
             '/hookline.cache.v1.CacheService/WatchResult',
             hookline_dot_cache_dot_v1_dot_cache__service__pb2.WatchResultRequest.SerializeToString,
             hookline_dot_cache_dot_v1_dot_cache__service__pb2.WatchResultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchResults(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/hookline.cache.v1.CacheService/WatchResults',
+            hookline_dot_cache_dot_v1_dot_cache__service__pb2.WatchResultsRequest.SerializeToString,
+            hookline_dot_cache_dot_v1_dot_cache__service__pb2.WatchResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,

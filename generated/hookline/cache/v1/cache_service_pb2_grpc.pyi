@@ -41,6 +41,11 @@ class CacheServiceStub:
     execution:result:{execution_id} and then notifies waiters.
     RESOURCE_EXHAUSTED when the record is over the hard size cap.
     """
+    StoreResults: _grpc.StreamStreamMultiCallable[_cache_service_pb2.StoreResultsRequest, _cache_service_pb2.StoreResultsResponse]
+    """StoreResults is StoreResult for many records on one long-lived stream (an
+    execution process keeps one per channel and sends large records with the unary
+    call instead): each item is answered by one response item with its execution_id.
+    """
     StoreResponse: _grpc.UnaryUnaryMultiCallable[_cache_service_pb2.StoreResponseRequest, _cache_service_pb2.StoreResponseResponse]
     """StoreResponse stores the HTTP response an httpResponse node produced while
     the execution goes on, and notifies waiters (webhook responseMode responseNode).
@@ -51,6 +56,12 @@ class CacheServiceStub:
     """WatchResult waits for an execution's result. It first sends a SUBSCRIBED
     event once it is listening, so that nothing stored after it is missed, then
     ends with exactly one of: the early response, the result, or a timeout.
+    """
+    WatchResults: _grpc.StreamStreamMultiCallable[_cache_service_pb2.WatchResultsRequest, _cache_service_pb2.WatchResultsResponse]
+    """WatchResults carries many watches on one long-lived stream (an edge process keeps
+    one per channel): the client subscribes and cancels by watch id, and every event
+    of every watch comes back tagged with its watch id and execution id. Each watch
+    sends the events WatchResult would, or one error and nothing more.
     """
 
 @_typing.type_check_only
@@ -66,6 +77,11 @@ class CacheServiceAsyncStub(CacheServiceStub):
     execution:result:{execution_id} and then notifies waiters.
     RESOURCE_EXHAUSTED when the record is over the hard size cap.
     """
+    StoreResults: _aio.StreamStreamMultiCallable[_cache_service_pb2.StoreResultsRequest, _cache_service_pb2.StoreResultsResponse]  # type: ignore[assignment]
+    """StoreResults is StoreResult for many records on one long-lived stream (an
+    execution process keeps one per channel and sends large records with the unary
+    call instead): each item is answered by one response item with its execution_id.
+    """
     StoreResponse: _aio.UnaryUnaryMultiCallable[_cache_service_pb2.StoreResponseRequest, _cache_service_pb2.StoreResponseResponse]  # type: ignore[assignment]
     """StoreResponse stores the HTTP response an httpResponse node produced while
     the execution goes on, and notifies waiters (webhook responseMode responseNode).
@@ -76,6 +92,12 @@ class CacheServiceAsyncStub(CacheServiceStub):
     """WatchResult waits for an execution's result. It first sends a SUBSCRIBED
     event once it is listening, so that nothing stored after it is missed, then
     ends with exactly one of: the early response, the result, or a timeout.
+    """
+    WatchResults: _aio.StreamStreamMultiCallable[_cache_service_pb2.WatchResultsRequest, _cache_service_pb2.WatchResultsResponse]  # type: ignore[assignment]
+    """WatchResults carries many watches on one long-lived stream (an edge process keeps
+    one per channel): the client subscribes and cancels by watch id, and every event
+    of every watch comes back tagged with its watch id and execution id. Each watch
+    sends the events WatchResult would, or one error and nothing more.
     """
 
 class CacheServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -93,6 +115,17 @@ class CacheServiceServicer(metaclass=_abc_1.ABCMeta):
         """StoreResult stores a finished execution record under
         execution:result:{execution_id} and then notifies waiters.
         RESOURCE_EXHAUSTED when the record is over the hard size cap.
+        """
+
+    @_abc_1.abstractmethod
+    def StoreResults(
+        self,
+        request_iterator: _MaybeAsyncIterator[_cache_service_pb2.StoreResultsRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_cache_service_pb2.StoreResultsResponse], _abc.AsyncIterator[_cache_service_pb2.StoreResultsResponse]]:
+        """StoreResults is StoreResult for many records on one long-lived stream (an
+        execution process keeps one per channel and sends large records with the unary
+        call instead): each item is answered by one response item with its execution_id.
         """
 
     @_abc_1.abstractmethod
@@ -122,6 +155,18 @@ class CacheServiceServicer(metaclass=_abc_1.ABCMeta):
         """WatchResult waits for an execution's result. It first sends a SUBSCRIBED
         event once it is listening, so that nothing stored after it is missed, then
         ends with exactly one of: the early response, the result, or a timeout.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchResults(
+        self,
+        request_iterator: _MaybeAsyncIterator[_cache_service_pb2.WatchResultsRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_cache_service_pb2.WatchResultsResponse], _abc.AsyncIterator[_cache_service_pb2.WatchResultsResponse]]:
+        """WatchResults carries many watches on one long-lived stream (an edge process keeps
+        one per channel): the client subscribes and cancels by watch id, and every event
+        of every watch comes back tagged with its watch id and execution id. Each watch
+        sends the events WatchResult would, or one error and nothing more.
         """
 
 def add_CacheServiceServicer_to_server(servicer: CacheServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

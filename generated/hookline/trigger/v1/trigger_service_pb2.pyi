@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from hookline.rpc.v1 import item_pb2 as _item_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -632,6 +633,74 @@ class HandleWebhookResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HandleWebhookResponse: _TypeAlias = HandleWebhookResponse  # noqa: Y015
+
+@_typing.final
+class HandleWebhooksRequest(_message.Message):
+    """HandleWebhooksRequest is one webhook call on a HandleWebhooks stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    TRACE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def call(self) -> Global___HandleWebhookRequest:
+        """The call; its execution_id (always set on this stream) matches the reply."""
+
+    @_builtins.property
+    def trace(self) -> _item_pb2.TraceContext:
+        """The caller's trace context for this call."""
+
+    def __init__(
+        self,
+        *,
+        call: Global___HandleWebhookRequest | None = ...,
+        trace: _item_pb2.TraceContext | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call", "trace", b"trace"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call", "trace", b"trace"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandleWebhooksRequest: _TypeAlias = HandleWebhooksRequest  # noqa: Y015
+
+@_typing.final
+class HandleWebhooksResponse(_message.Message):
+    """HandleWebhooksResponse answers one HandleWebhooksRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXECUTION_ID_FIELD_NUMBER: _builtins.int
+    REPLY_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    execution_id: _builtins.str
+    """The execution_id of the call this answers (the reply's own execution_id differs
+    for a replayed Idempotency-Key).
+    """
+    @_builtins.property
+    def reply(self) -> Global___HandleWebhookResponse:
+        """The call was handled (started, replayed or rejected)."""
+
+    @_builtins.property
+    def error(self) -> _item_pb2.ItemError:
+        """The call failed (for example UNAVAILABLE: nothing started)."""
+
+    def __init__(
+        self,
+        *,
+        execution_id: _builtins.str = ...,
+        reply: Global___HandleWebhookResponse | None = ...,
+        error: _item_pb2.ItemError | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "reply", b"reply"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "execution_id", b"execution_id", "outcome", b"outcome", "reply", b"reply"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["reply", "error"]  # noqa: Y015
+    _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
+
+Global___HandleWebhooksResponse: _TypeAlias = HandleWebhooksResponse  # noqa: Y015
 
 @_typing.final
 class RunWorkflowRequest(_message.Message):

@@ -76,6 +76,11 @@ class TriggerServiceStub:
                 request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.HandleWebhookRequest.SerializeToString,
                 response_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.HandleWebhookResponse.FromString,
                 _registered_method=True)
+        self.HandleWebhooks = channel.stream_stream(
+                '/hookline.trigger.v1.TriggerService/HandleWebhooks',
+                request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.HandleWebhooksRequest.SerializeToString,
+                response_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.HandleWebhooksResponse.FromString,
+                _registered_method=True)
         self.RunWorkflow = channel.unary_unary(
                 '/hookline.trigger.v1.TriggerService/RunWorkflow',
                 request_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.RunWorkflowRequest.SerializeToString,
@@ -179,6 +184,16 @@ class TriggerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HandleWebhooks(self, request_iterator, context):
+        """HandleWebhooks is HandleWebhook for many calls on one long-lived stream (the
+        edge keeps one per channel): each request item is answered by one response item
+        with the same execution_id, in the order the calls complete, carrying either the
+        reply or the error the unary call would have ended with.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RunWorkflow(self, request, context):
         """RunWorkflow starts a manual execution of a workflow.
         """
@@ -275,6 +290,11 @@ def add_TriggerServiceServicer_to_server(servicer, server):
                     servicer.HandleWebhook,
                     request_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.HandleWebhookRequest.FromString,
                     response_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.HandleWebhookResponse.SerializeToString,
+            ),
+            'HandleWebhooks': grpc.stream_stream_rpc_method_handler(
+                    servicer.HandleWebhooks,
+                    request_deserializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.HandleWebhooksRequest.FromString,
+                    response_serializer=hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.HandleWebhooksResponse.SerializeToString,
             ),
             'RunWorkflow': grpc.unary_unary_rpc_method_handler(
                     servicer.RunWorkflow,
@@ -530,6 +550,33 @@ class TriggerService:
             '/hookline.trigger.v1.TriggerService/HandleWebhook',
             hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.HandleWebhookRequest.SerializeToString,
             hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.HandleWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HandleWebhooks(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/hookline.trigger.v1.TriggerService/HandleWebhooks',
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.HandleWebhooksRequest.SerializeToString,
+            hookline_dot_trigger_dot_v1_dot_trigger__service__pb2.HandleWebhooksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -59,6 +59,12 @@ class TriggerServiceStub:
     the execution. Rejections (unknown path, wrong method, failed auth, bad body)
     are answered in the response, not as RPC errors.
     """
+    HandleWebhooks: _grpc.StreamStreamMultiCallable[_trigger_service_pb2.HandleWebhooksRequest, _trigger_service_pb2.HandleWebhooksResponse]
+    """HandleWebhooks is HandleWebhook for many calls on one long-lived stream (the
+    edge keeps one per channel): each request item is answered by one response item
+    with the same execution_id, in the order the calls complete, carrying either the
+    reply or the error the unary call would have ended with.
+    """
     RunWorkflow: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.RunWorkflowRequest, _trigger_service_pb2.RunWorkflowResponse]
     """RunWorkflow starts a manual execution of a workflow."""
     CreateCredential: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.CreateCredentialRequest, _trigger_service_pb2.CreateCredentialResponse]
@@ -113,6 +119,12 @@ class TriggerServiceAsyncStub(TriggerServiceStub):
     """HandleWebhook resolves an incoming webhook call, authenticates it and starts
     the execution. Rejections (unknown path, wrong method, failed auth, bad body)
     are answered in the response, not as RPC errors.
+    """
+    HandleWebhooks: _aio.StreamStreamMultiCallable[_trigger_service_pb2.HandleWebhooksRequest, _trigger_service_pb2.HandleWebhooksResponse]  # type: ignore[assignment]
+    """HandleWebhooks is HandleWebhook for many calls on one long-lived stream (the
+    edge keeps one per channel): each request item is answered by one response item
+    with the same execution_id, in the order the calls complete, carrying either the
+    reply or the error the unary call would have ended with.
     """
     RunWorkflow: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.RunWorkflowRequest, _trigger_service_pb2.RunWorkflowResponse]  # type: ignore[assignment]
     """RunWorkflow starts a manual execution of a workflow."""
@@ -213,6 +225,18 @@ class TriggerServiceServicer(metaclass=_abc_1.ABCMeta):
         """HandleWebhook resolves an incoming webhook call, authenticates it and starts
         the execution. Rejections (unknown path, wrong method, failed auth, bad body)
         are answered in the response, not as RPC errors.
+        """
+
+    @_abc_1.abstractmethod
+    def HandleWebhooks(
+        self,
+        request_iterator: _MaybeAsyncIterator[_trigger_service_pb2.HandleWebhooksRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_trigger_service_pb2.HandleWebhooksResponse], _abc.AsyncIterator[_trigger_service_pb2.HandleWebhooksResponse]]:
+        """HandleWebhooks is HandleWebhook for many calls on one long-lived stream (the
+        edge keeps one per channel): each request item is answered by one response item
+        with the same execution_id, in the order the calls complete, carrying either the
+        reply or the error the unary call would have ended with.
         """
 
     @_abc_1.abstractmethod
