@@ -1,6 +1,7 @@
 """Large results through the whole stack: a 5 MB response body round-trips intact (the
 record, several times that, is stored zstd-compressed), and a result over the hard cap
-answers a clear error instead of hanging."""
+answers a clear error instead of hanging — up front (413) when the request alone would
+make it, at the end of the run (500) when its nodes build it."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ async def test_a_five_megabyte_response_body_round_trips_intact(
     assert isinstance(stored, bytes) and stored.startswith(ZSTD_MAGIC)
 
 
-async def test_a_result_over_the_cap_answers_a_clear_error(
+async def test_a_body_the_capped_record_cannot_hold_is_refused_up_front(
     small_cap_stack: LocalStack, unique: Callable[[str], str]
 ) -> None:
     path = unique("huge")
@@ -74,6 +75,32 @@ async def test_a_result_over_the_cap_answers_a_clear_error(
         await create(client, echo_workflow(path, unique("Huge")))
         resp = await client.post(f"/webhook/{path}", content="x" * 1_500_000,
                                  headers={"Content-Type": "text/plain"})
+
+    assert resp.status_code == 413
+    body = resp.json()
+    assert body["error"] == "payload_too_large"
+    assert "HOOKLINE_MAX_RESULT_BYTES" in body["message"]
+
+
+async def test_a_result_its_nodes_build_over_the_cap_answers_a_clear_error(
+    small_cap_stack: LocalStack, unique: Callable[[str], str]
+) -> None:
+    path = unique("huge")
+    workflow = {
+        "name": unique("Builds"),
+        "settings": {"saveExecutionToDatabase": False},
+        "nodes": [
+            {"name": "Hook", "type": "webhook",
+             "parameters": {"path": path, "method": "POST", "responseMode": "lastNode"}},
+            {"name": "Big", "type": "set",
+             "parameters": {"values": {"blob": "{{ 'x' * 1500000 }}"}, "keepOnlySet": True}},
+            {"name": "Echo", "type": "httpResponse", "parameters": {"body": "{{ json.blob }}"}},
+        ],
+        "connections": [{"from": "Hook", "to": "Big"}, {"from": "Big", "to": "Echo"}],
+    }
+    async with httpx.AsyncClient(base_url=small_cap_stack.edge_url, timeout=30) as client:
+        await create(client, workflow)
+        resp = await client.post(f"/webhook/{path}", json={})
 
     assert resp.status_code == 500
     body = resp.json()
