@@ -361,13 +361,15 @@ async def test_a_waiting_path_opens_its_result_watch_while_the_run_is_being_star
     client: httpx.AsyncClient, fakes: FakeUpstreams
 ) -> None:
     waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
-    fakes.cache.events = [result_event(record(response={"statusCode": 201, "headers": {},
-                                                         "body": "ok"}))]
+    fakes.cache.events = [
+        result_event(record(response={"statusCode": 201, "headers": {}, "body": "ok"}))
+    ]
     first = await client.post("/webhook/speculate")  # learns that this path waits
     assert first.status_code == 201
     fakes.cache.reset()
-    fakes.cache.events = [result_event(record(response={"statusCode": 201, "headers": {},
-                                                         "body": "ok"}))]
+    fakes.cache.events = [
+        result_event(record(response={"statusCode": 201, "headers": {}, "body": "ok"}))
+    ]
 
     async def reply_only_once_watched() -> None:
         await asyncio.wait_for(fakes.cache.watching.wait(), timeout=5)
@@ -385,8 +387,9 @@ async def test_an_early_watch_is_dropped_when_the_path_stops_waiting(
     client: httpx.AsyncClient, fakes: FakeUpstreams
 ) -> None:
     waiting(fakes, trig_pb.RESPONSE_MODE_LAST_NODE)
-    fakes.cache.events = [result_event(record(response={"statusCode": 200, "headers": {},
-                                                         "body": "ok"}))]
+    fakes.cache.events = [
+        result_event(record(response={"statusCode": 200, "headers": {}, "body": "ok"}))
+    ]
     assert (await client.post("/webhook/changes")).status_code == 200
     fakes.cache.reset()
     fakes.cache.hang = True  # the early watch would wait forever
