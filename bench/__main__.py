@@ -16,7 +16,7 @@ from bench.report import publish_latest, write_results
 from bench.runner import BenchRunner, RunResult, machine_info
 from bench.source import CodeSource
 from bench.waiters import raise_fd_limit
-from runtime.logs import configure_logging, get_logger
+from hookline_runtime.logs import configure_logging, get_logger
 
 log = get_logger("bench")
 

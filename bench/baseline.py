@@ -11,8 +11,8 @@ from collections.abc import Callable
 import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from runtime.grpc_security import GrpcSecurity
-from runtime.settings import Settings
+from hookline_runtime.transport.security import GrpcSecurity
+from hookline_runtime.settings import Settings
 
 __all__ = ["measure_baseline"]
 

@@ -9,7 +9,7 @@ from types import TracebackType
 import psycopg
 from psycopg import sql
 
-from runtime.logs import get_logger
+from hookline_runtime.logs import get_logger
 
 __all__ = ["BenchDatabase"]
 

@@ -1,7 +1,7 @@
 """Delivery micro-benchmark: a gRPC client watches a fresh execution on one cache
 process (``WatchResult``), waits for SUBSCRIBED, then stores its result on the same
 process (``StoreResult``) and times the moment the RESULT event arrives. The client is
-the services' own (``runtime.grpc_client.ServiceClient``), making plain gRPC calls.
+the services' own (``hookline_runtime.transport.client.ServiceClient``), making plain gRPC calls.
 
 Run against a cache process in push mode and one in poll mode, it isolates what the
 waiting mechanism costs from everything else on the request path.
@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
 
-from runtime.clock import to_iso, utcnow
-from runtime.grpc_client import ServiceClient
-from runtime.grpc_security import GrpcSecurity
-from runtime.ids import new_id
-from runtime.logs import get_logger
-from runtime.settings import Settings
+from hookline_runtime.clock import to_iso, utcnow
+from hookline_runtime.transport.client import ServiceClient
+from hookline_runtime.transport.security import GrpcSecurity
+from hookline_runtime.ids import new_id
+from hookline_runtime.logs import get_logger
+from hookline_runtime.settings import Settings
 
 if TYPE_CHECKING:
     from hookline.cache.v1.cache_service_pb2_grpc import CacheServiceAsyncStub

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.dev_wiring [--duration 10] [--rounds 2]
 
-For each wiring of ``runtime.stack.LocalStack`` (``in-process``: what ``hookline dev``
+For each wiring of ``hookline_launcher.stack.LocalStack`` (``in-process``: what ``hookline dev``
 runs; ``grpc``: the services calling each other over gRPC streams on loopback, as
 ``hookline serve`` wires them), starts the stack alone in its own process (uvloop,
 JSON logs to /dev/null, the local Redis, a throwaway SQLite database), applies the
@@ -34,9 +34,9 @@ def _serve(wiring: str) -> None:
     """Run a LocalStack with ``wiring`` until stdin closes; print its URL first."""
     import uvloop
 
-    from runtime.logs import configure_logging
-    from runtime.settings import Settings
-    from runtime.stack import LocalStack
+    from hookline_runtime.logs import configure_logging
+    from hookline_runtime.settings import Settings
+    from hookline_launcher.stack import LocalStack
 
     async def main() -> None:
         settings = Settings(edge_addr="127.0.0.1:0", trigger_listen="127.0.0.1:0",

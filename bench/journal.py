@@ -19,14 +19,14 @@ from typing import Any
 
 import httpx
 
-from runtime.clock import utcnow
-from runtime.redis_client import create_redis
-from runtime.redis_keys import journal_key
-from runtime.redis_pipeline import AutoPipeline
-from runtime.workflow import Workflow, parse_workflow
-from services.execution.domain import Engine, ExecutionRecord, TemplateRenderer
-from services.execution.domain.journal import Checkpoint
-from services.execution.storage.redis_queue import RedisRunJournal
+from hookline_runtime.clock import utcnow
+from hookline_runtime.redis.client import create_redis
+from hookline_runtime.redis.keys import journal_key
+from hookline_runtime.redis.pipeline import AutoPipeline
+from hookline_runtime.workflow import Workflow, parse_workflow
+from hookline_execution.domain import Engine, ExecutionRecord, TemplateRenderer
+from hookline_execution.domain.journal import Checkpoint
+from hookline_execution.storage.redis_queue import RedisRunJournal
 
 
 def _workflow(nodes: int) -> Workflow:

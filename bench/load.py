@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.logs import get_logger
+from hookline_runtime.logs import get_logger
 
 __all__ = ["LoadResult", "WrkMissing", "require_wrk", "run_wrk"]
 

@@ -1,4 +1,4 @@
-"""The benchmark's processes: ``runtime.processes`` with a /metrics endpoint on every
+"""The benchmark's processes: ``hookline_launcher.processes`` with a /metrics endpoint on every
 gRPC service (scraped between scenarios), and each gRPC service's own address in its
 environment (``HOOKLINE_<SERVICE>_ADDR``)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runtime.processes import ServiceName, ServiceProcess, ServiceProcesses, free_port
+from hookline_launcher.processes import ServiceName, ServiceProcess, ServiceProcesses, free_port
 
 __all__ = ["ServiceName", "ServiceProcess", "Stack", "free_port"]
 

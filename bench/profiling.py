@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.logs import get_logger
+from hookline_runtime.logs import get_logger
 
 __all__ = ["CollapsedSummary", "ProfileSummary", "PySpy", "find_py_spy", "summarise_collapsed"]
 
@@ -87,7 +87,7 @@ def _function(frame: str) -> str:
 
 
 def _package(frame: str) -> str:
-    """Who owns a frame: ``hookline edge/…`` for project code, else the top-level
+    """Who owns a frame: ``hookline hookline_edge/…`` for project code, else the top-level
     package or standard-library module (``grpc``, ``asyncio``, ``threading``), or
     ``native`` for frames without a file."""
     file = _frame_file(frame)
@@ -126,7 +126,7 @@ class CollapsedSummary:
 
 def summarise_collapsed(text: str, top: int = 15) -> CollapsedSummary:
     """Top frames by own and inclusive share, own share by package, and the hookline
-    functions (edge/, services/, runtime/) with the largest inclusive share; shares are
+    functions (hookline_edge/, services/, runtime/) with the largest inclusive share; shares are
     of the busy samples (idle waits left out)."""
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()

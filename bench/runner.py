@@ -26,7 +26,7 @@ from bench.profiling import PySpy, find_py_spy
 from bench.source import CodeSource
 from bench.waiters import run_waiters
 from bench.workflows import REQUEST_BODY, BenchWorkflow, apply_workflows, bench_workflows
-from runtime.logs import get_logger
+from hookline_runtime.logs import get_logger
 
 __all__ = ["BenchRunner", "RunResult", "machine_info"]
 

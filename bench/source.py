@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from runtime.logs import get_logger
+from hookline_runtime.logs import get_logger
 
 __all__ = ["CodeSource"]
 

@@ -16,7 +16,7 @@ import psutil
 
 from bench.http_burst import burst
 from bench.sampling import GaugeSampler, ProcessSampler, redis_connections
-from runtime.logs import get_logger
+from hookline_runtime.logs import get_logger
 
 __all__ = ["WaitersResult", "raise_fd_limit", "run_waiters"]
 

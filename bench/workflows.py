@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from runtime.logs import get_logger
+from hookline_runtime.logs import get_logger
 
 __all__ = ["REQUEST_BODY", "BenchWorkflow", "apply_workflows", "bench_workflows"]
 

@@ -22,8 +22,8 @@ import asyncpg
 import pytest
 import redis
 
-from runtime.logs import configure_logging
-from runtime.settings import Settings
+from hookline_runtime.logs import configure_logging
+from hookline_runtime.settings import Settings
 
 REDIS_URL = os.environ.get("HOOKLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.apply import load_workflows
-from runtime.workflow import parse_workflow
+from hookline_launcher.apply import load_workflows
+from hookline_runtime.workflow import parse_workflow
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").iterdir())
 

@@ -34,7 +34,16 @@ def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.timeout(CHECK_TIMEOUT_SECONDS + 30)
 def test_mypy_strict_finds_no_errors() -> None:
-    result = _run("mypy", "runtime", "services", "edge", "tests")
+    result = _run(
+        "mypy",
+        "hookline_runtime",
+        "hookline_edge",
+        "hookline_trigger",
+        "hookline_execution",
+        "hookline_cache",
+        "hookline_launcher",
+        "tests",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

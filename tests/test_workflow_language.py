@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import InvalidArgument
-from runtime.workflow import parse_workflow
+from hookline_runtime.errors import InvalidArgument
+from hookline_runtime.workflow import parse_workflow
 
 GREETER: dict[str, Any] = {
     "name": "Greeter",

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import InvalidArgument
-from runtime.workflow import parse_workflow
+from hookline_runtime.errors import InvalidArgument
+from hookline_runtime.workflow import parse_workflow
 
 BASE: dict[str, Any] = {
     "name": "Router",

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util._once import Once
 
-from runtime.trace_provider import configure_tracing
+from hookline_runtime.trace_provider import configure_tracing
 
 __all__ = ["installed_exporter", "parent_of", "span_named"]
 

@@ -12,8 +12,8 @@ from bench.profiling import summarise_collapsed
 from bench.scrape import Scrape, bucket_quantile, histogram_delta
 
 COLLAPSED = """\
-main (runtime/cli.py:1);call (edge/controllers/webhooks.py:10);sendmsg (libc.so.6) 6
-main (runtime/cli.py:1);call (edge/controllers/webhooks.py:12);loads (json/__init__.py:3) 2
+main (runtime/cli.py:1);call (hookline_edge/controllers/webhooks.py:10);sendmsg (libc.so.6) 6
+main (runtime/cli.py:1);call (hookline_edge/controllers/webhooks.py:12);loads (json/__init__.py:3) 2
 main (runtime/cli.py:1);gc_collect_main (libpython3.11.so.1.0) 2
 main (runtime/cli.py:1);BaseEventLoop._run_once (asyncio/base_events.py:1);epoll_wait (libc.so.6) 90
 """

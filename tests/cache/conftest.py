@@ -19,9 +19,9 @@ import redis.asyncio as aioredis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
 
-from runtime.grpc_server import grpc_options
-from runtime.settings import Settings
-from services.cache.server import CacheServer
+from hookline_cache.server import CacheServer
+from hookline_runtime.settings import Settings
+from hookline_runtime.transport.server import grpc_options
 
 
 async def next_event(

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from hookline.cache.v1 import cache_service_pb2 as pb
 
-from services.cache.storage.base import Kind
+from hookline_cache.storage.base import Kind
 
 from .conftest import StartCache, next_event
 

@@ -12,26 +12,26 @@ import fakeredis
 import pytest
 import redis.exceptions
 
-from runtime.errors import ResourceExhausted
-from runtime.redis_client import create_redis
-from runtime.redis_pipeline import AutoPipeline
-from services.cache.domain.codec import ZSTD_MAGIC, ResultCodec
-from services.cache.domain.waiters import LOOK_AGAIN, WaiterRegistry
-from services.cache.storage.base import Kind, StoreUnavailable
-from services.cache.storage.memory import MemoryResultStore
-from services.cache.storage.notifications import (
+from hookline_cache.domain.codec import ZSTD_MAGIC, ResultCodec
+from hookline_cache.domain.waiters import LOOK_AGAIN, WaiterRegistry
+from hookline_cache.storage.base import Kind, StoreUnavailable
+from hookline_cache.storage.memory import MemoryResultStore
+from hookline_cache.storage.notifications import (
     CHANNEL,
     INLINE_MAX_BYTES,
     Notification,
     decode_notification,
     encode_notification,
 )
-from services.cache.storage.redis_link import RedisLink
-from services.cache.storage.redis_listener import (
+from hookline_cache.storage.redis_link import RedisLink
+from hookline_cache.storage.redis_listener import (
     RedisNotificationListener,
     create_subscriber_redis,
 )
-from services.cache.storage.redis_store import RedisResultStore
+from hookline_cache.storage.redis_store import RedisResultStore
+from hookline_runtime.errors import ResourceExhausted
+from hookline_runtime.redis.client import create_redis
+from hookline_runtime.redis.pipeline import AutoPipeline
 
 
 class FakeClock:

@@ -1,4 +1,4 @@
-"""The cross-process tests' deployment: ``runtime.processes`` with a run queue of its
+"""The cross-process tests' deployment: ``hookline_launcher.processes`` with a run queue of its
 own on the shared Redis, and workflows allowed to call 127.0.0.1 (the tests' servers)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from runtime.processes import ServiceName, ServiceProcess, ServiceProcesses, free_port
+from hookline_launcher.processes import ServiceName, ServiceProcess, ServiceProcesses, free_port
 
 __all__ = ["Cluster", "ServiceProcess", "free_port"]
 

@@ -51,7 +51,7 @@ import pytest
 import redis
 from hookline.execution.v1 import execution_service_pb2 as pb
 
-from runtime.redis_keys import RUN_FIELD, RUN_GROUP, journal_key, result_key
+from hookline_runtime.redis.keys import RUN_FIELD, RUN_GROUP, journal_key, result_key
 from tests.cluster.processes import Cluster, ServiceProcess
 from tests.redis_server import ThrowawayRedis
 

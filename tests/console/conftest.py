@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import httpx
 import pytest
 
-from runtime.settings import Settings
+from hookline_runtime.settings import Settings
 from tests.console.support import API_KEY, BackgroundStack
 
 if TYPE_CHECKING:

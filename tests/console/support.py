@@ -11,8 +11,8 @@ from typing import Any, Self
 
 import httpx
 
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
 
 START_TIMEOUT_SECONDS = 30.0
 API_KEY = f"console-key-{uuid.uuid4().hex}"

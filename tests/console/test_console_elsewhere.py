@@ -15,8 +15,8 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from edge.console import ConsolePlugin
-from runtime.settings import Settings
+from hookline_edge.console import ConsolePlugin
+from hookline_runtime.settings import Settings
 from tests.console.support import BackgroundStack, greeter
 
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from edge.console.access import safe_next
-from edge.console.documents import DocumentError, parse_document
-from edge.console.views import format_ms, format_time, run_duration_ms, short_id, workflow_row
+from hookline_edge.console.access import safe_next
+from hookline_edge.console.documents import DocumentError, parse_document
+from hookline_edge.console.views import (
+    format_ms,
+    format_time,
+    run_duration_ms,
+    short_id,
+    workflow_row,
+)
 
 
 def test_json_and_yaml_give_the_same_workflow() -> None:

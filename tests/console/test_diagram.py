@@ -6,8 +6,8 @@ import itertools
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from edge.console.layout import NODE_HEIGHT, NODE_WIDTH, layout_workflow
-from edge.console.svg import render_svg
+from hookline_edge.console.layout import NODE_HEIGHT, NODE_WIDTH, layout_workflow
+from hookline_edge.console.svg import render_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

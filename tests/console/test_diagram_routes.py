@@ -5,8 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from edge.console.layout import layout_workflow
-from edge.console.svg import render_svg
+from hookline_edge.console.layout import layout_workflow
+from hookline_edge.console.svg import render_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -59,7 +59,7 @@ def test_node_settings_show_as_badges_for_each_retry_and_on_error() -> None:
 
 
 def test_the_execution_view_lists_the_tries_of_a_retried_node() -> None:
-    from edge.console.templating import _environment
+    from hookline_edge.console.templating import _environment
 
     node = {
         "status": "success", "output": {"ok": True}, "startedAt": "2026-01-01T00:00:00Z",

@@ -20,8 +20,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from edge.server import EdgeServer
-from runtime.settings import Settings
+from hookline_edge.server import EdgeServer
+from hookline_runtime.settings import Settings
 from tests.edge.edge_fakes import FakeUpstreams
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]

@@ -4,7 +4,7 @@ Each fake records the requests it got and answers as the test configures it; the
 on a real grpc.aio server on 127.0.0.1:0 (``FakeUpstreams``), with the stock health
 service and the project's error-mapping interceptor, so the edge talks real gRPC. The
 item streams (``HandleWebhooks``, ``WatchResults``) serve each item with the fake's
-unary method, through the project's own ``runtime.item_streams``.
+unary method, through the project's own ``hookline_runtime.transport.item_streams``.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from hookline.execution.v1 import execution_service_pb2_grpc as exec_grpc
 from hookline.trigger.v1 import trigger_service_pb2 as trig_pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as trig_grpc
 
-from edge.upstreams import SERVICE_NAMES
-from runtime.errors import AlreadyExists, InvalidArgument, NotFound
-from runtime.grpc_server import ErrorMappingInterceptor
-from runtime.item_streams import serve_items, serve_watches
-from runtime.settings import Settings
+from hookline_edge.clients.upstreams import SERVICE_NAMES
+from hookline_runtime.errors import AlreadyExists, InvalidArgument, NotFound
+from hookline_runtime.settings import Settings
+from hookline_runtime.transport.item_streams import serve_items, serve_watches
+from hookline_runtime.transport.server import ErrorMappingInterceptor
 
 
 def workflow_json(workflow_id: str, name: str) -> bytes:

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from edge.console.signing import ConsoleSigner
-from edge.server import EdgeServer
+from hookline_edge.console.signing import ConsoleSigner
+from hookline_edge.server import EdgeServer
 from tests.edge.edge_fakes import FakeUpstreams
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from hookline.execution.v1 import execution_service_pb2 as exec_pb
 
-from runtime.errors import Unavailable
+from hookline_runtime.errors import Unavailable
 from tests.edge.edge_fakes import TIMED_OUT, FakeUpstreams, result_event, workflow_json
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]

@@ -10,7 +10,7 @@ import pytest
 from grpc_health.v1 import health_pb2
 from hookline.trigger.v1 import trigger_service_pb2 as trig_pb
 
-from edge.upstreams import SERVICE_NAMES
+from hookline_edge.clients.upstreams import SERVICE_NAMES
 from tests.edge.edge_fakes import FakeUpstreams, result_event
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]

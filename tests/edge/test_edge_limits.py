@@ -1,4 +1,4 @@
-"""The edge's HTTP server limits (``edge.http_limits`` and uvicorn's settings): too many
+"""The edge's HTTP server limits (``hookline_edge.http_limits`` and uvicorn's settings): too many
 or too large headers are refused with 431, a client too slow with its headers or body
 is cut off, connections over the cap get a fast 503, and a client that disconnects is
 logged quietly, never as an error."""
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from edge.server import EdgeServer
+from hookline_edge.server import EdgeServer
 from tests.edge.edge_fakes import FakeUpstreams
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from litestar import Response
 
-from edge.errors import EdgeError
-from edge.paging import page_json
-from edge.rendering import render_node_response, render_record
+from hookline_edge.errors import EdgeError
+from hookline_edge.paging import page_json
+from hookline_edge.rendering import render_node_response, render_record
 
 
 def headers_of(response: Response[Any]) -> dict[str, str]:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as trig_pb
 
-from edge.server import EdgeServer
+from hookline_edge.server import EdgeServer
 from tests.edge.edge_fakes import FakeUpstreams, result_event
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

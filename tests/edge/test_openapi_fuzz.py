@@ -52,8 +52,8 @@ from schemathesis.hooks import HookContext
 from schemathesis.schemas import BaseSchema
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
 
 MAX_EXAMPLES = 20
 SEED = 20261130

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from runtime.stack import LocalStack
-from runtime.strict_json import MAX_JSON_DEPTH
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.strict_json import MAX_JSON_DEPTH
 from tests.edge.test_stack_edge import create, greeter, hook_then, stack_settings
 
 Unique = Callable[[str], str]

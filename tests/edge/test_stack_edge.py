@@ -1,4 +1,4 @@
-"""The edge in front of the real services (``runtime.stack.LocalStack``): the HTTP
+"""The edge in front of the real services (``hookline_launcher.stack.LocalStack``): the HTTP
 contract of DESIGN.md section 3, end to end, on SQLite and the shared Redis."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from runtime.settings import Settings
+from hookline_runtime.settings import Settings
 
-for _module in ("services.cache.server", "services.execution.server", "services.trigger.server"):
+for _module in ("hookline_cache.server", "hookline_execution.server", "hookline_trigger.server"):
     pytest.importorskip(_module)
 
-from edge.server import EdgeServer
-from runtime.stack import LocalStack
+from hookline_edge.server import EdgeServer
+from hookline_launcher.stack import LocalStack
 
 Unique = Callable[[str], str]
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
 from tests.edge.test_stack_edge import create, greeter, stack_settings
 
 Unique = Callable[[str], str]

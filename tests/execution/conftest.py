@@ -16,13 +16,13 @@ import httpx
 import pytest
 from hookline.execution.v1 import execution_service_pb2, execution_service_pb2_grpc
 
-from runtime.clock import utcnow
-from runtime.ids import new_id
-from runtime.settings import Settings
-from runtime.workflow import parse_workflow
-from services.execution.domain import Engine, ExecutionRecord, TemplateRenderer
-from services.execution.domain.outbound import OutboundPolicy, outbound_client
-from services.execution.server import ExecutionServer
+from hookline_execution.domain import Engine, ExecutionRecord, TemplateRenderer
+from hookline_execution.domain.outbound import OutboundPolicy, outbound_client
+from hookline_execution.server import ExecutionServer
+from hookline_runtime.clock import utcnow
+from hookline_runtime.ids import new_id
+from hookline_runtime.settings import Settings
+from hookline_runtime.workflow import parse_workflow
 
 from .fake_cache import FakeCache
 from .local_http import LocalHttpServer

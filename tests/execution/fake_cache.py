@@ -16,8 +16,9 @@ from hookline.cache.v1 import cache_service_pb2 as pb
 from hookline.cache.v1 import cache_service_pb2_grpc as pb_grpc
 from hookline.rpc.v1.item_pb2 import ItemError
 
-from runtime.errors import ResourceExhausted
-from runtime.item_streams import serve_items
+from hookline_runtime.errors import ResourceExhausted
+from hookline_runtime.transport.item_streams import serve_items
+from hookline_runtime.transport.status import grpc_code_for
 
 __all__ = ["FakeCache"]
 
@@ -67,7 +68,7 @@ class FakeCache(pb_grpc.CacheServiceServicer):
         try:
             return await self._store(request)
         except ResourceExhausted as exc:
-            await context.abort(exc.code, exc.message)
+            await context.abort(grpc_code_for(exc), exc.message)
             raise AssertionError("unreachable") from None
 
     async def StoreResults(

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from runtime.clock import utcnow
-from runtime.workflow import parse_workflow
-from services.execution.domain import Engine, ExecutionRecord
-from services.execution.domain.journal import Checkpoint, JournaledNode
-from services.execution.domain.record import TryRun
+from hookline_execution.domain import Engine, ExecutionRecord
+from hookline_execution.domain.journal import Checkpoint, JournaledNode
+from hookline_execution.domain.record import TryRun
+from hookline_runtime.clock import utcnow
+from hookline_runtime.workflow import parse_workflow
 
 from .conftest import RunWorkflow
 from .workflows import link, node, workflow

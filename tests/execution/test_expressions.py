@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.execution.domain.expressions import RenderError, TemplateRenderer
+from hookline_execution.domain.expressions import RenderError, TemplateRenderer
 
 SCOPE: dict[str, Any] = {
     "json": {"n": 21, "name": "Ada", "tags": ["a", "b"], "user": {"id": 7}},

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from runtime.node_settings import RetrySettings
-from services.execution.domain import Engine, TemplateRenderer
+from hookline_execution.domain import Engine, TemplateRenderer
+from hookline_runtime.workflow.node_settings import RetrySettings
 
 from .conftest import RunWorkflow
 from .local_http import LocalHttpServer, Reply, Request

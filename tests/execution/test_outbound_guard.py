@@ -12,18 +12,18 @@ import httpcore
 import httpx
 import pytest
 
-from runtime.cli import dev_settings
-from runtime.clock import utcnow
-from runtime.settings import Settings
-from runtime.workflow import parse_workflow
-from services.execution.domain import Engine, ExecutionRecord, TemplateRenderer
-from services.execution.domain.outbound import (
+from hookline_execution.domain import Engine, ExecutionRecord, TemplateRenderer
+from hookline_execution.domain.outbound import (
     AddressRefused,
     GuardedBackend,
     IPAddress,
     OutboundPolicy,
     outbound_client,
 )
+from hookline_launcher.cli import dev_settings
+from hookline_runtime.clock import utcnow
+from hookline_runtime.settings import Settings
+from hookline_runtime.workflow import parse_workflow
 
 from .conftest import RunWorkflow, StartExecution
 from .local_http import LocalHttpServer, Reply

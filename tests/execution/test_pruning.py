@@ -15,13 +15,13 @@ import redis.asyncio as aioredis
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from runtime.database import create_engine, migrate
-from runtime.leases import RedisLease, SqlLease
-from runtime.settings import Settings
-from services.execution.domain.pruning import HistoryPruner, Lease
-from services.execution.server import ExecutionServer
-from services.execution.storage.sql import executions
-from services.execution.storage.sql_pruning import SqlExecutionPruning
+from hookline_execution.domain.pruning import HistoryPruner, Lease
+from hookline_execution.server import ExecutionServer
+from hookline_execution.storage.sql import executions
+from hookline_execution.storage.sql_pruning import SqlExecutionPruning
+from hookline_runtime.database import create_engine, migrate
+from hookline_runtime.leases import RedisLease, SqlLease
+from hookline_runtime.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL
 
 NOW = datetime.now(UTC)

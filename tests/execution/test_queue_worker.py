@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from runtime.errors import QueueFull
-from runtime.redis_keys import RUN_GROUP, journal_key
-from runtime.run_queue import RunProducer, ensure_group
-from services.execution.domain.journal import JournaledNode
-from services.execution.domain.service import StartRequest
-from services.execution.run_messages import start_message
+from hookline_execution.domain.journal import JournaledNode
+from hookline_execution.domain.service import StartRequest
+from hookline_execution.run_messages import start_message
+from hookline_runtime.errors import QueueFull
+from hookline_runtime.redis.keys import RUN_GROUP, journal_key
+from hookline_runtime.redis.run_queue import RunProducer, ensure_group
 from tests.redis_server import ThrowawayRedis
 
 from .conftest import RunningExecution, StartExecution, logged

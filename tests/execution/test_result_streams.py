@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from hookline.cache.v1 import cache_service_pb2_grpc as pb_grpc
 
-from runtime.grpc_client import ServiceClient
-from services.execution.cache_sink import STREAM_MAX_BYTES, CacheResultSink
-from services.execution.domain.ports import ResultTooLarge
+from hookline_execution.clients.cache_sink import STREAM_MAX_BYTES, CacheResultSink
+from hookline_execution.domain.ports import ResultTooLarge
+from hookline_runtime.transport.client import ServiceClient
 
 from .fake_cache import FakeCache
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 
-from runtime.errors import Unavailable
-from services.execution.domain import (
+from hookline_execution.domain import (
     Engine,
     ExecutionPage,
     ExecutionService,
@@ -19,7 +18,8 @@ from services.execution.domain import (
     StartRequest,
     TemplateRenderer,
 )
-from services.execution.domain.ports import SavedRow
+from hookline_execution.domain.ports import SavedRow
+from hookline_runtime.errors import Unavailable
 
 from .workflows import node, workflow
 

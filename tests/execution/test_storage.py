@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from runtime.database import create_engine, migrate
-from runtime.errors import InvalidArgument
-from services.execution.domain.ports import SavedRow
-from services.execution.storage import SqlExecutionStore
+from hookline_execution.domain.ports import SavedRow
+from hookline_execution.storage import SqlExecutionStore
+from hookline_runtime.database import create_engine, migrate
+from hookline_runtime.errors import InvalidArgument
 
 
 @pytest.fixture

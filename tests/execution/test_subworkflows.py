@@ -15,10 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from runtime.errors import InvalidArgument
-from runtime.ids import derived_id
-from runtime.workflow import parse_workflow
-from services.execution.domain import (
+from hookline_execution.domain import (
     Engine,
     ExecutionPage,
     ExecutionService,
@@ -26,10 +23,13 @@ from services.execution.domain import (
     StartRequest,
     TemplateRenderer,
 )
-from services.execution.domain.journal import Checkpoint
-from services.execution.domain.ports import SavedRow
-from services.execution.domain.service import Delivery
-from services.execution.domain.subworkflows import ChildStart, Subworkflows
+from hookline_execution.domain.journal import Checkpoint
+from hookline_execution.domain.ports import SavedRow
+from hookline_execution.domain.service import Delivery
+from hookline_execution.domain.subworkflows import ChildStart, Subworkflows
+from hookline_runtime.errors import InvalidArgument
+from hookline_runtime.ids import derived_id
+from hookline_runtime.workflow import parse_workflow
 
 from .workflows import link, node, workflow
 

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from runtime.clock import utcnow
-from runtime.workflow import parse_workflow
-from services.execution.domain import Engine, ExecutionRecord, TemplateRenderer
-from services.execution.domain.expressions import RenderError, RenderTimeout
+from hookline_execution.domain import Engine, ExecutionRecord, TemplateRenderer
+from hookline_execution.domain.expressions import RenderError, RenderTimeout
+from hookline_runtime.clock import utcnow
+from hookline_runtime.workflow import parse_workflow
 
 from .workflows import node, workflow
 

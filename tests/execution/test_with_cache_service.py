@@ -18,10 +18,10 @@ from hookline.cache.v1 import cache_service_pb2_grpc as cache_grpc
 from hookline.execution.v1 import execution_service_pb2 as pb
 from hookline.execution.v1 import execution_service_pb2_grpc as pb_grpc
 
-from runtime.ids import new_id
-from runtime.settings import Settings
-from services.cache.server import CacheServer
-from services.execution.server import ExecutionServer
+from hookline_cache.server import CacheServer
+from hookline_execution.server import ExecutionServer
+from hookline_runtime.ids import new_id
+from hookline_runtime.settings import Settings
 
 from .local_http import LocalHttpServer, Reply
 from .workflows import node, workflow

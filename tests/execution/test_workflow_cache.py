@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.errors import InvalidArgument
-from services.execution.domain import WorkflowCache
+from hookline_execution.domain import WorkflowCache
+from hookline_runtime.errors import InvalidArgument
 
 from .workflows import node, workflow
 

@@ -1,4 +1,4 @@
-"""The gRPC ports' guard (runtime.grpc_security): a shared token checked by one server
+"""The gRPC ports' guard (hookline_runtime.transport.security): a shared token checked by one server
 interceptor, TLS and mutual TLS, between a real ``GrpcServer`` and real clients."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from hookline.cache.v1 import cache_service_pb2 as pb
 from hookline.cache.v1 import cache_service_pb2_grpc as pb_grpc
 
-from runtime.grpc_client import ServiceClient
-from runtime.grpc_security import GrpcSecurity, GrpcSecurityError
-from runtime.grpc_server import GrpcServer
-from runtime.item_streams import serve_items
-from runtime.settings import Settings
+from hookline_runtime.settings import Settings
+from hookline_runtime.transport.client import ServiceClient
+from hookline_runtime.transport.item_streams import serve_items
+from hookline_runtime.transport.security import GrpcSecurity, GrpcSecurityError
+from hookline_runtime.transport.server import GrpcServer
 from tests.runtime.certificates import TlsFiles, make_tls_files
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ import pytest
 from hookline.cache.v1 import cache_service_pb2 as pb
 from hookline.cache.v1 import cache_service_pb2_grpc as pb_grpc
 
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
 from tests.runtime.certificates import make_tls_files
 
 pytestmark = pytest.mark.timeout(60)

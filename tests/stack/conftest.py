@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
 
 
 @pytest.fixture

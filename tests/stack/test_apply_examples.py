@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runtime.apply import apply_files
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_launcher.apply import apply_files
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
 
 pytestmark = pytest.mark.timeout(60)
 

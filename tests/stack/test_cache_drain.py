@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.server import EdgeServer
-from runtime.settings import Settings
-from services.cache.server import CacheServer
-from services.execution.server import ExecutionServer
-from services.trigger.server import TriggerServer
+from hookline_cache.server import CacheServer
+from hookline_edge.server import EdgeServer
+from hookline_execution.server import ExecutionServer
+from hookline_runtime.settings import Settings
+from hookline_trigger.server import TriggerServer
 from tests.execution.local_http import LocalHttpServer, Reply
 from tests.stack.test_feature_matrix import create
 

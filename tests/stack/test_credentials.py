@@ -24,8 +24,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
 from tests.execution.local_http import LocalHttpServer, Reply, Request
 
 Unique = Callable[[str], str]

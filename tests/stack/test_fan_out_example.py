@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
 from tests.execution.local_http import LocalHttpServer, Reply, Request
 
 pytestmark = pytest.mark.timeout(60)

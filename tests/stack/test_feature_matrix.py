@@ -19,8 +19,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
 from tests.stack.support import logged, saved_execution_rows, saved_rows_reach
 
 pytestmark = pytest.mark.timeout(60)

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.server import EdgeServer
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_edge.server import EdgeServer
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
 from tests.stack.support import saved_rows_reach
 
 pytestmark = pytest.mark.timeout(60)

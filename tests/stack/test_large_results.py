@@ -13,8 +13,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
 from tests.stack.test_feature_matrix import create
 
 pytestmark = pytest.mark.timeout(90)

@@ -3,8 +3,8 @@ Redis): every case gets a clear 4xx with an ``{error, message}`` JSON body (408/
 from the edge's protocol limits are JSON too), never a 5xx and never a hang: each call
 has a bounded client timeout, and the server is asked for a normal answer afterwards.
 
-The bounds are the ones in ``runtime.strict_json`` (depth, numbers, encodings,
-surrogates) and ``edge.http_limits`` (header size and count, header and body read
+The bounds are the ones in ``hookline_runtime.strict_json`` (depth, numbers, encodings,
+surrogates) and ``hookline_edge.http_limits`` (header size and count, header and body read
 timeouts).
 """
 
@@ -21,7 +21,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
 from tests.edge.test_stack_edge import create, greeter, stack_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

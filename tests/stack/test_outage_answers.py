@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import httpx
 import pytest
 
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
 from tests.redis_server import ThrowawayRedis
 from tests.stack.test_feature_matrix import create, webhook_workflow
 

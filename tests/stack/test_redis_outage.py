@@ -11,8 +11,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
 from tests.redis_server import ThrowawayRedis
 from tests.stack.support import logged
 from tests.stack.test_feature_matrix import create, webhook_workflow

@@ -12,9 +12,9 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from runtime.redis_keys import RUN_GROUP, journal_key
-from runtime.settings import Settings
-from runtime.stack import LocalStack
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.redis.keys import RUN_GROUP, journal_key
+from hookline_runtime.settings import Settings
 from tests.stack.support import logged
 
 pytestmark = pytest.mark.timeout(60)

@@ -17,12 +17,12 @@ import pytest
 import redis.asyncio as aioredis
 from hookline.cache.v1 import cache_service_pb2_grpc
 
-from runtime.grpc_client import ServiceClient
-from runtime.ids import derived_id
-from runtime.redis_keys import started_key
-from runtime.settings import Settings
-from runtime.stack import LocalStack
-from services.execution.child_runs import CacheResultWatcher
+from hookline_execution.clients.child_runs import CacheResultWatcher
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.ids import derived_id
+from hookline_runtime.redis.keys import started_key
+from hookline_runtime.settings import Settings
+from hookline_runtime.transport.client import ServiceClient
 from tests.stack.support import saved_execution_rows, saved_rows_reach
 
 pytestmark = pytest.mark.timeout(60)

@@ -18,9 +18,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from runtime.settings import Settings
-from runtime.stack import LocalStack
-from runtime.tracing import EXECUTION_ID, NODE, NODE_TYPE
+from hookline_launcher.stack import LocalStack
+from hookline_runtime.settings import Settings
+from hookline_runtime.tracing import EXECUTION_ID, NODE, NODE_TYPE
 from tests.tracing_support import installed_exporter, parent_of, span_named
 
 
@@ -114,7 +114,8 @@ async def test_tracing_off_installs_nothing_and_sends_no_trace_context(
 ) -> None:
     from opentelemetry import trace
 
-    from runtime import grpc_tracing, tracing
+    from hookline_runtime import tracing
+    from hookline_runtime.transport import tracing as grpc_tracing
 
     assert not tracing.enabled()
     assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)

@@ -29,12 +29,12 @@ from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 from redis.exceptions import RedisError
 
-from runtime.database import create_engine, migrate
-from runtime.redis_client import create_redis
-from runtime.redis_keys import RUN_FIELD, RUN_GROUP
-from runtime.run_queue import ensure_group
-from runtime.settings import Settings
-from services.trigger import TriggerOptions, TriggerServer
+from hookline_runtime.database import create_engine, migrate
+from hookline_runtime.redis.client import create_redis
+from hookline_runtime.redis.keys import RUN_FIELD, RUN_GROUP
+from hookline_runtime.redis.run_queue import ensure_group
+from hookline_runtime.settings import Settings
+from hookline_trigger import TriggerOptions, TriggerServer
 
 TriggerStub: TypeAlias = "pb_grpc.TriggerServiceAsyncStub"
 """A grpc.aio stub to a TriggerServer (the type exists only in the generated .pyi)."""

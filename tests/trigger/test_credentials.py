@@ -20,10 +20,10 @@ import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 
-from runtime.dev_encryption_key import key_file_for, with_dev_key
-from runtime.settings import Settings
-from services.trigger import TriggerServer
-from services.trigger.domain.errors import EncryptionKeyInvalid
+from hookline_launcher.dev_encryption_key import key_file_for, with_dev_key
+from hookline_runtime.settings import Settings
+from hookline_trigger import TriggerServer
+from hookline_trigger.domain.errors import EncryptionKeyInvalid
 
 from .builders import call, fresh, webhook_workflow
 from .conftest import FakeExecution, StartTrigger, TriggerStub, create

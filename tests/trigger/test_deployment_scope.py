@@ -15,10 +15,10 @@ import pytest
 import redis.asyncio as aioredis
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 
-from runtime.database import create_engine, migrate
-from runtime.deployment import deployment_id
-from services.trigger import TriggerServer
-from services.trigger.storage.redis_change_feed import RedisChangeFeed
+from hookline_runtime.database import create_engine, migrate
+from hookline_runtime.deployment import deployment_id
+from hookline_trigger import TriggerServer
+from hookline_trigger.storage.redis_change_feed import RedisChangeFeed
 
 from .builders import call, fresh, webhook_workflow
 from .conftest import StartTrigger, TriggerStub, create

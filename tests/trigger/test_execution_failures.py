@@ -9,7 +9,7 @@ from collections.abc import Callable
 import grpc
 import pytest
 
-from services.trigger import TriggerOptions, TriggerServer
+from hookline_trigger import TriggerOptions, TriggerServer
 
 from .builders import call, webhook_workflow
 from .conftest import FakeExecution, StartTrigger, TriggerStub, create

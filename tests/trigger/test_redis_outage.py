@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 
-from services.trigger import TriggerServer
+from hookline_trigger import TriggerServer
 from tests.redis_server import ThrowawayRedis
 
 from .builders import call, schedule_workflow, webhook_workflow

@@ -11,10 +11,10 @@ from typing import Any
 
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 
-from services.trigger import TriggerOptions, TriggerServer
-from services.trigger.domain.paging import PageKey
-from services.trigger.domain.records import WorkflowRecord
-from services.trigger.domain.trigger_index import TriggerIndex
+from hookline_trigger import TriggerOptions, TriggerServer
+from hookline_trigger.domain.paging import PageKey
+from hookline_trigger.domain.records import WorkflowRecord
+from hookline_trigger.domain.trigger_index import TriggerIndex
 
 from .builders import call, fresh, webhook_workflow
 from .conftest import StartTrigger, TriggerStub, create

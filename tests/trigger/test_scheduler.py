@@ -19,9 +19,9 @@ import redis.asyncio as aioredis
 from hookline.execution.v1 import execution_service_pb2 as exec_pb
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 
-from runtime.clock import from_iso, utcnow
-from services.trigger import TriggerOptions, TriggerServer
-from services.trigger.domain.cron import CronTicks
+from hookline_runtime.clock import from_iso, utcnow
+from hookline_trigger import TriggerOptions, TriggerServer
+from hookline_trigger.domain.cron import CronTicks
 
 from .builders import schedule_workflow
 from .conftest import FakeExecution, StartedRun, StartTrigger, TriggerStub, create

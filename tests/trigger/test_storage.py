@@ -11,14 +11,14 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from runtime.database import create_engine, migrate
-from runtime.ids import new_id
-from runtime.workflow import parse_workflow
-from services.trigger.domain.errors import WebhookRouteTaken
-from services.trigger.domain.records import WorkflowRecord
-from services.trigger.storage.redis_tick_ledger import RedisTickLedger
-from services.trigger.storage.sql_tick_ledger import SqlTickLedger
-from services.trigger.storage.sql_workflow_store import SqlWorkflowStore
+from hookline_runtime.database import create_engine, migrate
+from hookline_runtime.ids import new_id
+from hookline_runtime.workflow import parse_workflow
+from hookline_trigger.domain.errors import WebhookRouteTaken
+from hookline_trigger.domain.records import WorkflowRecord
+from hookline_trigger.storage.redis_tick_ledger import RedisTickLedger
+from hookline_trigger.storage.sql_tick_ledger import SqlTickLedger
+from hookline_trigger.storage.sql_workflow_store import SqlWorkflowStore
 
 from .builders import fresh, webhook_workflow
 

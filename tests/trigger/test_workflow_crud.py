@@ -11,7 +11,7 @@ import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 
-from services.trigger import TriggerServer
+from hookline_trigger import TriggerServer
 
 from .builders import fresh, manual_workflow, webhook_workflow
 from .conftest import StartTrigger, TriggerStub, create

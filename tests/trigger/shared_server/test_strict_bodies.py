@@ -10,7 +10,7 @@ import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 
-from runtime.strict_json import MAX_JSON_DEPTH, JsonRejected, loads_strict
+from hookline_runtime.strict_json import MAX_JSON_DEPTH, JsonRejected, loads_strict
 
 from ..builders import call, webhook_workflow
 from ..conftest import FakeExecution, TriggerStub, create

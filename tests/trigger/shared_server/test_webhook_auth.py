@@ -14,9 +14,9 @@ import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 
-from runtime.workflow import SlackAuth, StripeAuth
-from services.trigger.domain.webhook_auth import authenticate
-from services.trigger.domain.webhook_request import header_map
+from hookline_runtime.workflow import SlackAuth, StripeAuth
+from hookline_trigger.domain.webhook_auth import authenticate
+from hookline_trigger.domain.webhook_request import header_map
 
 from ..builders import call, fresh, webhook_workflow
 from ..conftest import FakeExecution, TriggerStub, create

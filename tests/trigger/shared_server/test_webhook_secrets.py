@@ -16,7 +16,7 @@ import grpc
 import pytest
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 
-from services.trigger.domain.webhook_secrets import SECRET_PLACEHOLDER
+from hookline_trigger.domain.webhook_secrets import SECRET_PLACEHOLDER
 
 from ..builders import call, fresh, webhook_workflow
 from ..conftest import TriggerStub, create

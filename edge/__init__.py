@@ -1,5 +1,0 @@
-"""The HTTP edge: a Litestar app in front of the trigger, execution and cache services.
-
-``edge.app.create_app(settings)`` builds the app; ``edge.server.EdgeServer(settings)``
-serves it with uvicorn as an async context manager.
-"""

@@ -1,0 +1,1 @@
+"""The cache service's clients of other services."""

@@ -1,0 +1,166 @@
+"""``hookline.cache.v1.CacheService``: proto messages in and out, the domain in between.
+
+Errors are ``hookline_runtime.errors`` exceptions raised by the domain; the server's
+interceptor turns them into status codes. ``StoreResults`` and ``WatchResults`` carry
+many stores and watches on one stream each (``hookline_runtime.transport.item_streams``): every item runs
+the same domain call as ``StoreResult`` / ``WatchResult`` and fails alone, with the
+same code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
+from hookline.rpc.v1.item_pb2 import ItemError
+
+from hookline_cache.domain.delivery import ResultDelivery
+from hookline_cache.domain.model import Delivered, Subscribed, WatchEvent, WatchRequest
+from hookline_cache.storage.base import Kind
+from hookline_runtime.transport.item_streams import StreamDrain, serve_items, serve_watches
+from hookline_runtime.transport.trace_context import incoming
+
+__all__ = ["SERVICE_NAME", "CacheServicer"]
+
+SERVICE_NAME: str = cache_service_pb2.DESCRIPTOR.services_by_name["CacheService"].full_name
+
+pb = cache_service_pb2
+
+
+class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
+    """Maps the CacheService RPCs onto ``ResultDelivery``."""
+
+    def __init__(self, delivery: ResultDelivery, *, streams: StreamDrain | None = None) -> None:
+        self._delivery = delivery
+        self._streams = streams
+
+    async def StoreResult(
+        self, request: pb.StoreResultRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.StoreResultResponse:
+        return await self._store_result(request)
+
+    async def StoreResults(
+        self,
+        request_iterator: AsyncIterator[pb.StoreResultsRequest],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[pb.StoreResultsResponse]:
+        async for reply in serve_items(
+            request_iterator, self._store_item, _failed_store, drain=self._streams
+        ):
+            yield reply
+
+    async def _store_item(self, item: pb.StoreResultsRequest) -> pb.StoreResultsResponse:
+        with incoming(item.trace):
+            stored = await self._store_result(item.item)
+        return pb.StoreResultsResponse(execution_id=item.item.execution_id, stored=stored)
+
+    async def _store_result(self, request: pb.StoreResultRequest) -> pb.StoreResultResponse:
+        outcome = await self._delivery.store(
+            Kind.RESULT,
+            request.execution_id,
+            request.record_json,
+            request.ttl_seconds,
+            request.keep_seconds,
+        )
+        return pb.StoreResultResponse(
+            compressed=outcome.compressed, stored_bytes=outcome.stored_bytes
+        )
+
+    async def StoreResponse(
+        self, request: pb.StoreResponseRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.StoreResponseResponse:
+        await self._delivery.store(
+            Kind.RESPONSE, request.execution_id, request.response_json, request.ttl_seconds
+        )
+        return pb.StoreResponseResponse()
+
+    async def GetResult(
+        self, request: pb.GetResultRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetResultResponse:
+        cached = await self._delivery.get_result(request.execution_id)
+        response = pb.GetResultResponse(record_json=cached.payload)
+        if cached.ttl_ms is not None:
+            response.expire_time.FromMilliseconds(time.time_ns() // 1_000_000 + cached.ttl_ms)
+        return response
+
+    async def WatchResult(
+        self, request: pb.WatchResultRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.WatchResultResponse]:
+        async for event in self._delivery.watch(watch_request(request)):
+            yield event_message(event)
+
+    async def WatchResults(
+        self,
+        request_iterator: AsyncIterator[pb.WatchResultsRequest],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[pb.WatchResultsResponse]:
+        async for reply in serve_watches(
+            request_iterator,
+            _watch_id,
+            self._watch_item,
+            _failed_watch,
+            drain=self._streams,
+        ):
+            yield reply
+
+    def _watch_item(
+        self, item: pb.WatchResultsRequest
+    ) -> AsyncIterator[pb.WatchResultsResponse] | None:
+        if item.WhichOneof("action") != "subscribe":
+            return None
+        return self._watch_events(item)
+
+    async def _watch_events(
+        self, item: pb.WatchResultsRequest
+    ) -> AsyncIterator[pb.WatchResultsResponse]:
+        request = item.subscribe
+        with incoming(item.trace):
+            async for event in self._delivery.watch(watch_request(request)):
+                yield pb.WatchResultsResponse(
+                    watch_id=item.watch_id,
+                    execution_id=request.execution_id,
+                    event=event_message(event),
+                )
+
+
+def watch_request(request: pb.WatchResultRequest) -> WatchRequest:
+    """The domain's watch for a request message."""
+    return WatchRequest(
+        execution_id=request.execution_id,
+        timeout_seconds=request.timeout_ms / 1000,
+        accept_response=request.accept_early_response,
+        saved_to_database=request.saved_to_database,
+        replayed=request.replayed,
+    )
+
+
+def event_message(event: WatchEvent) -> pb.WatchResultResponse:
+    """A watch event as its message."""
+    if isinstance(event, Subscribed):
+        return pb.WatchResultResponse(event=pb.WATCH_EVENT_SUBSCRIBED)
+    if isinstance(event, Delivered):
+        if event.kind is Kind.RESPONSE:
+            return pb.WatchResultResponse(
+                event=pb.WATCH_EVENT_RESPONSE, response_json=event.payload
+            )
+        if event.kind is Kind.KEPT:
+            return pb.WatchResultResponse(event=pb.WATCH_EVENT_NOT_KEPT)
+        return pb.WatchResultResponse(event=pb.WATCH_EVENT_RESULT, record_json=event.payload)
+    return pb.WatchResultResponse(event=pb.WATCH_EVENT_TIMED_OUT)
+
+
+def _failed_store(item: pb.StoreResultsRequest, error: ItemError) -> pb.StoreResultsResponse:
+    return pb.StoreResultsResponse(execution_id=item.item.execution_id, error=error)
+
+
+def _watch_id(item: pb.WatchResultsRequest) -> int:
+    return item.watch_id
+
+
+def _failed_watch(item: pb.WatchResultsRequest, error: ItemError) -> pb.WatchResultsResponse:
+    return pb.WatchResultsResponse(
+        watch_id=item.watch_id, execution_id=item.subscribe.execution_id, error=error
+    )

@@ -1,0 +1,1 @@
+"""The execution service's clients of other services."""

@@ -1,0 +1,119 @@
+"""``ResultSink`` over the cache service's gRPC API.
+
+Records go out on the ``StoreResults`` stream (one long-lived call per channel,
+``hookline_runtime.transport.item_stream_client``), each matched to its acknowledgement by execution id
+and bounded by its own deadline; storing is idempotent, so a record whose stream broke
+is sent again with the unary call (which gRPC balances over the replicas that
+answer). A record over ``STREAM_MAX_BYTES`` goes with the
+unary ``StoreResult`` instead: its own HTTP/2 stream, interleaved with the others by
+gRPC, so a large record never holds up the small ones queued behind it on the shared
+stream. Early responses (``StoreResponse``) are unary too.
+"""
+
+from __future__ import annotations
+
+import grpc
+from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
+
+from hookline_execution.domain.ports import ResultTooLarge
+from hookline_runtime.errors import HooklineError, Unavailable
+from hookline_runtime.transport.client import ServiceClient
+from hookline_runtime.transport.item_stream_client import ItemStreamClient, KeyInFlight
+from hookline_runtime.transport.status import grpc_code_for, status_code
+from hookline_runtime.transport.trace_context import outgoing
+
+__all__ = ["STREAM_MAX_BYTES", "CacheResultSink"]
+
+CALL_TIMEOUT_SECONDS = 5.0
+
+STREAM_MAX_BYTES = 256 * 1024
+"""Records up to this size share the StoreResults stream; larger ones go unary."""
+
+pb = cache_service_pb2
+
+
+class _StreamBroke(Exception):
+    """The record's stream broke before it was acknowledged."""
+
+
+def _stored_id(reply: pb.StoreResultsResponse) -> str:
+    return reply.execution_id
+
+
+class CacheResultSink:
+    """Hands finished records and early responses to the cache service."""
+
+    def __init__(
+        self,
+        client: ServiceClient[cache_service_pb2_grpc.CacheServiceAsyncStub],
+        *,
+        timeout: float = CALL_TIMEOUT_SECONDS,
+        stream_max_bytes: int = STREAM_MAX_BYTES,
+    ) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._stream_max_bytes = stream_max_bytes
+        self._stream: ItemStreamClient[pb.StoreResultsRequest, pb.StoreResultsResponse] = (
+            ItemStreamClient(
+                "cache StoreResults",
+                [stub.StoreResults for stub in client.lane_stubs],
+                _stored_id,
+            )
+        )
+
+    async def store_result(
+        self, execution_id: str, record_json: bytes, ttl_seconds: int, keep_seconds: int = 0
+    ) -> None:
+        request = pb.StoreResultRequest(
+            execution_id=execution_id,
+            record_json=record_json,
+            ttl_seconds=ttl_seconds,
+            keep_seconds=keep_seconds,
+        )
+        if len(record_json) <= self._stream_max_bytes:
+            try:
+                await self._store_on_stream(request)
+                return
+            except KeyInFlight:
+                pass  # the same record is being stored: this one goes on its own call
+            except _StreamBroke:
+                pass  # stored or not, storing again is harmless
+        try:
+            await self._client.stub.StoreResult(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise ResultTooLarge(exc.details() or "result too large") from exc
+            raise Unavailable(_describe(exc.code(), exc.details())) from exc
+
+    async def _store_on_stream(self, request: pb.StoreResultRequest) -> None:
+        item = pb.StoreResultsRequest(item=request, trace=outgoing())
+        try:
+            reply = await self._stream.call(request.execution_id, item, timeout=self._timeout)
+        except Unavailable as exc:
+            raise _StreamBroke(exc.message) from exc
+        except HooklineError as exc:
+            raise Unavailable(_describe(grpc_code_for(exc), exc.message)) from exc
+        if reply.WhichOneof("outcome") == "error":
+            code = status_code(reply.error.code)
+            if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise ResultTooLarge(reply.error.message or "result too large")
+            raise Unavailable(_describe(code, reply.error.message))
+
+    async def store_response(
+        self, execution_id: str, response_json: bytes, ttl_seconds: int
+    ) -> None:
+        request = pb.StoreResponseRequest(
+            execution_id=execution_id, response_json=response_json, ttl_seconds=ttl_seconds
+        )
+        try:
+            await self._client.stub.StoreResponse(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise Unavailable(_describe(exc.code(), exc.details())) from exc
+
+    async def close(self) -> None:
+        """Close the stream (before the client's channels)."""
+        await self._stream.close()
+
+
+def _describe(code: grpc.StatusCode, details: str | None) -> str:
+    return f"cache service: {code.name}: {details or ''}".rstrip(": ")

@@ -1,0 +1,45 @@
+"""Node handlers by node type (triggers are handled by the engine itself)."""
+
+from __future__ import annotations
+
+from hookline_execution.domain.nodes.base import (
+    Handler,
+    NodeContext,
+    NodeError,
+    NodeResult,
+    WorkflowCaller,
+)
+from hookline_execution.domain.nodes.branching import merge_input, merge_node, switch_node
+from hookline_execution.domain.nodes.flow import (
+    if_node,
+    set_node,
+    stop_and_error_node,
+    truthy,
+    wait_node,
+)
+from hookline_execution.domain.nodes.http_request import http_request_node
+from hookline_execution.domain.nodes.http_response import http_response_node
+from hookline_execution.domain.nodes.subworkflow import execute_workflow_node
+
+__all__ = [
+    "HANDLERS",
+    "Handler",
+    "NodeContext",
+    "NodeError",
+    "NodeResult",
+    "WorkflowCaller",
+    "merge_input",
+    "truthy",
+]
+
+HANDLERS: dict[str, Handler] = {
+    "set": set_node,
+    "if": if_node,
+    "switch": switch_node,
+    "merge": merge_node,
+    "wait": wait_node,
+    "httpRequest": http_request_node,
+    "httpResponse": http_response_node,
+    "stopAndError": stop_and_error_node,
+    "executeWorkflow": execute_workflow_node,
+}

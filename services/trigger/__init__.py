@@ -1,6 +1,0 @@
-"""The trigger service: owns workflows, resolves and authenticates webhooks, runs the
-cron scheduler, and starts executions."""
-
-from services.trigger.server import TriggerOptions, TriggerServer
-
-__all__ = ["TriggerOptions", "TriggerServer"]
