@@ -2,15 +2,15 @@
 
 Errors are ``hookline_runtime.errors`` exceptions raised by the domain; the server's
 interceptor turns them into status codes. ``StoreResults`` and ``WatchResults`` carry
-many stores and watches on one stream each (``hookline_runtime.transport.item_streams``): every item runs
-the same domain call as ``StoreResult`` / ``WatchResult`` and fails alone, with the
-same code.
+many stores and watches on one stream each (``hookline_runtime.transport.item_streams``),
+in batches both ways: every item runs the same domain call as ``StoreResult`` /
+``WatchResult`` and fails alone, with the same code.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import grpc
@@ -47,15 +47,20 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
         request_iterator: AsyncIterator[pb.StoreResultsRequest],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[pb.StoreResultsResponse]:
-        async for reply in serve_items(
-            request_iterator, self._store_item, _failed_store, drain=self._streams
+        async for message in serve_items(
+            request_iterator,
+            _store_items,
+            self._store_item,
+            _failed_store,
+            _store_replies,
+            drain=self._streams,
         ):
-            yield reply
+            yield message
 
-    async def _store_item(self, item: pb.StoreResultsRequest) -> pb.StoreResultsResponse:
+    async def _store_item(self, item: pb.StoreResultsItem) -> pb.StoreResultsReply:
         with incoming(item.trace):
-            stored = await self._store_result(item.item)
-        return pb.StoreResultsResponse(execution_id=item.item.execution_id, stored=stored)
+            stored = await self._store_result(item.record)
+        return pb.StoreResultsReply(execution_id=item.record.execution_id, stored=stored)
 
     async def _store_result(self, request: pb.StoreResultRequest) -> pb.StoreResultResponse:
         outcome = await self._delivery.store(
@@ -97,29 +102,27 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
         request_iterator: AsyncIterator[pb.WatchResultsRequest],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[pb.WatchResultsResponse]:
-        async for reply in serve_watches(
+        async for message in serve_watches(
             request_iterator,
+            _watch_items,
             _watch_id,
             self._watch_item,
             _failed_watch,
+            _watch_events,
             drain=self._streams,
         ):
-            yield reply
+            yield message
 
-    def _watch_item(
-        self, item: pb.WatchResultsRequest
-    ) -> AsyncIterator[pb.WatchResultsResponse] | None:
+    def _watch_item(self, item: pb.WatchResultsItem) -> AsyncIterator[pb.WatchResultsEvent] | None:
         if item.WhichOneof("action") != "subscribe":
             return None
         return self._watch_events(item)
 
-    async def _watch_events(
-        self, item: pb.WatchResultsRequest
-    ) -> AsyncIterator[pb.WatchResultsResponse]:
+    async def _watch_events(self, item: pb.WatchResultsItem) -> AsyncIterator[pb.WatchResultsEvent]:
         request = item.subscribe
         with incoming(item.trace):
             async for event in self._delivery.watch(watch_request(request)):
-                yield pb.WatchResultsResponse(
+                yield pb.WatchResultsEvent(
                     watch_id=item.watch_id,
                     execution_id=request.execution_id,
                     event=event_message(event),
@@ -152,15 +155,31 @@ def event_message(event: WatchEvent) -> pb.WatchResultResponse:
     return pb.WatchResultResponse(event=pb.WATCH_EVENT_TIMED_OUT)
 
 
-def _failed_store(item: pb.StoreResultsRequest, error: ItemError) -> pb.StoreResultsResponse:
-    return pb.StoreResultsResponse(execution_id=item.item.execution_id, error=error)
+def _store_items(message: pb.StoreResultsRequest) -> Iterable[pb.StoreResultsItem]:
+    return message.items
 
 
-def _watch_id(item: pb.WatchResultsRequest) -> int:
+def _store_replies(replies: list[pb.StoreResultsReply]) -> pb.StoreResultsResponse:
+    return pb.StoreResultsResponse(replies=replies)
+
+
+def _failed_store(item: pb.StoreResultsItem, error: ItemError) -> pb.StoreResultsReply:
+    return pb.StoreResultsReply(execution_id=item.record.execution_id, error=error)
+
+
+def _watch_items(message: pb.WatchResultsRequest) -> Iterable[pb.WatchResultsItem]:
+    return message.items
+
+
+def _watch_events(events: list[pb.WatchResultsEvent]) -> pb.WatchResultsResponse:
+    return pb.WatchResultsResponse(events=events)
+
+
+def _watch_id(item: pb.WatchResultsItem) -> int:
     return item.watch_id
 
 
-def _failed_watch(item: pb.WatchResultsRequest, error: ItemError) -> pb.WatchResultsResponse:
-    return pb.WatchResultsResponse(
+def _failed_watch(item: pb.WatchResultsItem, error: ItemError) -> pb.WatchResultsEvent:
+    return pb.WatchResultsEvent(
         watch_id=item.watch_id, execution_id=item.subscribe.execution_id, error=error
     )

@@ -6,7 +6,7 @@ code (``hookline_runtime.transport.item_streams``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import grpc
@@ -75,8 +75,16 @@ def webhook_call(request: pb.HandleWebhookRequest) -> WebhookCall:
     )
 
 
-def _failed_item(item: pb.HandleWebhooksRequest, error: ItemError) -> pb.HandleWebhooksResponse:
-    return pb.HandleWebhooksResponse(execution_id=item.call.execution_id, error=error)
+def _failed_item(item: pb.HandleWebhooksItem, error: ItemError) -> pb.HandleWebhooksReply:
+    return pb.HandleWebhooksReply(execution_id=item.call.execution_id, error=error)
+
+
+def _webhook_items(message: pb.HandleWebhooksRequest) -> Iterable[pb.HandleWebhooksItem]:
+    return message.items
+
+
+def _webhook_replies(replies: list[pb.HandleWebhooksReply]) -> pb.HandleWebhooksResponse:
+    return pb.HandleWebhooksResponse(replies=replies)
 
 
 def _webhook_response(outcome: WebhookOutcome) -> pb.HandleWebhookResponse:
@@ -164,15 +172,20 @@ class TriggerServicer(CredentialMethods, pb_grpc.TriggerServiceServicer):
         request_iterator: AsyncIterator[pb.HandleWebhooksRequest],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[pb.HandleWebhooksResponse]:
-        async for reply in serve_items(
-            request_iterator, self._handle_item, _failed_item, drain=self._streams
+        async for message in serve_items(
+            request_iterator,
+            _webhook_items,
+            self._handle_item,
+            _failed_item,
+            _webhook_replies,
+            drain=self._streams,
         ):
-            yield reply
+            yield message
 
-    async def _handle_item(self, item: pb.HandleWebhooksRequest) -> pb.HandleWebhooksResponse:
+    async def _handle_item(self, item: pb.HandleWebhooksItem) -> pb.HandleWebhooksReply:
         with incoming(item.trace):
             reply = await self._handle_webhook(item.call)
-        return pb.HandleWebhooksResponse(execution_id=item.call.execution_id, reply=reply)
+        return pb.HandleWebhooksReply(execution_id=item.call.execution_id, reply=reply)
 
     async def _handle_webhook(self, request: pb.HandleWebhookRequest) -> pb.HandleWebhookResponse:
         return _webhook_response(await self._webhooks.handle(webhook_call(request)))

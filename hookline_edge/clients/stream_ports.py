@@ -1,19 +1,24 @@
 """The edge's ports (``hookline_edge.ports``) over gRPC streams.
 
 ``StreamWebhookGateway`` sends webhook calls on the trigger service's
-``HandleWebhooks`` stream (``hookline_runtime.transport.item_stream_client``: one long-lived call per
-channel, replies matched by execution id, a deadline per call). ``StreamResultWaiter``
-carries every waiter of this process on the cache service's ``WatchResults`` stream:
-one long-lived call per channel, each watch subscribed under its own watch id,
-its events routed back to it, and a cancel sent when its waiter leaves early. A
-stream that breaks cuts its watches short: they watch again on the next stream in
-turn, passing over for a while the one that broke (its next use opens a new call). Each item carries its trace context.
+``HandleWebhooks`` stream (``hookline_runtime.transport.item_stream_client``: one
+long-lived call per channel, calls ready together sent as one message, replies
+matched by execution id, a deadline per call). ``StreamResultWaiter`` carries every
+waiter of this process on the cache service's ``WatchResults`` stream: one
+long-lived call per channel, each watch subscribed under its own watch id, its
+events routed back to it, and a cancel sent when its waiter leaves early; subscribes
+and cancels go through the call's ``BatchWriter``, so those ready together share a
+message, as do the events that come back together. A stream that breaks cuts its
+watches short: they watch again on the next stream in turn, passing over for a while
+the one that broke (its next use opens a new call). Each item carries its trace
+context.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +39,7 @@ from hookline_runtime.logs import get_logger
 from hookline_runtime.transport.client import ServiceClient
 from hookline_runtime.transport.item_stream_client import (
     DOWN_SECONDS,
+    BatchWriter,
     ItemStreamClient,
     KeyInFlight,
     pick_lane,
@@ -95,8 +101,16 @@ def _reply(reply: tpb.HandleWebhookResponse) -> WebhookReply:
     )
 
 
-def _answered_id(reply: tpb.HandleWebhooksResponse) -> str:
+def _answered_id(reply: tpb.HandleWebhooksReply) -> str:
     return reply.execution_id
+
+
+def _webhook_batch(items: list[tpb.HandleWebhooksItem]) -> tpb.HandleWebhooksRequest:
+    return tpb.HandleWebhooksRequest(items=items)
+
+
+def _webhook_replies(message: tpb.HandleWebhooksResponse) -> Iterable[tpb.HandleWebhooksReply]:
+    return message.replies
 
 
 class StreamWebhookGateway:
@@ -110,17 +124,19 @@ class StreamWebhookGateway:
     ) -> None:
         self._trigger = trigger
         self._timeout = timeout
-        self._stream: ItemStreamClient[tpb.HandleWebhooksRequest, tpb.HandleWebhooksResponse] = (
+        self._stream: ItemStreamClient[tpb.HandleWebhooksItem, tpb.HandleWebhooksReply] = (
             ItemStreamClient(
                 "trigger HandleWebhooks",
                 [stub.HandleWebhooks for stub in trigger.lane_stubs],
                 _answered_id,
+                pack=_webhook_batch,
+                unpack=_webhook_replies,
             )
         )
 
     async def handle(self, call: WebhookCall) -> WebhookReply:
         request = _request(call)
-        item = tpb.HandleWebhooksRequest(call=request, trace=outgoing())
+        item = tpb.HandleWebhooksItem(call=request, trace=outgoing())
         try:
             answer = await self._stream.call(call.execution_id, item, timeout=self._timeout)
         except KeyInFlight:
@@ -143,6 +159,12 @@ _TERMINAL = {
     cpb.WATCH_EVENT_TIMED_OUT: OutcomeKind.TIMED_OUT,
     cpb.WATCH_EVENT_NOT_KEPT: OutcomeKind.NOT_KEPT,
 }
+
+
+def _watch_batch(items: list[cpb.WatchResultsItem]) -> cpb.WatchResultsRequest:
+    return cpb.WatchResultsRequest(items=items)
+
+
 _CUT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 
 
@@ -152,45 +174,45 @@ class _WatchLane:
 
     stub: CacheServiceAsyncStub
     call: grpc.aio.StreamStreamCall[Any, Any] | None = None
-    watches: dict[int, asyncio.Queue[cpb.WatchResultsResponse | None]] = field(default_factory=dict)
-    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    writer: BatchWriter[cpb.WatchResultsItem] | None = None
+    watches: dict[int, asyncio.Queue[cpb.WatchResultsEvent | None]] = field(default_factory=dict)
     reader: asyncio.Task[None] | None = None
     down_until: float = 0.0
 
-    def open(self) -> grpc.aio.StreamStreamCall[Any, Any]:
-        if self.call is None:
+    def open(self) -> BatchWriter[cpb.WatchResultsItem]:
+        if self.call is None or self.writer is None:
             self.call = self.stub.WatchResults()
-            self.reader = asyncio.ensure_future(self._read(self.call))
-        return self.call
+            self.writer = BatchWriter("cache WatchResults", self.call, _watch_batch)
+            self.reader = asyncio.ensure_future(self._read(self.call, self.writer))
+        return self.writer
 
-    async def _read(self, call: grpc.aio.StreamStreamCall[Any, Any]) -> None:
+    async def _read(
+        self, call: grpc.aio.StreamStreamCall[Any, Any], writer: BatchWriter[cpb.WatchResultsItem]
+    ) -> None:
         try:
-            async for reply in call:
-                queue = self.watches.get(reply.watch_id)
-                if queue is not None:
-                    queue.put_nowait(reply)
+            async for message in call:
+                for event in message.events:
+                    queue = self.watches.get(event.watch_id)
+                    if queue is not None:
+                        queue.put_nowait(event)
         except grpc.aio.AioRpcError as exc:
             if exc.code() is not grpc.StatusCode.CANCELLED:
                 log.warning("Result watch stream broke", code=exc.code().name)
         except asyncio.CancelledError:
             pass
         finally:
+            writer.stop()
             if self.call is call:
-                self.call = None
+                self.call = self.writer = None
             self.down_until = asyncio.get_running_loop().time() + DOWN_SECONDS
             for queue in self.watches.values():
                 queue.put_nowait(None)  # the stream ended: every watch on it is cut
 
-    async def write(self, call: grpc.aio.StreamStreamCall[Any, Any], item: Any) -> None:
-        try:
-            async with self.write_lock:
-                await call.write(item)
-        except (grpc.aio.AioRpcError, asyncio.InvalidStateError) as exc:
-            raise WatchCut(f"the watch stream broke: {exc}") from None
-
     async def close(self) -> None:
-        call, reader = self.call, self.reader
-        self.call = self.reader = None
+        call, reader, writer = self.call, self.reader, self.writer
+        self.call = self.reader = self.writer = None
+        if writer is not None:
+            writer.stop()
         if call is not None:
             call.cancel()
         if reader is not None:
@@ -205,14 +227,13 @@ class StreamResultWaiter:
         self._lanes = [_WatchLane(stub) for stub in cache.lane_stubs]
         self._turn = itertools.cycle(range(len(self._lanes)))
         self._ids = itertools.count(1)
-        self._cancels: set[asyncio.Task[None]] = set()
 
     async def wait(self, request: WaitRequest) -> WatchOutcome:
         lane = pick_lane(self._lanes, self._turn)
         watch_id = next(self._ids)
-        queue: asyncio.Queue[cpb.WatchResultsResponse | None] = asyncio.Queue()
+        queue: asyncio.Queue[cpb.WatchResultsEvent | None] = asyncio.Queue()
         lane.watches[watch_id] = queue
-        call = lane.open()
+        writer = lane.open()
         ended = False
         subscribe = cpb.WatchResultRequest(
             execution_id=request.execution_id,
@@ -223,11 +244,10 @@ class StreamResultWaiter:
         )
         try:
             async with asyncio.timeout(request.timeout_seconds + WATCH_MARGIN_SECONDS):
-                await lane.write(
-                    call,
-                    cpb.WatchResultsRequest(
-                        watch_id=watch_id, subscribe=subscribe, trace=outgoing()
-                    ),
+                # A subscribe that cannot be written means the stream broke: its
+                # reader then cuts every watch on it, this one included.
+                writer.put(
+                    cpb.WatchResultsItem(watch_id=watch_id, subscribe=subscribe, trace=outgoing())
                 )
                 while True:
                     reply = await queue.get()
@@ -255,28 +275,11 @@ class StreamResultWaiter:
             return WatchOutcome(OutcomeKind.TIMED_OUT)
         finally:
             del lane.watches[watch_id]
-            if not ended and lane.call is call:
-                self._cancel(lane, call, watch_id)
-
-    def _cancel(
-        self, lane: _WatchLane, call: grpc.aio.StreamStreamCall[Any, Any], watch_id: int
-    ) -> None:
-        """Tell the service that a waiter left (in the background: the waiter may
-        be being cancelled itself)."""
-        item = cpb.WatchResultsRequest(watch_id=watch_id, cancel=cpb.CancelWatch())
-        task = asyncio.ensure_future(lane.write(call, item))
-        self._cancels.add(task)
-        task.add_done_callback(_forget(self._cancels))
+            if not ended and lane.writer is writer:
+                # The waiter left early: tell the service (queued, so it goes out in
+                # the background even when the waiter is being cancelled itself).
+                writer.put(cpb.WatchResultsItem(watch_id=watch_id, cancel=cpb.CancelWatch()))
 
     async def close(self) -> None:
         for lane in self._lanes:
             await lane.close()
-
-
-def _forget(tasks: set[asyncio.Task[None]]) -> Any:
-    def done(task: asyncio.Task[None]) -> None:
-        tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # a cancel that could not be sent: the stream is gone anyway
-
-    return done

@@ -1,8 +1,9 @@
 """``ResultSink`` over the cache service's gRPC API.
 
 Records go out on the ``StoreResults`` stream (one long-lived call per channel,
-``hookline_runtime.transport.item_stream_client``), each matched to its acknowledgement by execution id
-and bounded by its own deadline; storing is idempotent, so a record whose stream broke
+``hookline_runtime.transport.item_stream_client``: the records ready together go as
+one message), each matched to its acknowledgement by execution id and bounded by its
+own deadline; storing is idempotent, so a record whose stream broke
 is sent again with the unary call (which gRPC balances over the replicas that
 answer). A record over ``STREAM_MAX_BYTES`` goes with the
 unary ``StoreResult`` instead: its own HTTP/2 stream, interleaved with the others by
@@ -11,6 +12,8 @@ stream. Early responses (``StoreResponse``) are unary too.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import grpc
 from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
@@ -36,8 +39,16 @@ class _StreamBroke(Exception):
     """The record's stream broke before it was acknowledged."""
 
 
-def _stored_id(reply: pb.StoreResultsResponse) -> str:
+def _stored_id(reply: pb.StoreResultsReply) -> str:
     return reply.execution_id
+
+
+def _store_batch(items: list[pb.StoreResultsItem]) -> pb.StoreResultsRequest:
+    return pb.StoreResultsRequest(items=items)
+
+
+def _store_replies(message: pb.StoreResultsResponse) -> Iterable[pb.StoreResultsReply]:
+    return message.replies
 
 
 class CacheResultSink:
@@ -53,11 +64,13 @@ class CacheResultSink:
         self._client = client
         self._timeout = timeout
         self._stream_max_bytes = stream_max_bytes
-        self._stream: ItemStreamClient[pb.StoreResultsRequest, pb.StoreResultsResponse] = (
+        self._stream: ItemStreamClient[pb.StoreResultsItem, pb.StoreResultsReply] = (
             ItemStreamClient(
                 "cache StoreResults",
                 [stub.StoreResults for stub in client.lane_stubs],
                 _stored_id,
+                pack=_store_batch,
+                unpack=_store_replies,
             )
         )
 
@@ -86,7 +99,7 @@ class CacheResultSink:
             raise Unavailable(_describe(exc.code(), exc.details())) from exc
 
     async def _store_on_stream(self, request: pb.StoreResultRequest) -> None:
-        item = pb.StoreResultsRequest(item=request, trace=outgoing())
+        item = pb.StoreResultsItem(record=request, trace=outgoing())
         try:
             reply = await self._stream.call(request.execution_id, item, timeout=self._timeout)
         except Unavailable as exc:

@@ -1,12 +1,18 @@
 """Serving a stream that carries many items of one purpose (``HandleWebhooks``,
-``StoreResults``, ``WatchResults``).
+``StoreResults``, ``WatchResults``), in batches.
 
-``serve_items`` reads request items and runs, for each, the same domain call the
-unary method runs, concurrently, yielding each answer as soon as it is ready; an
-item's failure becomes its own answer, with the code of ``hookline_runtime.errors`` (the
-table the unary methods use) as a ``hookline.rpc.v1.ItemError``. ``serve_watches``
-does the same for items that each produce several answers (a watch's events) and
-may be cancelled by a later item.
+Each stream message carries a batch of items (``items_of`` lists them). ``serve_items``
+runs, for each item, the same domain call the unary method runs, concurrently; an
+item's failure becomes its own answer, with the code of ``hookline_runtime.errors``
+(the table the unary methods use) as a ``hookline.rpc.v1.ItemError``. ``serve_watches``
+does the same for items that each produce several answers (a watch's events) and may
+be cancelled by a later item.
+
+Answers go back in batches too (``batch`` builds one response message): the first
+answer ready schedules a flush with ``loop.call_soon``, so every answer ready in the
+same event-loop turn shares its message, and no answer waits for more than that turn.
+At most one write is in flight per stream; answers ready meanwhile go in the next
+message. A message holds at most ``BATCH_MAX_BYTES`` of answers, or one larger answer.
 
 Both end when the client ends its side and every item is answered, or when the
 server shuts down (``StreamDrain.close``): reading stops, the items already read are
@@ -17,8 +23,8 @@ for again, on another stream (they were never read here).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from typing import Generic, Protocol, TypeVar
 
 import grpc
 from hookline.rpc.v1 import item_pb2
@@ -27,12 +33,55 @@ from hookline_runtime.errors import HooklineError
 from hookline_runtime.logs import get_logger
 from hookline_runtime.transport.status import grpc_code_for
 
-__all__ = ["StreamDrain", "item_error", "serve_items", "serve_watches"]
+__all__ = [
+    "BATCH_MAX_BYTES",
+    "SizedMessage",
+    "StreamDrain",
+    "item_error",
+    "serve_items",
+    "serve_watches",
+    "split_batches",
+]
 
 log = get_logger(__name__)
 
+BATCH_MAX_BYTES = 1024 * 1024
+"""A batch closes before the item that would take it past this size (an item larger
+than this goes alone): messages stay far under gRPC's message cap, and a large item
+does not hold many small ones behind it."""
+
+
+class SizedMessage(Protocol):
+    """A protobuf message, as far as batching needs one: its serialized size."""
+
+    def ByteSize(self) -> int: ...
+
+
+SizedT = TypeVar("SizedT", bound=SizedMessage)
 ReqT = TypeVar("ReqT")
 RespT = TypeVar("RespT")
+ItemT = TypeVar("ItemT")
+ReplyT = TypeVar("ReplyT", bound=SizedMessage)
+
+
+def split_batches(items: list[SizedT], max_bytes: int = BATCH_MAX_BYTES) -> list[list[SizedT]]:
+    """``items`` cut, in order, into batches of at most ``max_bytes`` (an item larger
+    than that is a batch of its own)."""
+    if len(items) == 1:
+        return [items]
+    batches: list[list[SizedT]] = []
+    batch: list[SizedT] = []
+    size = 0
+    for item in items:
+        item_size = item.ByteSize()
+        if batch and size + item_size > max_bytes:
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(item)
+        size += item_size
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def item_error(exc: BaseException) -> item_pb2.ItemError:
@@ -64,15 +113,30 @@ class StreamDrain:
             reader.cancel()
 
 
-_READ_DONE = object()
-
-
-class _Items(Generic[ReqT, RespT]):
-    """The tasks of one stream's items and the answers they produce."""
+class _Items(Generic[ItemT, ReplyT]):
+    """The tasks of one stream's items and the answers they produce, flushed in
+    batches (module docstring)."""
 
     def __init__(self) -> None:
-        self.answers: asyncio.Queue[RespT | object] = asyncio.Queue()
         self.tasks: dict[object, asyncio.Task[None]] = {}
+        self._ready: list[ReplyT] = []
+        self._wake = asyncio.Event()
+        self._flush_scheduled = False
+        self._reading = True
+        self._loop = asyncio.get_running_loop()
+
+    def answer(self, reply: ReplyT) -> None:
+        self._ready.append(reply)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        self._wake.set()
 
     def spawn(self, key: object, work: Awaitable[None]) -> None:
         async def run() -> None:
@@ -81,7 +145,7 @@ class _Items(Generic[ReqT, RespT]):
             finally:
                 if self.tasks.get(key) is task:
                     del self.tasks[key]
-                self.answers.put_nowait(_TASK_DONE)
+                self._schedule()  # the stream may be done
 
         task = asyncio.ensure_future(run())
         self.tasks[key] = task
@@ -92,30 +156,35 @@ class _Items(Generic[ReqT, RespT]):
             task.cancel()
 
     async def drain(
-        self, requests: AsyncIterable[ReqT], take: Callable[[ReqT], None], drain: StreamDrain | None
+        self,
+        requests: AsyncIterable[ReqT],
+        items_of: Callable[[ReqT], Iterable[ItemT]],
+        take: Callable[[ItemT], None],
+        batch: Callable[[list[ReplyT]], RespT],
+        drain: StreamDrain | None,
     ) -> AsyncIterator[RespT]:
         async def read() -> None:
             try:
                 async for request in requests:
-                    take(request)
+                    for item in items_of(request):
+                        take(item)
             finally:
-                self.answers.put_nowait(_READ_DONE)
+                self._reading = False
+                self._schedule()
 
         reader = asyncio.ensure_future(read())
         if drain is not None:
             drain._add(reader)
-        reading = True
         try:
-            while reading or self.tasks:
-                answer = await self.answers.get()
-                if answer is _READ_DONE:
-                    reading = False
-                elif answer is not _TASK_DONE:
-                    yield answer  # type: ignore[misc]
-            while not self.answers.empty():  # answers put by the last tasks
-                answer = self.answers.get_nowait()
-                if answer is not _READ_DONE and answer is not _TASK_DONE:
-                    yield answer  # type: ignore[misc]
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._ready:
+                    ready, self._ready = self._ready, []
+                    for replies in split_batches(ready):
+                        yield batch(replies)  # one write in flight; answers gather meanwhile
+                if not self._reading and not self.tasks and not self._ready:
+                    return
         finally:
             if drain is not None:
                 drain._discard(reader)
@@ -124,73 +193,76 @@ class _Items(Generic[ReqT, RespT]):
                 task.cancel()
 
 
-_TASK_DONE = object()
-
-
 async def serve_items(
     requests: AsyncIterable[ReqT],
-    handle: Callable[[ReqT], Awaitable[RespT]],
-    fail: Callable[[ReqT, item_pb2.ItemError], RespT],
+    items_of: Callable[[ReqT], Iterable[ItemT]],
+    handle: Callable[[ItemT], Awaitable[ReplyT]],
+    fail: Callable[[ItemT, item_pb2.ItemError], ReplyT],
+    batch: Callable[[list[ReplyT]], RespT],
     *,
     drain: StreamDrain | None = None,
 ) -> AsyncIterator[RespT]:
-    """Answer each request item with ``handle(item)``, or ``fail(item, error)`` when
-    it raises; answers come in the order they are ready."""
-    items: _Items[ReqT, RespT] = _Items()
+    """Answer each item of each request message with ``handle(item)``, or
+    ``fail(item, error)`` when it raises; answers come in the order they are ready,
+    those ready together in one ``batch(replies)`` message."""
+    items: _Items[ItemT, ReplyT] = _Items()
     counter = 0
 
-    async def answer(request: ReqT) -> None:
+    async def answer(item: ItemT) -> None:
         try:
-            reply = await handle(request)
+            reply = await handle(item)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if not isinstance(exc, HooklineError):
                 log.exception("Stream item failed")
-            reply = fail(request, item_error(exc))
-        items.answers.put_nowait(reply)
+            reply = fail(item, item_error(exc))
+        items.answer(reply)
 
-    def take(request: ReqT) -> None:
+    def take(item: ItemT) -> None:
         nonlocal counter
         counter += 1
-        items.spawn(counter, answer(request))
+        items.spawn(counter, answer(item))
 
-    async for reply in items.drain(requests, take, drain):
-        yield reply
+    async for message in items.drain(requests, items_of, take, batch, drain):
+        yield message
 
 
 async def serve_watches(
     requests: AsyncIterable[ReqT],
-    key_of: Callable[[ReqT], int],
-    watch: Callable[[ReqT], AsyncIterator[RespT] | None],
-    fail: Callable[[ReqT, item_pb2.ItemError], RespT],
+    items_of: Callable[[ReqT], Iterable[ItemT]],
+    key_of: Callable[[ItemT], int],
+    watch: Callable[[ItemT], AsyncIterator[ReplyT] | None],
+    fail: Callable[[ItemT, item_pb2.ItemError], ReplyT],
+    batch: Callable[[list[ReplyT]], RespT],
     *,
     drain: StreamDrain | None = None,
 ) -> AsyncIterator[RespT]:
-    """For each request item, stream the answers of ``watch(item)`` (tagged by the
-    caller); ``watch`` returns None for an item that cancels the watch ``key_of(item)``
-    names. A watch that raises ends with ``fail(item, error)``."""
-    items: _Items[ReqT, RespT] = _Items()
+    """For each item of each request message, stream the answers of ``watch(item)``
+    (tagged by the caller), those ready together in one ``batch(events)`` message;
+    ``watch`` returns None for an item that cancels the watch ``key_of(item)`` names.
+    A watch that raises ends with ``fail(item, error)``."""
+    items: _Items[ItemT, ReplyT] = _Items()
 
-    async def run(request: ReqT, events: AsyncIterator[RespT]) -> None:
+    async def run(item: ItemT, events: AsyncIterator[ReplyT]) -> None:
         try:
             async for event in events:
-                items.answers.put_nowait(event)
+                items.answer(event)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if not isinstance(exc, HooklineError):
                 log.exception("Stream watch failed")
-            items.answers.put_nowait(fail(request, item_error(exc)))
+            items.answer(fail(item, item_error(exc)))
 
-    def take(request: ReqT) -> None:
-        key = key_of(request)
-        events = watch(request)
+    def take(item: ItemT) -> None:
+        key = key_of(item)
+        events = watch(item)
         if events is None:
             items.cancel(key)
         else:
             items.cancel(key)  # a reused id replaces the watch it named
-            items.spawn(key, run(request, events))
+            items.spawn(key, run(item, events))
 
-    async for reply in items.drain(requests, take, drain):
-        yield reply
+    async for message in items.drain(requests, items_of, take, batch, drain):
+        yield message

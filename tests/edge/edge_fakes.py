@@ -136,12 +136,17 @@ class FakeTrigger(trig_grpc.TriggerServiceServicer):
     async def HandleWebhooks(self, request_iterator: Any, context: Any) -> AsyncIterator[Any]:
         async def one(item: Any) -> Any:
             reply = await self.HandleWebhook(item.call, context)
-            return trig_pb.HandleWebhooksResponse(execution_id=item.call.execution_id, reply=reply)
+            return trig_pb.HandleWebhooksReply(execution_id=item.call.execution_id, reply=reply)
 
         def failed(item: Any, error: Any) -> Any:
-            return trig_pb.HandleWebhooksResponse(execution_id=item.call.execution_id, error=error)
+            return trig_pb.HandleWebhooksReply(execution_id=item.call.execution_id, error=error)
 
-        async for answer in serve_items(request_iterator, one, failed):
+        def batch(replies: list[Any]) -> Any:
+            return trig_pb.HandleWebhooksResponse(replies=replies)
+
+        async for answer in serve_items(
+            request_iterator, lambda message: message.items, one, failed, batch
+        ):
             yield answer
 
     async def RunWorkflow(self, request: Any, context: Any) -> Any:
@@ -257,7 +262,7 @@ class FakeCache(cache_grpc.CacheServiceServicer):
     async def WatchResults(self, request_iterator: Any, context: Any) -> AsyncIterator[Any]:
         async def events(item: Any) -> AsyncIterator[Any]:
             async for event in self.WatchResult(item.subscribe, context):
-                yield cache_pb.WatchResultsResponse(
+                yield cache_pb.WatchResultsEvent(
                     watch_id=item.watch_id, execution_id=item.subscribe.execution_id, event=event
                 )
 
@@ -265,10 +270,18 @@ class FakeCache(cache_grpc.CacheServiceServicer):
             return events(item) if item.WhichOneof("action") == "subscribe" else None
 
         def failed(item: Any, error: Any) -> Any:
-            return cache_pb.WatchResultsResponse(watch_id=item.watch_id, error=error)
+            return cache_pb.WatchResultsEvent(watch_id=item.watch_id, error=error)
+
+        def batch(events: list[Any]) -> Any:
+            return cache_pb.WatchResultsResponse(events=events)
 
         async for answer in serve_watches(
-            request_iterator, lambda item: item.watch_id, watch, failed
+            request_iterator,
+            lambda message: message.items,
+            lambda item: item.watch_id,
+            watch,
+            failed,
+            batch,
         ):
             yield answer
 

@@ -76,12 +76,14 @@ class FakeCache(pb_grpc.CacheServiceServicer):
         request_iterator: AsyncIterator[pb.StoreResultsRequest],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[pb.StoreResultsResponse]:
-        async for answer in serve_items(request_iterator, self._store_item, _failed):
+        async for answer in serve_items(
+            request_iterator, _items, self._store_item, _failed, _replies
+        ):
             yield answer
 
-    async def _store_item(self, item: pb.StoreResultsRequest) -> pb.StoreResultsResponse:
-        stored = await self._store(item.item)
-        return pb.StoreResultsResponse(execution_id=item.item.execution_id, stored=stored)
+    async def _store_item(self, item: pb.StoreResultsItem) -> pb.StoreResultsReply:
+        stored = await self._store(item.record)
+        return pb.StoreResultsReply(execution_id=item.record.execution_id, stored=stored)
 
     async def _store(self, request: pb.StoreResultRequest) -> pb.StoreResultResponse:
         size = len(request.record_json)
@@ -139,5 +141,13 @@ class FakeCache(pb_grpc.CacheServiceServicer):
         return response
 
 
-def _failed(item: pb.StoreResultsRequest, error: ItemError) -> pb.StoreResultsResponse:
-    return pb.StoreResultsResponse(execution_id=item.item.execution_id, error=error)
+def _items(message: pb.StoreResultsRequest) -> list[pb.StoreResultsItem]:
+    return list(message.items)
+
+
+def _replies(replies: list[pb.StoreResultsReply]) -> pb.StoreResultsResponse:
+    return pb.StoreResultsResponse(replies=replies)
+
+
+def _failed(item: pb.StoreResultsItem, error: ItemError) -> pb.StoreResultsReply:
+    return pb.StoreResultsReply(execution_id=item.record.execution_id, error=error)

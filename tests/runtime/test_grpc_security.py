@@ -48,14 +48,19 @@ class Recording(pb_grpc.CacheServiceServicer):
     async def StoreResults(
         self, request_iterator: AsyncIterator[pb.StoreResultsRequest], context: Any
     ) -> AsyncIterator[pb.StoreResultsResponse]:
-        async def one(item: pb.StoreResultsRequest) -> pb.StoreResultsResponse:
-            stored = await self.StoreResult(item.item, context)
-            return pb.StoreResultsResponse(execution_id=item.item.execution_id, stored=stored)
+        async def one(item: pb.StoreResultsItem) -> pb.StoreResultsReply:
+            stored = await self.StoreResult(item.record, context)
+            return pb.StoreResultsReply(execution_id=item.record.execution_id, stored=stored)
 
-        def failed(item: pb.StoreResultsRequest, error: Any) -> pb.StoreResultsResponse:
-            return pb.StoreResultsResponse(execution_id=item.item.execution_id, error=error)
+        def failed(item: pb.StoreResultsItem, error: Any) -> pb.StoreResultsReply:
+            return pb.StoreResultsReply(execution_id=item.record.execution_id, error=error)
 
-        async for answer in serve_items(request_iterator, one, failed):
+        def batch(replies: list[pb.StoreResultsReply]) -> pb.StoreResultsResponse:
+            return pb.StoreResultsResponse(replies=replies)
+
+        async for answer in serve_items(
+            request_iterator, lambda message: message.items, one, failed, batch
+        ):
             yield answer
 
     async def StoreResponse(
@@ -151,10 +156,11 @@ async def stored(trusted: Client, key: str, how: str) -> pb.StoreResultResponse:
         return reply
     call = trusted.stub.StoreResults(timeout=5)
     try:
-        await call.write(pb.StoreResultsRequest(item=store(key)))
-        answer = cast(pb.StoreResultsResponse, await call.read())
+        await call.write(pb.StoreResultsRequest(items=[pb.StoreResultsItem(record=store(key))]))
+        message = cast(pb.StoreResultsResponse, await call.read())
     finally:
         call.cancel()
+    [answer] = message.replies
     assert answer.execution_id == key
     return answer.stored
 

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from hookline.rpc.v1 import item_pb2 as _item_pb2
 import builtins as _builtins
@@ -124,15 +126,39 @@ Global___StoreResultResponse: _TypeAlias = StoreResultResponse  # noqa: Y015
 
 @_typing.final
 class StoreResultsRequest(_message.Message):
-    """StoreResultsRequest is one record on a StoreResults stream."""
+    """StoreResultsRequest is one message of a StoreResults stream: a batch of records."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    ITEM_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___StoreResultsItem]:
+        """The records, each stored on its own, concurrently; never empty."""
+
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___StoreResultsItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StoreResultsRequest: _TypeAlias = StoreResultsRequest  # noqa: Y015
+
+@_typing.final
+class StoreResultsItem(_message.Message):
+    """StoreResultsItem is one record on a StoreResults stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
     TRACE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def item(self) -> Global___StoreResultRequest:
-        """The record; its execution_id matches the response item."""
+    def record(self) -> Global___StoreResultRequest:
+        """The record; its execution_id matches the reply."""
 
     @_builtins.property
     def trace(self) -> _item_pb2.TraceContext:
@@ -141,20 +167,46 @@ class StoreResultsRequest(_message.Message):
     def __init__(
         self,
         *,
-        item: Global___StoreResultRequest | None = ...,
+        record: Global___StoreResultRequest | None = ...,
         trace: _item_pb2.TraceContext | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "trace", b"trace"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "trace", b"trace"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "trace", b"trace"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "trace", b"trace"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___StoreResultsRequest: _TypeAlias = StoreResultsRequest  # noqa: Y015
+Global___StoreResultsItem: _TypeAlias = StoreResultsItem  # noqa: Y015
 
 @_typing.final
 class StoreResultsResponse(_message.Message):
-    """StoreResultsResponse answers one StoreResultsRequest."""
+    """StoreResultsResponse is one message of a StoreResults stream: the replies to the
+    records whose stores completed together.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPLIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def replies(self) -> _containers.RepeatedCompositeFieldContainer[Global___StoreResultsReply]:
+        """The replies, one per record, in no particular order; never empty."""
+
+    def __init__(
+        self,
+        *,
+        replies: _abc.Iterable[Global___StoreResultsReply] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["replies", b"replies"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StoreResultsResponse: _TypeAlias = StoreResultsResponse  # noqa: Y015
+
+@_typing.final
+class StoreResultsReply(_message.Message):
+    """StoreResultsReply answers one StoreResultsItem."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -186,7 +238,7 @@ class StoreResultsResponse(_message.Message):
     _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
 
-Global___StoreResultsResponse: _TypeAlias = StoreResultsResponse  # noqa: Y015
+Global___StoreResultsReply: _TypeAlias = StoreResultsReply  # noqa: Y015
 
 @_typing.final
 class StoreResponseRequest(_message.Message):
@@ -329,7 +381,33 @@ Global___WatchResultRequest: _TypeAlias = WatchResultRequest  # noqa: Y015
 
 @_typing.final
 class WatchResultsRequest(_message.Message):
-    """WatchResultsRequest starts or cancels one watch on a WatchResults stream."""
+    """WatchResultsRequest is one message of a WatchResults stream: a batch of
+    subscribes and cancels.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___WatchResultsItem]:
+        """The subscribes and cancels, taken in order; never empty."""
+
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___WatchResultsItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchResultsRequest: _TypeAlias = WatchResultsRequest  # noqa: Y015
+
+@_typing.final
+class WatchResultsItem(_message.Message):
+    """WatchResultsItem starts or cancels one watch on a WatchResults stream."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -369,7 +447,7 @@ class WatchResultsRequest(_message.Message):
     _WhichOneofArgType_action: _TypeAlias = _typing.Literal["action", b"action"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_action) -> _WhichOneofReturnType_action | None: ...
 
-Global___WatchResultsRequest: _TypeAlias = WatchResultsRequest  # noqa: Y015
+Global___WatchResultsItem: _TypeAlias = WatchResultsItem  # noqa: Y015
 
 @_typing.final
 class CancelWatch(_message.Message):
@@ -390,7 +468,33 @@ Global___CancelWatch: _TypeAlias = CancelWatch  # noqa: Y015
 
 @_typing.final
 class WatchResultsResponse(_message.Message):
-    """WatchResultsResponse is one event of one watch on a WatchResults stream."""
+    """WatchResultsResponse is one message of a WatchResults stream: the events that
+    happened together, of any watches.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___WatchResultsEvent]:
+        """The events, each tagged with its watch; never empty."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___WatchResultsEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchResultsResponse: _TypeAlias = WatchResultsResponse  # noqa: Y015
+
+@_typing.final
+class WatchResultsEvent(_message.Message):
+    """WatchResultsEvent is one event of one watch on a WatchResults stream."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -426,7 +530,7 @@ class WatchResultsResponse(_message.Message):
     _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
 
-Global___WatchResultsResponse: _TypeAlias = WatchResultsResponse  # noqa: Y015
+Global___WatchResultsEvent: _TypeAlias = WatchResultsEvent  # noqa: Y015
 
 @_typing.final
 class WatchResultResponse(_message.Message):

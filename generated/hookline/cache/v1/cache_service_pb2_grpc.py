@@ -87,7 +87,9 @@ class CacheServiceServicer:
     def StoreResults(self, request_iterator, context):
         """StoreResults is StoreResult for many records on one long-lived stream (an
         execution process keeps one per channel and sends large records with the unary
-        call instead): each item is answered by one response item with its execution_id.
+        call instead). Each message carries a batch of records; each record is answered
+        by one reply with its execution_id, and replies that complete together share one
+        response message.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -121,7 +123,9 @@ class CacheServiceServicer:
         """WatchResults carries many watches on one long-lived stream (an edge process keeps
         one per channel): the client subscribes and cancels by watch id, and every event
         of every watch comes back tagged with its watch id and execution id. Each watch
-        sends the events WatchResult would, or one error and nothing more.
+        sends the events WatchResult would, or one error and nothing more. Each message
+        carries a batch: the subscribes and cancels the client had ready, the events
+        that happened together.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

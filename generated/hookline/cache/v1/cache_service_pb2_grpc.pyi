@@ -44,7 +44,9 @@ class CacheServiceStub:
     StoreResults: _grpc.StreamStreamMultiCallable[_cache_service_pb2.StoreResultsRequest, _cache_service_pb2.StoreResultsResponse]
     """StoreResults is StoreResult for many records on one long-lived stream (an
     execution process keeps one per channel and sends large records with the unary
-    call instead): each item is answered by one response item with its execution_id.
+    call instead). Each message carries a batch of records; each record is answered
+    by one reply with its execution_id, and replies that complete together share one
+    response message.
     """
     StoreResponse: _grpc.UnaryUnaryMultiCallable[_cache_service_pb2.StoreResponseRequest, _cache_service_pb2.StoreResponseResponse]
     """StoreResponse stores the HTTP response an httpResponse node produced while
@@ -61,7 +63,9 @@ class CacheServiceStub:
     """WatchResults carries many watches on one long-lived stream (an edge process keeps
     one per channel): the client subscribes and cancels by watch id, and every event
     of every watch comes back tagged with its watch id and execution id. Each watch
-    sends the events WatchResult would, or one error and nothing more.
+    sends the events WatchResult would, or one error and nothing more. Each message
+    carries a batch: the subscribes and cancels the client had ready, the events
+    that happened together.
     """
 
 @_typing.type_check_only
@@ -80,7 +84,9 @@ class CacheServiceAsyncStub(CacheServiceStub):
     StoreResults: _aio.StreamStreamMultiCallable[_cache_service_pb2.StoreResultsRequest, _cache_service_pb2.StoreResultsResponse]  # type: ignore[assignment]
     """StoreResults is StoreResult for many records on one long-lived stream (an
     execution process keeps one per channel and sends large records with the unary
-    call instead): each item is answered by one response item with its execution_id.
+    call instead). Each message carries a batch of records; each record is answered
+    by one reply with its execution_id, and replies that complete together share one
+    response message.
     """
     StoreResponse: _aio.UnaryUnaryMultiCallable[_cache_service_pb2.StoreResponseRequest, _cache_service_pb2.StoreResponseResponse]  # type: ignore[assignment]
     """StoreResponse stores the HTTP response an httpResponse node produced while
@@ -97,7 +103,9 @@ class CacheServiceAsyncStub(CacheServiceStub):
     """WatchResults carries many watches on one long-lived stream (an edge process keeps
     one per channel): the client subscribes and cancels by watch id, and every event
     of every watch comes back tagged with its watch id and execution id. Each watch
-    sends the events WatchResult would, or one error and nothing more.
+    sends the events WatchResult would, or one error and nothing more. Each message
+    carries a batch: the subscribes and cancels the client had ready, the events
+    that happened together.
     """
 
 class CacheServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -125,7 +133,9 @@ class CacheServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_cache_service_pb2.StoreResultsResponse], _abc.AsyncIterator[_cache_service_pb2.StoreResultsResponse]]:
         """StoreResults is StoreResult for many records on one long-lived stream (an
         execution process keeps one per channel and sends large records with the unary
-        call instead): each item is answered by one response item with its execution_id.
+        call instead). Each message carries a batch of records; each record is answered
+        by one reply with its execution_id, and replies that complete together share one
+        response message.
         """
 
     @_abc_1.abstractmethod
@@ -166,7 +176,9 @@ class CacheServiceServicer(metaclass=_abc_1.ABCMeta):
         """WatchResults carries many watches on one long-lived stream (an edge process keeps
         one per channel): the client subscribes and cancels by watch id, and every event
         of every watch comes back tagged with its watch id and execution id. Each watch
-        sends the events WatchResult would, or one error and nothing more.
+        sends the events WatchResult would, or one error and nothing more. Each message
+        carries a batch: the subscribes and cancels the client had ready, the events
+        that happened together.
         """
 
 def add_CacheServiceServicer_to_server(servicer: CacheServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -636,7 +636,31 @@ Global___HandleWebhookResponse: _TypeAlias = HandleWebhookResponse  # noqa: Y015
 
 @_typing.final
 class HandleWebhooksRequest(_message.Message):
-    """HandleWebhooksRequest is one webhook call on a HandleWebhooks stream."""
+    """HandleWebhooksRequest is one message of a HandleWebhooks stream: a batch of calls."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___HandleWebhooksItem]:
+        """The calls, each handled on its own, concurrently; never empty."""
+
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___HandleWebhooksItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandleWebhooksRequest: _TypeAlias = HandleWebhooksRequest  # noqa: Y015
+
+@_typing.final
+class HandleWebhooksItem(_message.Message):
+    """HandleWebhooksItem is one webhook call on a HandleWebhooks stream."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -662,11 +686,37 @@ class HandleWebhooksRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___HandleWebhooksRequest: _TypeAlias = HandleWebhooksRequest  # noqa: Y015
+Global___HandleWebhooksItem: _TypeAlias = HandleWebhooksItem  # noqa: Y015
 
 @_typing.final
 class HandleWebhooksResponse(_message.Message):
-    """HandleWebhooksResponse answers one HandleWebhooksRequest."""
+    """HandleWebhooksResponse is one message of a HandleWebhooks stream: the replies
+    to the calls that completed together.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPLIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def replies(self) -> _containers.RepeatedCompositeFieldContainer[Global___HandleWebhooksReply]:
+        """The replies, one per call, in no particular order; never empty."""
+
+    def __init__(
+        self,
+        *,
+        replies: _abc.Iterable[Global___HandleWebhooksReply] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["replies", b"replies"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandleWebhooksResponse: _TypeAlias = HandleWebhooksResponse  # noqa: Y015
+
+@_typing.final
+class HandleWebhooksReply(_message.Message):
+    """HandleWebhooksReply answers one HandleWebhooksItem."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -700,7 +750,7 @@ class HandleWebhooksResponse(_message.Message):
     _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
 
-Global___HandleWebhooksResponse: _TypeAlias = HandleWebhooksResponse  # noqa: Y015
+Global___HandleWebhooksReply: _TypeAlias = HandleWebhooksReply  # noqa: Y015
 
 @_typing.final
 class RunWorkflowRequest(_message.Message):

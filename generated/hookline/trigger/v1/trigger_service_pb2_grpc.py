@@ -186,9 +186,11 @@ class TriggerServiceServicer:
 
     def HandleWebhooks(self, request_iterator, context):
         """HandleWebhooks is HandleWebhook for many calls on one long-lived stream (the
-        edge keeps one per channel): each request item is answered by one response item
-        with the same execution_id, in the order the calls complete, carrying either the
-        reply or the error the unary call would have ended with.
+        edge keeps one per channel). Each message carries a batch of calls (those the
+        edge had ready when it wrote); each call is answered by one reply with the same
+        execution_id, in the order the calls complete, carrying either the reply or the
+        error the unary call would have ended with. Replies that complete together
+        share one response message.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -61,9 +61,11 @@ class TriggerServiceStub:
     """
     HandleWebhooks: _grpc.StreamStreamMultiCallable[_trigger_service_pb2.HandleWebhooksRequest, _trigger_service_pb2.HandleWebhooksResponse]
     """HandleWebhooks is HandleWebhook for many calls on one long-lived stream (the
-    edge keeps one per channel): each request item is answered by one response item
-    with the same execution_id, in the order the calls complete, carrying either the
-    reply or the error the unary call would have ended with.
+    edge keeps one per channel). Each message carries a batch of calls (those the
+    edge had ready when it wrote); each call is answered by one reply with the same
+    execution_id, in the order the calls complete, carrying either the reply or the
+    error the unary call would have ended with. Replies that complete together
+    share one response message.
     """
     RunWorkflow: _grpc.UnaryUnaryMultiCallable[_trigger_service_pb2.RunWorkflowRequest, _trigger_service_pb2.RunWorkflowResponse]
     """RunWorkflow starts a manual execution of a workflow."""
@@ -122,9 +124,11 @@ class TriggerServiceAsyncStub(TriggerServiceStub):
     """
     HandleWebhooks: _aio.StreamStreamMultiCallable[_trigger_service_pb2.HandleWebhooksRequest, _trigger_service_pb2.HandleWebhooksResponse]  # type: ignore[assignment]
     """HandleWebhooks is HandleWebhook for many calls on one long-lived stream (the
-    edge keeps one per channel): each request item is answered by one response item
-    with the same execution_id, in the order the calls complete, carrying either the
-    reply or the error the unary call would have ended with.
+    edge keeps one per channel). Each message carries a batch of calls (those the
+    edge had ready when it wrote); each call is answered by one reply with the same
+    execution_id, in the order the calls complete, carrying either the reply or the
+    error the unary call would have ended with. Replies that complete together
+    share one response message.
     """
     RunWorkflow: _aio.UnaryUnaryMultiCallable[_trigger_service_pb2.RunWorkflowRequest, _trigger_service_pb2.RunWorkflowResponse]  # type: ignore[assignment]
     """RunWorkflow starts a manual execution of a workflow."""
@@ -234,9 +238,11 @@ class TriggerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_trigger_service_pb2.HandleWebhooksResponse], _abc.AsyncIterator[_trigger_service_pb2.HandleWebhooksResponse]]:
         """HandleWebhooks is HandleWebhook for many calls on one long-lived stream (the
-        edge keeps one per channel): each request item is answered by one response item
-        with the same execution_id, in the order the calls complete, carrying either the
-        reply or the error the unary call would have ended with.
+        edge keeps one per channel). Each message carries a batch of calls (those the
+        edge had ready when it wrote); each call is answered by one reply with the same
+        execution_id, in the order the calls complete, carrying either the reply or the
+        error the unary call would have ended with. Replies that complete together
+        share one response message.
         """
 
     @_abc_1.abstractmethod
