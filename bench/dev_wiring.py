@@ -8,12 +8,17 @@ runs; ``grpc``: the services calling each other over gRPC streams on loopback, a
 JSON logs to /dev/null, the local Redis, a throwaway SQLite database), applies the
 lastNode workflow with saving off, and drives it with ``wrk`` at c=1 and c=16
 (``bench.load``). Rounds alternate the wirings, so that the machine's drift hits both.
+
+``--source REF`` adds ``hookline dev`` as it was at REF (a clean export of that commit,
+whatever its layout: before the in-process wiring, ``hookline dev`` called every
+service over gRPC on loopback), measured in the same rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -24,10 +29,35 @@ from pathlib import Path
 import httpx
 
 from bench.load import run_wrk
+from bench.source import CodeSource
 from bench.workflows import _greeter
 
 ROOT = Path(__file__).resolve().parent.parent
 WIRINGS = ("in-process", "grpc")
+
+_SERVE_AT_REF = """
+import asyncio, sys
+import uvloop
+try:
+    from hookline_launcher.stack import LocalStack
+    from hookline_runtime.logs import configure_logging
+    from hookline_runtime.settings import Settings
+except ImportError:
+    from runtime.stack import LocalStack
+    from runtime.logs import configure_logging
+    from runtime.settings import Settings
+
+async def main():
+    settings = Settings(edge_addr="127.0.0.1:0", trigger_listen="127.0.0.1:0",
+                        execution_listen="127.0.0.1:0", cache_listen="127.0.0.1:0")
+    async with LocalStack(settings) as stack:
+        print(stack.edge_url, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+configure_logging("info", "json")
+uvloop.run(main())
+"""
+"""``hookline dev`` of an exported commit, started by ``_measure`` for ``--source``."""
 
 
 def _serve(wiring: str) -> None:
@@ -49,12 +79,20 @@ def _serve(wiring: str) -> None:
     uvloop.run(main())
 
 
-def _measure(wiring: str, duration: float, database: Path) -> list[str]:
+def _measure(
+    wiring: str, duration: float, database: Path, source: CodeSource | None = None
+) -> list[str]:
     env = {**os.environ, "HOOKLINE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}
+    command = [sys.executable, "-m", "bench.dev_wiring", "--serve", wiring]
+    cwd = ROOT
+    if source is not None:  # hookline dev as it was at another commit
+        command = [sys.executable, "-c", _SERVE_AT_REF]
+        cwd = source.root
+        env["PYTHONPATH"] = source.pythonpath
     with open(os.devnull, "w") as devnull:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bench.dev_wiring", "--serve", wiring], cwd=ROOT, env=env,
+            command, cwd=cwd, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=devnull, text=True,
         )
         try:
@@ -84,16 +122,22 @@ def main() -> None:
     parser.add_argument("--serve", choices=WIRINGS, help=argparse.SUPPRESS)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--source", help="also measure hookline dev as it was at this ref")
     args = parser.parse_args()
     if args.serve:
         _serve(args.serve)
         return
     print("| wiring | c | req/s | p50 | p99 | non-2xx |")
     print("|---|---:|---:|---:|---:|---:|")
-    with tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        source = stack.enter_context(CodeSource(args.source)) if args.source else None
+        wirings: list[str] = [*WIRINGS, *([f"dev@{args.source}"] if source else [])]
         for round_ in range(args.rounds):
-            for wiring in WIRINGS if round_ % 2 == 0 else reversed(WIRINGS):
-                for row in _measure(wiring, args.duration, Path(tmp) / f"{wiring}-{round_}.db"):
+            for wiring in wirings if round_ % 2 == 0 else reversed(wirings):
+                at_ref = source if wiring.startswith("dev@") else None
+                database = Path(tmp) / f"{wiring.replace('@', '-')}-{round_}.db"
+                for row in _measure(wiring, args.duration, database, at_ref):
                     print(row, flush=True)
 
 
