@@ -36,16 +36,16 @@ ROOT = Path(__file__).resolve().parent.parent
 WIRINGS = ("in-process", "grpc")
 
 _SERVE_AT_REF = """
-import asyncio, sys
+import asyncio, os, sys
 import uvloop
-try:
-    from hookline_launcher.stack import LocalStack
-    from hookline_runtime.logs import configure_logging
-    from hookline_runtime.settings import Settings
-except ImportError:
+if os.path.isdir("runtime"):  # before the launcher had a package of its own
     from runtime.stack import LocalStack
     from runtime.logs import configure_logging
     from runtime.settings import Settings
+else:
+    from hookline_launcher.stack import LocalStack
+    from hookline_runtime.logs import configure_logging
+    from hookline_runtime.settings import Settings
 
 async def main():
     settings = Settings(edge_addr="127.0.0.1:0", trigger_listen="127.0.0.1:0",

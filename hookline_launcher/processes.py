@@ -51,6 +51,14 @@ CODE_ROOT = Path(__file__).resolve().parents[1]
 SERVE_COMMAND: tuple[str, ...] = (sys.executable, "-m", "hookline_launcher.cli", "serve")
 """``hookline serve``, run by this interpreter on the code in the process's ``cwd``."""
 
+
+def serve_command(code_root: Path) -> tuple[str, ...]:
+    """``hookline serve`` for the code in ``code_root``: the benchmark also runs exports
+    of older commits, from before the launcher had its own package."""
+    if (code_root / "hookline_launcher").is_dir():
+        return SERVE_COMMAND
+    return (sys.executable, "-m", "runtime.cli", "serve")
+
 _STOP_ORDER: dict[str, int] = {"edge": 0, "trigger": 1, "execution": 2, "cache": 3}
 """Callers stop before callees."""
 
@@ -106,7 +114,7 @@ class ServiceProcess:
         self.started_at = time.monotonic()
         with self.log_path.open("ab") as out:
             self.popen = subprocess.Popen(
-                [*SERVE_COMMAND, self.service],
+                [*serve_command(self.cwd), self.service],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
