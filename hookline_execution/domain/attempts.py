@@ -67,7 +67,9 @@ async def with_retry(
 ) -> T:
     """``run`` until it succeeds or ``retry.maxTries`` tries failed (then the last
     ``NodeFailed`` is raised); every try is appended to ``tries``."""
-    policy = retry or RetrySettings()
+    if retry is None or retry.maxTries == 1:  # one try: no retry machinery on the hot path
+        return await _timed(run, tries, index)
+    policy = retry
 
     def wait(state: RetryCallState) -> float:
         return policy.wait_after(state.attempt_number)
