@@ -68,7 +68,7 @@ SHUTDOWN_MESSAGE = "execution service shut down"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 _SAVE_RETRY_MAX_SECONDS = 5.0
-RUNNING_ROW_AFTER_SECONDS = 1.0
+RUNNING_ROW_AFTER_SECONDS = 0.25
 """A saved run that lasts longer than this shows as running in the history; a shorter
 one writes only its final row."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -284,6 +285,12 @@ def test_a_running_execution_updates_by_itself_until_it_ends(
     started = api.post(f"/webhook/{path}", json={})
     assert started.status_code == 200, started.text
     execution_id = started.json()["executionId"]
+    # A saved run shows in the history once it has run a moment (a quick run writes
+    # only its final row).
+    deadline = time.monotonic() + 5
+    while api.get(f"/api/v1/executions/{execution_id}").status_code != 200:
+        assert time.monotonic() < deadline, "the running row never appeared"
+        time.sleep(0.05)
 
     page.goto(f"{console_stack.edge_url}/console/executions/{execution_id}")
     status = page.locator("#execution-status")
