@@ -318,6 +318,13 @@ def test_executions_list_pages_through_saved_executions(
         api.post(f"/webhook/{path}", json={"name": str(n)}).headers["X-Execution-Id"]
         for n in range(3)
     ]
+    # Each answer leaves by the cache first; the rows land a moment later.
+    deadline = time.monotonic() + 5
+    while (
+        len(api.get("/api/v1/executions", params={"workflowId": stored["id"]}).json()["data"]) < 3
+    ):
+        assert time.monotonic() < deadline, "the saved rows never appeared"
+        time.sleep(0.05)
     page.goto(f"{console_stack.edge_url}/console/executions?workflowId={stored['id']}&limit=2")
     rows = page.locator("table.executions tbody tr")
     expect(rows).to_have_count(2)

@@ -294,7 +294,7 @@ async def test_a_record_the_cache_refuses_as_too_large_becomes_a_small_error_rec
     assert record["error"]["node"] == "Tail"
     assert "too large" in record["error"]["message"]
     assert record["nodes"]["Big"] == {**record["nodes"]["Big"], "status": "success", "output": None}
-    saved = await running.stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
+    saved = await _saved_record(running, execution_id, finished=True)
     assert json.loads(saved.record_json) == record
 
 
