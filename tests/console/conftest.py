@@ -13,6 +13,7 @@ browser tests skip, except under CI (``CI=true``), where they fail.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -49,6 +50,9 @@ def _settings(tmp: Path, redis_url: str, **overrides: Any) -> Settings:
         "cache_listen": "127.0.0.1:0",
         "shutdown_grace_seconds": 1.0,
         "log_format": "console",
+        # Each stack its own run queue: two stacks on one stream would take each
+        # other's runs (and save them in their own databases).
+        "run_stream": f"hookline:runs:test:{uuid.uuid4().hex}",
     }
     values.update(overrides)
     return Settings(**values)

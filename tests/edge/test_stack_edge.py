@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ def stack_settings(tmp_path: Path, redis_url: str, **overrides: Any) -> Settings
         "shutdown_grace_seconds": 1.0,
         "log_format": "console",
         "max_body_bytes": 64 * 1024,
+        # A run queue of its own: stacks sharing a stream take each other's runs.
+        "run_stream": f"hookline:runs:test:{uuid.uuid4().hex}",
         **overrides,
     }
     return Settings(**values)
