@@ -31,11 +31,12 @@ log = get_logger(__name__)
 class RunJournal(Protocol):
     """Where journals live; adapters raise ``Unavailable`` when they cannot answer."""
 
-    async def record(self, execution_id: str, node: str, entry: bytes) -> None:
-        """Add (or replace) one node's entry."""
+    async def record(self, execution_id: str, node: str, output: bytes, meta: bytes) -> None:
+        """Add (or replace) one node's entry: its output (JSON) and the rest."""
 
-    async def load(self, execution_id: str) -> dict[str, bytes]:
-        """Every entry of a run's journal (empty when there is none)."""
+    async def load(self, execution_id: str) -> dict[str, tuple[bytes, bytes | None]]:
+        """Every entry of a run's journal, node name → (output, the rest or None);
+        empty when there is none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +61,28 @@ class JournaledNode:
         """The entry for a node that finished with this record and result."""
         tries = tuple(run.tries) if run.tries is not None else None
         return cls(
-            run.started_at, run.duration_ms, result.output, result.emit, result.response,
-            run.error, tries,
+            run.started_at,
+            run.duration_ms,
+            result.output,
+            result.emit,
+            result.response,
+            run.error,
+            tries,
         )
 
     def encode(self) -> bytes:
+        """The whole entry as one JSON document."""
+        return encode_json({**self._meta(), "output": self.output})
+
+    def encode_parts(self) -> tuple[bytes, bytes]:
+        """The output (JSON, as the journal hash keeps it) and everything else."""
+        return encode_json(self.output), encode_json(self._meta())
+
+    def _meta(self) -> dict[str, Any]:
         emit = self.emit if isinstance(self.emit, str) else sorted(self.emit)
         value: dict[str, Any] = {
             "startedAt": self.started_at.isoformat(),
             "durationMs": self.duration_ms,
-            "output": self.output,
             "emit": emit,
             "response": self.response,
         }
@@ -77,11 +90,18 @@ class JournaledNode:
             value["error"] = self.error
         if self.tries is not None:
             value["tries"] = [one.to_json() for one in self.tries]
-        return encode_json(value)
+        return value
+
+    @classmethod
+    def decode_parts(cls, output: bytes, meta: bytes) -> JournaledNode:
+        return cls._from({**json.loads(meta), "output": json.loads(output)})
 
     @classmethod
     def decode(cls, data: bytes) -> JournaledNode:
-        value = json.loads(data)
+        return cls._from(json.loads(data))
+
+    @classmethod
+    def _from(cls, value: dict[str, Any]) -> JournaledNode:
         emit = value["emit"]
         tries = value.get("tries")
         return cls(
@@ -99,9 +119,7 @@ class JournaledNode:
 
     def node_run(self) -> NodeRun:
         tries = list(self.tries) if self.tries is not None else None
-        return NodeRun(
-            SUCCESS, self.started_at, self.duration_ms, self.output, self.error, tries
-        )
+        return NodeRun(SUCCESS, self.started_at, self.duration_ms, self.output, self.error, tries)
 
 
 class Checkpoint:
@@ -127,9 +145,11 @@ class Checkpoint:
             log.error("Run journal unreadable: the run starts over", error=exc.message)
             return
         done: dict[str, JournaledNode] = {}
-        for name, data in entries.items():
+        for name, (output, meta) in entries.items():
             try:
-                done[name] = JournaledNode.decode(data)
+                if meta is None:
+                    raise KeyError("its metadata is missing")
+                done[name] = JournaledNode.decode_parts(output, meta)
             except (ValueError, KeyError, TypeError) as exc:
                 log.error(
                     "Run journal entry unreadable: the node runs again", node=name, error=str(exc)
@@ -138,7 +158,7 @@ class Checkpoint:
 
     async def save(self, node: str, entry: JournaledNode) -> None:
         try:
-            await self._journal.record(self._execution_id, node, entry.encode())
+            await self._journal.record(self._execution_id, node, *entry.encode_parts())
         except Unavailable as exc:
             if not self._warned:
                 self._warned = True

@@ -10,8 +10,11 @@
   handed back gets ``IDLE`` past any claim time and its delivery count restored, so a
   graceful hand-back does not count towards the poison limit.
 - Acknowledging: ``XACK``, ``XDEL`` and the journal's ``DEL``, pipelined.
-- Journal: hash ``hookline:journal:{executionId}``; each write is ``HSET`` plus
-  ``EXPIRE`` through the shared auto-pipeline, so concurrent runs share round trips.
+- Journal: hash ``hookline:journal:{executionId}``, node name → its output (JSON), and
+  beside it ``hookline:journal-meta:{executionId}``, node name → what a resume needs
+  besides (emitted outputs, response, timing, tries). A write is both ``HSET``s and
+  their ``EXPIRE``s through the shared auto-pipeline: one round trip, shared by
+  concurrent runs.
 
 Every key is one stream or one execution's hash: nothing spans two hash slots.
 """
@@ -29,7 +32,7 @@ from hookline_execution.domain.service import StartRequest
 from hookline_execution.domain.worker import QueuedRun, QueueStats
 from hookline_execution.run_messages import start_message, start_request
 from hookline_runtime.errors import InvalidArgument, Unavailable
-from hookline_runtime.redis.keys import RUN_FIELD, RUN_GROUP, journal_key
+from hookline_runtime.redis.keys import RUN_FIELD, RUN_GROUP, journal_key, journal_meta_key
 from hookline_runtime.redis.pipeline import AutoPipeline
 from hookline_runtime.redis.run_queue import RunProducer, ensure_group
 
@@ -80,6 +83,13 @@ return 1
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _pairs(reply: Any) -> list[tuple[Any, Any]]:
+    """HGETALL's reply through the raw pipeline: a flat list (or a dict)."""
+    if isinstance(reply, dict):
+        return list(reply.items())
+    return [(reply[i], reply[i + 1]) for i in range(0, len(reply), 2)]
 
 
 def _fields(flat: list[Any] | dict[Any, Any]) -> dict[bytes, bytes]:
@@ -191,7 +201,12 @@ class RedisRunQueue:
             ("XACK", self._stream, RUN_GROUP, *entries),
             ("XDEL", self._stream, *entries),
         ]
-        commands += [("DEL", journal_key(execution_id)) for _, execution_id in runs if execution_id]
+        commands += [
+            ("DEL", key)
+            for _, execution_id in runs
+            if execution_id
+            for key in (journal_key(execution_id), journal_meta_key(execution_id))
+        ]
         try:
             replies = await self._pipeline.execute(commands)
         except (RedisError, OSError) as exc:
@@ -228,11 +243,16 @@ class RedisRunJournal:
         self._redis = redis
         self._pipeline = pipeline
 
-    async def record(self, execution_id: str, node: str, entry: bytes) -> None:
-        key = journal_key(execution_id)
+    async def record(self, execution_id: str, node: str, output: bytes, meta: bytes) -> None:
+        key, meta_key = journal_key(execution_id), journal_meta_key(execution_id)
         try:
             replies = await self._pipeline.execute(
-                [("HSET", key, node, entry), ("EXPIRE", key, JOURNAL_TTL_SECONDS)]
+                [
+                    ("HSET", key, node, output),
+                    ("EXPIRE", key, JOURNAL_TTL_SECONDS),
+                    ("HSET", meta_key, node, meta),
+                    ("EXPIRE", meta_key, JOURNAL_TTL_SECONDS),
+                ]
             )
         except (RedisError, OSError) as exc:
             raise Unavailable(f"run journal: {exc}") from exc
@@ -240,14 +260,23 @@ class RedisRunJournal:
             if isinstance(reply, Exception):
                 raise Unavailable(f"run journal: {reply}")
 
-    async def load(self, execution_id: str) -> dict[str, bytes]:
+    async def load(self, execution_id: str) -> dict[str, tuple[bytes, bytes | None]]:
         try:
-            entries = await self._redis.hgetall(journal_key(execution_id))
-        except RedisError as exc:
+            outputs, metas = await self._pipeline.execute(
+                [
+                    ("HGETALL", journal_key(execution_id)),
+                    ("HGETALL", journal_meta_key(execution_id)),
+                ]
+            )
+        except (RedisError, OSError) as exc:
             raise Unavailable(f"run journal: {exc}") from exc
+        if isinstance(outputs, Exception) or isinstance(metas, Exception):
+            raise Unavailable(
+                f"run journal: {outputs if isinstance(outputs, Exception) else metas}"
+            )
+        meta_of = {_text(name): bytes(value) for name, value in _pairs(metas)}
         return {
-            _text(name): value if isinstance(value, bytes) else value.encode()
-            for name, value in entries.items()
+            _text(name): (bytes(value), meta_of.get(_text(name))) for name, value in _pairs(outputs)
         }
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "RUN_STREAM",
     "idempotency_key",
     "journal_key",
+    "journal_meta_key",
     "lease_key",
     "result_key",
     "started_key",
@@ -30,8 +31,14 @@ RUN_FIELD = b"run"
 
 
 def journal_key(execution_id: str) -> str:
-    """Hash of node name → journaled node, while the run goes on."""
+    """Hash of node name → that node's output (JSON), while the run goes on."""
     return f"hookline:journal:{execution_id}"
+
+
+def journal_meta_key(execution_id: str) -> str:
+    """Hash of node name → what a resumed run needs besides the output (the outputs it
+    emitted on, its response, timing, tries), alongside ``journal_key``."""
+    return f"hookline:journal-meta:{execution_id}"
 
 
 def started_key(execution_id: str) -> str:

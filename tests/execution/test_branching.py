@@ -15,6 +15,7 @@ from hookline_runtime.clock import utcnow
 from hookline_runtime.workflow import parse_workflow
 
 from .conftest import RunWorkflow
+from .memory_journal import MemoryJournal
 from .workflows import link, node, workflow
 
 
@@ -132,17 +133,6 @@ async def test_merge_after_a_switch_in_mode_all_joins_both_outputs(
 
 
 # ----------------------------------------------------------------------- journal
-class MemoryJournal:
-    def __init__(self, entries: dict[str, bytes] | None = None) -> None:
-        self.entries = dict(entries or {})
-
-    async def record(self, execution_id: str, node: str, entry: bytes) -> None:
-        self.entries[node] = entry
-
-    async def load(self, execution_id: str) -> dict[str, bytes]:
-        return dict(self.entries)
-
-
 def test_a_journal_entry_from_before_multiple_outputs_still_decodes() -> None:
     old = b'{"startedAt":"2026-01-01T00:00:00+00:00","durationMs":1.5,"output":{"a":1},' \
           b'"emit":"true","response":null}'
@@ -160,6 +150,7 @@ def test_a_journal_entry_keeps_a_set_of_outputs_its_tries_and_its_error() -> Non
     )
     again = JournaledNode.decode(entry.encode())
     assert again == entry
+    assert JournaledNode.decode_parts(*entry.encode_parts()) == entry
     assert JournaledNode.decode(JournaledNode(moment, 1, 1, frozenset()).encode()).emit == frozenset()
 
 
@@ -168,7 +159,7 @@ async def test_a_resumed_run_takes_a_journaled_switch_and_its_outputs(engine: En
     parsed = parse_workflow(data)
     # The switch had emitted on "any" only, though the input would now choose both.
     earlier = JournaledNode(utcnow(), 1.0, {"event": "journaled"}, frozenset({"any"}))
-    journal = MemoryJournal({"Route": earlier.encode()})
+    journal = MemoryJournal({"Route": earlier})
     checkpoint = Checkpoint(journal, "exec-2", resume=True)
     await checkpoint.load()
     record = ExecutionRecord("exec-2", "", parsed.name, "manual", utcnow())

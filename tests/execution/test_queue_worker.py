@@ -14,6 +14,7 @@ the trigger's ``RunProducer``, results handed to the fake cache service.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -29,7 +30,7 @@ from hookline_execution.domain.journal import JournaledNode
 from hookline_execution.domain.service import StartRequest
 from hookline_execution.run_messages import start_message
 from hookline_runtime.errors import QueueFull
-from hookline_runtime.redis.keys import RUN_GROUP, journal_key
+from hookline_runtime.redis.keys import RUN_GROUP, journal_key, journal_meta_key
 from hookline_runtime.redis.run_queue import RunProducer, ensure_group
 from tests.redis_server import ThrowawayRedis
 
@@ -74,7 +75,9 @@ class Queue:
         while True:
             length = await self.redis.xlen(self.stream)
             pending = (await self.redis.xpending(self.stream, RUN_GROUP))["pending"]
-            journal = await self.redis.exists(journal_key(execution_id))
+            journal = await self.redis.exists(
+                journal_key(execution_id), journal_meta_key(execution_id)
+            )
             if (length, pending, journal) == (0, 0, 0):
                 return
             if time.monotonic() > deadline:
@@ -121,8 +124,9 @@ def _counted(local_http: LocalHttpServer, path: str) -> Callable[[], int]:
     return count
 
 
-def _journaled(output: Any) -> bytes:
-    return JournaledNode(datetime.now(UTC), 1.0, output, "main").encode()
+def _journaled(output: Any) -> tuple[bytes, bytes]:
+    """A finished node's journal entry: (output, metadata)."""
+    return JournaledNode(datetime.now(UTC), 1.0, output, "main").encode_parts()
 
 
 async def test_a_queued_run_executes_and_its_entry_and_journal_are_removed(
@@ -157,7 +161,9 @@ async def test_each_finished_node_is_journaled_while_the_run_goes_on(
     # "Call" is in progress: the node before it is in the journal, with its output.
     journal: dict[Any, Any] = await queue.redis.hgetall(journal_key(execution_id))
     assert set(journal) == {b"Shape"}
-    assert JournaledNode.decode(journal[b"Shape"]).output == {"n": 42}
+    assert json.loads(journal[b"Shape"]) == {"n": 42}  # node name -> its output
+    meta: dict[Any, Any] = await queue.redis.hgetall(journal_meta_key(execution_id))
+    assert json.loads(meta[b"Shape"])["emit"] == "main"
     assert await queue.redis.ttl(journal_key(execution_id)) > 0
     release.set()
     record = await running.cache.result(execution_id)
@@ -238,10 +244,12 @@ async def test_a_claimed_run_resumes_after_the_nodes_its_journal_holds(
     await queue.take_as_dead_consumer()
     # The dead worker had finished "Shape" and "First" before it died.
     first_output = {"statusCode": 200, "headers": {}, "body": {"journaled": "yes"}}
-    await queue.redis.hset(
-        journal_key(execution_id),
-        mapping={"Shape": _journaled({"n": 42}), "First": _journaled(first_output)},
-    )
+    for name, (output, meta) in {
+        "Shape": _journaled({"n": 42}),
+        "First": _journaled(first_output),
+    }.items():
+        await queue.redis.hset(journal_key(execution_id), name, output)
+        await queue.redis.hset(journal_meta_key(execution_id), name, meta)
     running = await worker(run_claim_seconds=0.5)
     record = await running.cache.result(execution_id)
     assert record["status"] == "success", record

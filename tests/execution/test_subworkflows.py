@@ -31,6 +31,7 @@ from hookline_runtime.errors import InvalidArgument
 from hookline_runtime.ids import derived_id
 from hookline_runtime.workflow import parse_workflow
 
+from .memory_journal import MemoryJournal
 from .workflows import link, node, workflow
 
 
@@ -350,17 +351,6 @@ def test_a_node_names_one_target() -> None:
         workflow([call(workflowName="{{ json.target }}")], [link("Start", "Call")])
     )
     assert parsed.nodes["Call"].type == "executeWorkflow"
-
-
-class MemoryJournal:
-    def __init__(self) -> None:
-        self.entries: dict[str, bytes] = {}
-
-    async def record(self, execution_id: str, node: str, entry: bytes) -> None:
-        self.entries[node] = entry
-
-    async def load(self, execution_id: str) -> dict[str, bytes]:
-        return dict(self.entries)
 
 
 def delivery(journal: MemoryJournal, execution_id: str, *, resume: bool) -> Delivery:
