@@ -2,10 +2,12 @@
 
 ``python -m bench.journal [--redis-url URL] [--nodes 10] [--runs 300] [--concurrency 1,16]``
 
-Runs a workflow of ``--nodes`` ``set`` nodes through the engine, in this process,
+Runs workflows of ``--nodes`` nodes of one type through the engine, in this process,
 ``--runs`` times at each concurrency: once with no journal (a run outside the queue)
-and once journaling every node to Redis exactly as a queued run does
-(``RedisRunJournal`` over the shared auto-pipeline). Prints the wall time per node of
+and once journaling to Redis exactly as a queued run does (``RedisRunJournal`` over
+the shared auto-pipeline). Two node types: ``set`` (replayable: its entries are held
+and a run that ends writes none, so its cost should be about nothing) and ``wait``
+of 0 s (a node with effects: one write per node). Prints the wall time per node of
 both and the difference, which is the journal's cost per node.
 """
 
@@ -21,7 +23,7 @@ import httpx
 
 from hookline_runtime.clock import utcnow
 from hookline_runtime.redis.client import create_redis
-from hookline_runtime.redis.keys import journal_key
+from hookline_runtime.redis.keys import journal_key, journal_meta_key
 from hookline_runtime.redis.pipeline import AutoPipeline
 from hookline_runtime.workflow import Workflow, parse_workflow
 from hookline_execution.domain import Engine, ExecutionRecord, TemplateRenderer
@@ -29,10 +31,16 @@ from hookline_execution.domain.journal import Checkpoint
 from hookline_execution.storage.redis_queue import RedisRunJournal
 
 
-def _workflow(nodes: int) -> Workflow:
+_PARAMETERS: dict[str, dict[str, Any]] = {
+    "set": {"values": {"v": "{{ json.n }}"}},
+    "wait": {"seconds": 0},
+}
+
+
+def _workflow(nodes: int, node_type: str) -> Workflow:
     chain = [{"name": "Start", "type": "manual", "parameters": {}}]
     chain += [
-        {"name": f"N{i}", "type": "set", "parameters": {"values": {f"v{i}": "{{ json.n }}"}}}
+        {"name": f"N{i}", "type": node_type, "parameters": _PARAMETERS[node_type]}
         for i in range(nodes)
     ]
     return parse_workflow(
@@ -73,23 +81,27 @@ async def main(args: argparse.Namespace) -> None:
     redis = create_redis(args.redis_url)
     pipeline = AutoPipeline(redis)
     journal = RedisRunJournal(redis, pipeline)
-    workflow = _workflow(args.nodes)
+    ids: list[str] = []
     async with httpx.AsyncClient() as http:
         engine = Engine(TemplateRenderer(), http)
-        ids: list[str] = []
-        await _runs(engine, workflow, 20, 4, journal, ids)  # warm-up: templates, connections
-        print(f"{args.nodes} set nodes per run, {args.runs} runs per figure")
-        print("concurrency | no journal µs/node | journal µs/node | journal cost µs/node")
-        for concurrency in args.concurrency:
-            plain = await _runs(engine, workflow, args.runs, concurrency, None, ids)
-            journaled = await _runs(engine, workflow, args.runs, concurrency, journal, ids)
-            per = args.runs * args.nodes
-            a, b = plain / per * 1e6, journaled / per * 1e6
-            print(f"{concurrency:>11} | {a:>18.1f} | {b:>15.1f} | {b - a:>20.1f}")
+        print(f"{args.nodes} nodes per run, {args.runs} runs per figure")
+        print("node type | concurrency | no journal µs/node | journal µs/node | journal cost µs/node")
+        for node_type in _PARAMETERS:
+            workflow = _workflow(args.nodes, node_type)
+            await _runs(engine, workflow, 20, 4, journal, ids)  # warm-up: templates, connections
+            for concurrency in args.concurrency:
+                plain = await _runs(engine, workflow, args.runs, concurrency, None, ids)
+                journaled = await _runs(engine, workflow, args.runs, concurrency, journal, ids)
+                per = args.runs * args.nodes
+                a, b = plain / per * 1e6, journaled / per * 1e6
+                print(
+                    f"{node_type:>9} | {concurrency:>11} | {a:>18.1f} | {b:>15.1f} | {b - a:>20.1f}"
+                )
     await pipeline.close()
     # A queued run's journal goes with its acknowledgement; these runs had none.
     for start in range(0, len(ids), 500):
-        await redis.delete(*(journal_key(i) for i in ids[start : start + 500]))
+        keys = [key for i in ids[start : start + 500] for key in (journal_key(i), journal_meta_key(i))]
+        await redis.delete(*keys)
     await redis.aclose()
 
 

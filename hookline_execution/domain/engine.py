@@ -33,6 +33,7 @@ from hookline_execution.domain.expressions import RenderError, RenderTimeout, Te
 from hookline_execution.domain.journal import Checkpoint, JournaledNode
 from hookline_execution.domain.nodes import (
     HANDLERS,
+    REPLAYABLE,
     NodeContext,
     NodeError,
     NodeResult,
@@ -114,8 +115,9 @@ class Engine:
         ``calls`` starts the workflows executeWorkflow nodes name (None: they fail).
 
         With a ``checkpoint``, nodes it lists as done are taken from it instead of
-        running again, and each node that succeeds is saved to it before the next
-        one starts.
+        running again. A node with effects starts once everything finished before it
+        is saved, and is saved itself before the next node starts; replayable nodes
+        are held until then (``hookline_execution.domain.journal``).
 
         When cancelled, the node in progress is recorded as an error ("cancelled") and
         the cancellation goes on; finishing the record is then the caller's job.
@@ -149,6 +151,11 @@ class Engine:
                 if resuming:
                     resuming = False
                     log.info("Run resumed", node=name, finished_nodes=len(done))
+                replayable = node.type in REPLAYABLE and not (
+                    node.type == "httpResponse" and on_first_response is not None
+                )
+                if checkpoint is not None and not replayable:
+                    await checkpoint.save()  # everything before a node with effects
                 input = _input_of(node, active, outputs, position)
                 settled = await self._settle(node, input, outputs, execution, record, calls)
                 node_run = record.nodes[name]
@@ -157,7 +164,11 @@ class Engine:
                     return
                 result = settled
                 if checkpoint is not None:
-                    await checkpoint.save(name, JournaledNode.of(node_run, result))
+                    entry = JournaledNode.of(node_run, result)
+                    if replayable:
+                        checkpoint.hold(name, entry)
+                    else:
+                        await checkpoint.save(name, entry)
             outputs[name] = result.output
             emitted[name] = result.emitted
             if result.response is not None:

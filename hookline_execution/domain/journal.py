@@ -1,19 +1,30 @@
 """The run journal: what a run has finished so far, so that a run taken over from a
 dead worker resumes after its last finished node (DESIGN.md section 8).
 
-Each node that succeeds is written, before the next node starts, as one
-``JournaledNode`` under its name (the Redis adapter keeps them in the hash
-``hookline:journal:{executionId}``). A resumed run takes a journaled node's output,
-emitted output and response from here instead of running it again: every node runs
-at least once, and a finished node never runs again — only the node that was running
-when its worker died runs a second time. The journal is deleted with the queue entry
-when the run ends.
+Each node that succeeds becomes one ``JournaledNode`` under its name (the Redis
+adapter keeps them in the hash ``hookline:journal:{executionId}``). A resumed run
+takes a journaled node's output, emitted output and response from here instead of
+running it again: every node runs at least once, and a node with effects that
+finished never runs again — only the node that was running when its worker died
+runs a second time.
+
+When entries are written is the whole cost of the journal, so it follows what the
+nodes do. A node with effects (``wait``, ``httpRequest``, ``executeWorkflow``, an
+``httpResponse`` answering early) starts only once the journal holds everything
+finished before it, and its own entry is written as soon as it ends, before the next
+node starts. The entries of replayable nodes (``REPLAYABLE``: ``set``, ``if``,
+``switch``, ``merge``, a ``lastNode`` ``httpResponse``) are held in memory until
+then and go in the same round trip; a run that ends first writes none of them, and
+a resumed run replays them — the same inputs give the same outputs, and nothing
+outside the run saw them. This is the replay of deterministic steps that Temporal
+and Restate use, at node granularity: a workflow of replayable nodes only writes
+no journal at all. The journal is deleted with the queue entry when the run ends.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -31,8 +42,9 @@ log = get_logger(__name__)
 class RunJournal(Protocol):
     """Where journals live; adapters raise ``Unavailable`` when they cannot answer."""
 
-    async def record(self, execution_id: str, node: str, output: bytes, meta: bytes) -> None:
-        """Add (or replace) one node's entry: its output (JSON) and the rest."""
+    async def record(self, execution_id: str, entries: Sequence[tuple[str, bytes, bytes]]) -> None:
+        """Add (or replace) entries, each (node name, its output as JSON, the rest),
+        in one write."""
 
     async def load(self, execution_id: str) -> dict[str, tuple[bytes, bytes | None]]:
         """Every entry of a run's journal, node name → (output, the rest or None);
@@ -123,15 +135,18 @@ class JournaledNode:
 
 
 class Checkpoint:
-    """One run's journal: the nodes it finished before (after ``load``), and ``save``
-    for each node it finishes now. A journal that cannot be written does not fail the
-    run; it only means the run would start over if its worker died (logged once)."""
+    """One run's journal: the nodes it finished before (after ``load``); ``hold`` for
+    each replayable node it finishes now, ``save`` to write what is held (and a node
+    with effects that just finished). A journal that cannot be written does not fail
+    the run; it only means the run would start over if its worker died (logged
+    once)."""
 
     def __init__(self, journal: RunJournal, execution_id: str, *, resume: bool) -> None:
         self._journal = journal
         self._execution_id = execution_id
         self._resume = resume
         self._warned = False
+        self._held: list[tuple[str, JournaledNode]] = []
         self.done: Mapping[str, JournaledNode] = {}
 
     async def load(self) -> None:
@@ -156,14 +171,28 @@ class Checkpoint:
                 )
         self.done = done
 
-    async def save(self, node: str, entry: JournaledNode) -> None:
+    def hold(self, node: str, entry: JournaledNode) -> None:
+        """Keep a replayable node's entry for the next ``save`` (none if the run ends
+        first: a resumed run runs that node again)."""
+        self._held.append((node, entry))
+
+    async def save(self, node: str | None = None, entry: JournaledNode | None = None) -> None:
+        """Write every held entry, and ``node``'s when given, in one round trip."""
+        entries = self._held
+        self._held = []
+        if node is not None and entry is not None:
+            entries.append((node, entry))
+        if not entries:
+            return
         try:
-            await self._journal.record(self._execution_id, node, *entry.encode_parts())
+            await self._journal.record(
+                self._execution_id, [(name, *one.encode_parts()) for name, one in entries]
+            )
         except Unavailable as exc:
             if not self._warned:
                 self._warned = True
                 log.warning(
                     "Run journal write failed: this run would start over if its worker died",
-                    node=node,
+                    node=entries[-1][0],
                     error=exc.message,
                 )

@@ -12,15 +12,16 @@
 - Acknowledging: ``XACK``, ``XDEL`` and the journal's ``DEL``, pipelined.
 - Journal: hash ``hookline:journal:{executionId}``, node name → its output (JSON), and
   beside it ``hookline:journal-meta:{executionId}``, node name → what a resume needs
-  besides (emitted outputs, response, timing, tries). A write is both ``HSET``s and
-  their ``EXPIRE``s through the shared auto-pipeline: one round trip, shared by
-  concurrent runs.
+  besides (emitted outputs, response, timing, tries). A write (one or more entries)
+  is both ``HSET``s and their ``EXPIRE``s through the shared auto-pipeline: one
+  round trip, shared by concurrent runs.
 
 Every key is one stream or one execution's hash: nothing spans two hash slots.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -243,14 +244,16 @@ class RedisRunJournal:
         self._redis = redis
         self._pipeline = pipeline
 
-    async def record(self, execution_id: str, node: str, output: bytes, meta: bytes) -> None:
+    async def record(self, execution_id: str, entries: Sequence[tuple[str, bytes, bytes]]) -> None:
         key, meta_key = journal_key(execution_id), journal_meta_key(execution_id)
+        outputs = [part for node, output, _ in entries for part in (node, output)]
+        metas = [part for node, _, meta in entries for part in (node, meta)]
         try:
             replies = await self._pipeline.execute(
                 [
-                    ("HSET", key, node, output),
+                    ("HSET", key, *outputs),
                     ("EXPIRE", key, JOURNAL_TTL_SECONDS),
-                    ("HSET", meta_key, node, meta),
+                    ("HSET", meta_key, *metas),
                     ("EXPIRE", meta_key, JOURNAL_TTL_SECONDS),
                 ]
             )

@@ -23,6 +23,7 @@ from hookline_execution.domain.nodes.subworkflow import execute_workflow_node
 
 __all__ = [
     "HANDLERS",
+    "REPLAYABLE",
     "Handler",
     "NodeContext",
     "NodeError",
@@ -43,3 +44,13 @@ HANDLERS: dict[str, Handler] = {
     "stopAndError": stop_and_error_node,
     "executeWorkflow": execute_workflow_node,
 }
+
+REPLAYABLE: frozenset[str] = frozenset(
+    {"set", "if", "switch", "merge", "httpResponse", "stopAndError"}
+)
+"""Node types whose run changes nothing outside the run: running one again from the
+same input gives the run what it gave before, and nobody else sees a difference
+(an ``httpResponse`` whose answer goes out early, in ``responseNode`` mode, is the
+exception the engine makes). ``wait``, ``httpRequest`` and ``executeWorkflow`` have
+effects — time spent, a call made, a child run — and are not replayed after they
+finished (DESIGN.md section 8, the run journal)."""
