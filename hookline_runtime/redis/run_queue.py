@@ -9,15 +9,20 @@ runs *waiting* are the entries not yet delivered to any worker — the stream's
 length less the group's pending entries, since workers delete what they
 acknowledge. At ``max_queued`` waiting runs the script adds nothing and
 ``QueueFull`` is raised: the caller answers 503 and nothing will run.
+
+The script goes through the process's ``AutoPipeline`` (``EVALSHA``, loading the
+script once when Redis answers ``NOSCRIPT``), so the runs that webhooks arriving
+together start are appended in one round trip.
 """
 
 from __future__ import annotations
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from hookline_runtime.errors import QueueFull
 from hookline_runtime.redis.keys import RUN_FIELD, RUN_GROUP
+from hookline_runtime.redis.pipeline import AutoPipeline
 
 __all__ = ["RunProducer", "ensure_group"]
 
@@ -50,9 +55,12 @@ async def ensure_group(redis: aioredis.Redis, stream: str) -> None:
 class RunProducer:
     """Appends runs to the stream, refusing them past the admission limit."""
 
-    def __init__(self, redis: aioredis.Redis, *, stream: str, max_queued: int) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, pipeline: AutoPipeline, *, stream: str, max_queued: int
+    ) -> None:
         self._stream = stream
         self._max_queued = max_queued
+        self._pipeline = pipeline
         self._script = redis.register_script(_ENQUEUE)
 
     @property
@@ -63,9 +71,16 @@ class RunProducer:
         """Append one run; returns its entry id. ``QueueFull`` when the backlog is at the
         limit; Redis errors (connection, timeout) propagate to the caller, which decides
         how to carry on without the queue."""
-        entry = await self._script(
-            keys=[self._stream], args=[RUN_GROUP, self._max_queued, RUN_FIELD, run]
-        )
+        command = (
+            "EVALSHA", self._script.sha, 1, self._stream,
+            RUN_GROUP, self._max_queued, RUN_FIELD, run,
+        )  # fmt: skip
+        (entry,) = await self._pipeline.execute([command])
+        if isinstance(entry, NoScriptError):  # Redis restarted, or its scripts were flushed
+            await self._script.registered_client.script_load(_ENQUEUE)
+            (entry,) = await self._pipeline.execute([command])
+        if isinstance(entry, Exception):
+            raise entry
         if not entry:
             raise QueueFull(
                 f"{self._max_queued} runs are already waiting to start; try again later"

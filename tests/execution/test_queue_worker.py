@@ -31,6 +31,7 @@ from hookline_execution.domain.service import StartRequest
 from hookline_execution.run_messages import start_message
 from hookline_runtime.errors import QueueFull
 from hookline_runtime.redis.keys import RUN_GROUP, journal_key, journal_meta_key
+from hookline_runtime.redis.pipeline import AutoPipeline
 from hookline_runtime.redis.run_queue import RunProducer, ensure_group
 from tests.redis_server import ThrowawayRedis
 
@@ -90,11 +91,13 @@ class Queue:
 @pytest.fixture
 async def queue(redis_url: str) -> AsyncIterator[Queue]:
     client = aioredis.Redis.from_url(redis_url)
+    pipeline = AutoPipeline(client)
     stream = f"hookline:runs:test:{uuid.uuid4().hex}"
     await ensure_group(client, stream)
     try:
-        yield Queue(client, stream, RunProducer(client, stream=stream, max_queued=1000))
+        yield Queue(client, stream, RunProducer(client, pipeline, stream=stream, max_queued=1000))
     finally:
+        await pipeline.close()
         await client.delete(stream)
         await client.aclose()
 
@@ -328,7 +331,8 @@ async def test_shutdown_hands_a_run_back_and_another_replica_finishes_it_at_once
 async def test_the_run_past_the_admission_limit_is_refused(
     queue: Queue,
 ) -> None:
-    producer = RunProducer(queue.redis, stream=queue.stream, max_queued=5)
+    pipeline = AutoPipeline(queue.redis)
+    producer = RunProducer(queue.redis, pipeline, stream=queue.stream, max_queued=5)
     data = workflow([node("Shape", "set", values={"n": 1})])
     for _ in range(5):
         await producer.enqueue(
@@ -345,6 +349,25 @@ async def test_the_run_past_the_admission_limit_is_refused(
         start_message(StartRequest(uuid.uuid4().hex, data, {})).SerializeToString()
     )
     assert await queue.redis.xlen(queue.stream) == 6
+    await pipeline.close()
+
+
+async def test_runs_appended_together_each_get_an_entry_even_after_a_script_flush(
+    queue: Queue,
+) -> None:
+    data = workflow([node("Shape", "set", values={"n": 1})])
+
+    def run() -> bytes:
+        return start_message(StartRequest(uuid.uuid4().hex, data, {})).SerializeToString()
+
+    # Appended together: one pipelined write carries them all.
+    entries = await asyncio.gather(*(queue.producer.enqueue(run()) for _ in range(20)))
+    assert len(set(entries)) == 20
+    assert await queue.redis.xlen(queue.stream) == 20
+    # A Redis that lost its scripts (a restart, SCRIPT FLUSH) is given the script again.
+    await queue.redis.script_flush()
+    await queue.producer.enqueue(run())
+    assert await queue.redis.xlen(queue.stream) == 21
 
 
 async def test_a_run_delivered_while_the_worker_stops_is_handed_back_not_left_pending(
@@ -388,7 +411,8 @@ async def test_the_workers_own_log_lines_name_no_run_after_it_took_one(
     try:
         stream = f"hookline:runs:test:{uuid.uuid4().hex}"
         await ensure_group(client, stream)
-        queue = Queue(client, stream, RunProducer(client, stream=stream, max_queued=10))
+        producer = RunProducer(client, AutoPipeline(client), stream=stream, max_queued=10)
+        queue = Queue(client, stream, producer)
         execution_id = await queue.enqueue(workflow([node("Shape", "set", values={"n": 1})]))
         await queue.take_as_dead_consumer()
         running = await start_execution(
