@@ -5,7 +5,9 @@ command client with its auto-pipeline, the connection state (``RedisLink``), and
 one shared subscription (push mode) — then serves ``CacheService`` with health and
 reflection on ``settings.listen_address("cache")``. Leaving stops them in reverse:
 health NOT_SERVING and the gRPC server's grace period first, then the subscription,
-the Redis clients and the execution-service client.
+the Redis clients and the execution-service client. Saved records (read during a
+Redis outage) come through that client, or through the ``SavedRecords`` given (in one
+process, the execution service's domain).
 
 Draining: on exit, new watches are refused while those in flight get their results
 as they are stored (StoreResult is still served) within HOOKLINE_SHUTDOWN_GRACE_SECONDS;
@@ -32,6 +34,7 @@ from hookline_cache.domain.codec import ResultCodec
 from hookline_cache.domain.delivery import ResultDelivery
 from hookline_cache.metrics import CacheMetrics
 from hookline_cache.servicer import SERVICE_NAME, CacheServicer
+from hookline_cache.storage.base import SavedRecords
 from hookline_cache.storage.memory import MemoryResultStore
 from hookline_cache.storage.redis_link import RedisLink, describe_redis
 from hookline_cache.storage.redis_listener import (
@@ -68,8 +71,11 @@ async def _drain_watches(delivery: ResultDelivery, seconds: float) -> None:
 class CacheServer:
     """The cache service, as an async context manager (see module docstring)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, saved: SavedRecords | None = None) -> None:
+        """``saved``: where saved records are read during a Redis outage (default: the
+        execution service over gRPC)."""
         self.settings = settings
+        self._saved = saved
         #: The CLIENT SETNAME of this process's Redis connections.
         self.redis_client_name = f"hookline-cache-{new_id()[-12:]}"
         self.delivery: ResultDelivery | None = None
@@ -107,7 +113,7 @@ class CacheServer:
         settings = self.settings
         url = settings.effective_redis_url
         shared: RedisResultStore | None = None
-        saved: ExecutionServiceRecords | None = None
+        saved: SavedRecords | None = None
         link: RedisLink | None = None
         if url is not None:
             shared, link, saved = self._open_redis(url)
@@ -162,7 +168,7 @@ class CacheServer:
             redis=url is not None,
         )
 
-    def _open_redis(self, url: str) -> tuple[RedisResultStore, RedisLink, ExecutionServiceRecords]:
+    def _open_redis(self, url: str) -> tuple[RedisResultStore, RedisLink, SavedRecords]:
         """The Redis store (commands on one auto-pipelined connection), its link, and
         the saved-record fallback used during Redis outages; all closed on exit."""
         client = create_redis(url, client_name=self.redis_client_name)
@@ -172,6 +178,8 @@ class CacheServer:
         link = RedisLink(pipeline, where=describe_redis(client))
         self._exit.push_async_callback(link.close)
         store = RedisResultStore(pipeline, link, on_error=self.metrics.redis_errors.inc)
+        if self._saved is not None:
+            return store, link, self._saved
         records = ExecutionServiceRecords(
             self.settings.execution_addr,
             max_message_bytes=self.settings.grpc_max_message_bytes,

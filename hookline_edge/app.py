@@ -4,18 +4,22 @@ Routes: ``/webhook/{path}`` (body limit ``settings.max_body_bytes``), ``/api/v1/
 (guarded by ``X-API-Key`` when ``settings.api_key`` is set), ``/healthz``, ``/readyz``,
 ``/metrics`` and ``/schema/openapi.json`` (finished by ``hookline_edge.openapi``; ``OPTIONS``
 answered by ``hookline_edge.allow``). ``/`` and ``/console`` are left for the web
-console. The gRPC clients are opened in the app's lifespan and reach handlers by
-dependency injection (``upstreams``), as does the app's ``metrics``. The webhook
-path's ports (``hookline_edge.ports``: ``state.webhooks``, ``state.results``) are the given
-ones (in-process adapters, in one process) or the gRPC stream adapters
-(``hookline_edge.clients.stream_ports``), opened and closed with the clients. With tracing on, every
-request but probes and scrapes is a trace span (``hookline_edge.tracing``).
+console. The edge's ports (``hookline_edge.ports``) are the given ones (in-process
+adapters, in one process) or gRPC adapters — streams on the webhook path
+(``hookline_edge.clients.stream_ports``), unary calls for management
+(``hookline_edge.clients.management``) — opened in the app's lifespan with the gRPC clients
+and closed with them. Management handlers get their port by dependency injection
+(``workflows``, ``credentials``, ``executions``, ``cached_results``), as they get the
+app's ``metrics``; the webhook handler reads ``state.webhooks`` and ``state.results``;
+the readiness probe alone uses the clients (``upstreams``: their health checks). With
+tracing on, every request but probes and scrapes is a trace span (``hookline_edge.tracing``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -24,6 +28,12 @@ from litestar.openapi import OpenAPIConfig
 
 from hookline_edge.allow import answer_options
 from hookline_edge.auth import api_key_guard
+from hookline_edge.clients.management import (
+    GrpcCachedResults,
+    GrpcCredentialAdmin,
+    GrpcSavedExecutions,
+    GrpcWorkflowAdmin,
+)
 from hookline_edge.clients.stream_ports import StreamResultWaiter, StreamWebhookGateway
 from hookline_edge.clients.upstreams import Upstreams
 from hookline_edge.console import ConsolePlugin
@@ -51,19 +61,15 @@ log = get_logger(__name__)
 API_PREFIX = "/api/v1"
 
 
-def _provide_upstreams(state: State) -> Upstreams:
-    upstreams: Upstreams = state.upstreams
-    return upstreams
+_PORTS = ("workflows", "credentials", "executions", "cached_results")
+"""The ports handlers get by dependency injection, by their state and parameter name."""
 
 
-def _provide_wait_plans(state: State) -> WaitPlans:
-    plans: WaitPlans = state.wait_plans
-    return plans
+def _from_state(name: str) -> Provide:
+    def provide(state: State) -> Any:
+        return state[name]
 
-
-def _provide_metrics(state: State) -> EdgeMetrics:
-    metrics: EdgeMetrics = state.metrics
-    return metrics
+    return Provide(provide, sync_to_thread=False)
 
 
 @asynccontextmanager
@@ -77,9 +83,18 @@ async def _upstreams_lifespan(app: Litestar) -> AsyncIterator[None]:
     if given is None:
         gateway = StreamWebhookGateway(upstreams.trigger)
         waiter = StreamResultWaiter(upstreams.cache)
-        given = EdgePorts(webhooks=gateway, results=waiter)
+        given = EdgePorts(
+            webhooks=gateway,
+            results=waiter,
+            workflows=GrpcWorkflowAdmin(upstreams.trigger),
+            credentials=GrpcCredentialAdmin(upstreams.trigger),
+            executions=GrpcSavedExecutions(upstreams.execution),
+            cached_results=GrpcCachedResults(upstreams.cache),
+        )
     app.state.webhooks = given.webhooks
     app.state.results = given.results
+    for name in _PORTS:
+        app.state[name] = getattr(given, name)
     log.info(
         "Edge upstreams",
         trigger=settings.trigger_addr,
@@ -97,7 +112,7 @@ async def _upstreams_lifespan(app: Litestar) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, ports: EdgePorts | None = None) -> Litestar:
     """The edge app for ``settings``; nothing connects until the app starts.
-    ``ports``: the webhook path's ports (default: gRPC streams to the services)."""
+    ``ports``: the edge's ports (default: gRPC adapters to the services)."""
     webhooks = Router(
         path="/",
         route_handlers=[WebhookController],
@@ -115,9 +130,7 @@ def create_app(settings: Settings, ports: EdgePorts | None = None) -> Litestar:
             *tracing_plugins(),  # none while tracing is off
         ],
         dependencies={
-            "upstreams": Provide(_provide_upstreams, sync_to_thread=False),
-            "metrics": Provide(_provide_metrics, sync_to_thread=False),
-            "wait_plans": Provide(_provide_wait_plans, sync_to_thread=False),
+            name: _from_state(name) for name in ("upstreams", "metrics", "wait_plans", *_PORTS)
         },
         exception_handlers=exception_handlers(),
         before_request=answer_options,

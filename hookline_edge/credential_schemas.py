@@ -1,12 +1,12 @@
-"""HTTP bodies of ``/api/v1/credentials`` and the conversion from the trigger
-service's messages. A credential's answer is its metadata; the values are write-only
-and have no field here to leak through."""
+"""HTTP bodies of ``/api/v1/credentials`` and the conversion from the
+``CredentialAdmin`` port's ``CredentialInfo``. A credential's answer is its metadata;
+the values are write-only and have no field here to leak through."""
 
 from __future__ import annotations
 
 import msgspec
-from hookline.trigger.v1 import trigger_service_pb2 as pb
 
+from hookline_edge.ports import CredentialInfo
 from hookline_runtime.clock import to_iso
 
 __all__ = ["CredentialMetadata", "CredentialPage", "metadata_of"]
@@ -27,11 +27,11 @@ class CredentialPage(msgspec.Struct, rename="camel"):
     next_cursor: str | None
 
 
-def metadata_of(message: pb.Credential) -> CredentialMetadata:
+def metadata_of(info: CredentialInfo) -> CredentialMetadata:
     return CredentialMetadata(
-        id=message.id,
-        name=message.name,
-        type=message.type,
-        created_at=to_iso(message.create_time.ToDatetime()),
-        updated_at=to_iso(message.update_time.ToDatetime()),
+        id=info.id,
+        name=info.name,
+        type=info.type,
+        created_at=to_iso(info.created_at),
+        updated_at=to_iso(info.updated_at),
     )

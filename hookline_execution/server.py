@@ -1,7 +1,8 @@
 """The execution service process: ``async with ExecutionServer(settings) as server``.
 
 Entering opens the database (and migrates it), clients to the cache and trigger
-services (results, credentials, the workflows executeWorkflow nodes start), one
+services (results, credentials, the workflows executeWorkflow nodes start) unless
+the caller wires those ports itself (in one process, to the services' domain), one
 shared HTTP client for httpRequest nodes, the run queue when Redis is configured,
 starts the gRPC server, then the queue worker, and history pruning when a limit is
 set (``history_pruning``). Leaving stops reading the queue,
@@ -42,12 +43,12 @@ from hookline_execution.domain import (
     RunScheduler,
     TemplateRenderer,
 )
-from hookline_execution.domain.credentials import CachedCredentials
+from hookline_execution.domain.credentials import CachedCredentials, CredentialSource
 from hookline_execution.domain.engine import DEFAULT_MAX_RESPONSE_BYTES
 from hookline_execution.domain.intake import RunIntake
 from hookline_execution.domain.outbound import OutboundPolicy, outbound_client
 from hookline_execution.domain.ports import ResultSink
-from hookline_execution.domain.subworkflows import Subworkflows
+from hookline_execution.domain.subworkflows import ResultWatcher, Subworkflows, WorkflowLookup
 from hookline_execution.domain.worker import QueueWorker
 from hookline_execution.history_pruning import start_pruning, stop_pruning
 from hookline_execution.metrics import ExecutionMetrics
@@ -90,11 +91,20 @@ class ExecutionServer:
         *,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         sink: ResultSink | None = None,
+        workflows: WorkflowLookup | None = None,
+        credentials: CredentialSource | None = None,
+        results: ResultWatcher | None = None,
     ) -> None:
-        """``sink`` takes finished records (default: the cache service over gRPC; in
-        one process, its domain directly)."""
+        """The ports to the other services, each by default over gRPC (in one process,
+        adapters calling their domain directly): ``sink`` takes finished records and
+        ``results`` waits for a child run's (the cache service); ``workflows`` finds
+        the workflows executeWorkflow nodes start and ``credentials`` the credentials
+        httpRequest nodes use (the trigger service)."""
         self.settings = settings
         self._sink = sink
+        self._workflows = workflows
+        self._credentials = credentials
+        self._results = results
         self._intake: RunIntake | None = None
         self._max_response_bytes = max_response_bytes
         self._exit = AsyncExitStack()
@@ -119,12 +129,39 @@ class ExecutionServer:
             raise RuntimeError("the execution server is not running")
         return self._intake
 
-    def _grpc_sink(
-        self, cache: ServiceClient[cache_service_pb2_grpc.CacheServiceAsyncStub]
-    ) -> CacheResultSink:
-        sink = CacheResultSink(cache)
-        self._exit.push_async_callback(sink.close)
-        return sink
+    def _cache_client(self) -> ServiceClient[cache_service_pb2_grpc.CacheServiceAsyncStub]:
+        settings = self.settings
+        cache: ServiceClient[cache_service_pb2_grpc.CacheServiceAsyncStub] = ServiceClient(
+            settings.cache_addr,
+            cache_service_pb2_grpc.CacheServiceStub,
+            max_message_bytes=settings.grpc_max_message_bytes,
+            security=GrpcSecurity.from_settings(settings),
+        )
+        self._exit.push_async_callback(cache.close)
+        return cache
+
+    def _cache_ports(self) -> tuple[ResultSink, ResultWatcher]:
+        """The ports to the cache service: the given ones, else over gRPC."""
+        if self._sink is not None and self._results is not None:
+            return self._sink, self._results
+        cache = self._cache_client()
+        sink = self._sink
+        if sink is None:
+            grpc_sink = CacheResultSink(cache)
+            self._exit.push_async_callback(grpc_sink.close)
+            sink = grpc_sink
+        return sink, self._results or CacheResultWatcher(cache)
+
+    def _trigger_ports(self) -> tuple[WorkflowLookup, CredentialSource]:
+        """The ports to the trigger service: the given ones, else over gRPC."""
+        if self._workflows is not None and self._credentials is not None:
+            return self._workflows, self._credentials
+        trigger = trigger_client(self.settings)
+        self._exit.push_async_callback(trigger.close)
+        return (
+            self._workflows or TriggerWorkflowLookup(trigger),
+            self._credentials or TriggerCredentialSource(trigger),
+        )
 
     @property
     def service(self) -> ExecutionService:
@@ -141,15 +178,8 @@ class ExecutionServer:
             db = create_engine(settings.database_url)
             self._exit.push_async_callback(db.dispose)
             await migrate(db)
-            cache: ServiceClient[cache_service_pb2_grpc.CacheServiceAsyncStub] = ServiceClient(
-                settings.cache_addr,
-                cache_service_pb2_grpc.CacheServiceStub,
-                max_message_bytes=settings.grpc_max_message_bytes,
-                security=GrpcSecurity.from_settings(settings),
-            )
-            self._exit.push_async_callback(cache.close)
-            trigger = trigger_client(settings)  # credentials and sub-workflows
-            self._exit.push_async_callback(trigger.close)
+            sink, results = self._cache_ports()
+            workflows, credentials = self._trigger_ports()
             http = outbound_client(
                 OutboundPolicy.parse(settings.http_allow_private, settings.http_allow_hosts),
                 limits=_HTTP_LIMITS,
@@ -162,10 +192,10 @@ class ExecutionServer:
                     max_response_bytes=self._max_response_bytes,
                     max_output_bytes=settings.max_node_output_bytes,
                     node_timeout_seconds=settings.node_timeout_seconds,
-                    credentials=CachedCredentials(TriggerCredentialSource(trigger)),
+                    credentials=CachedCredentials(credentials),
                 ),
                 store=SqlExecutionStore(db),
-                sink=self._sink or self._grpc_sink(cache),
+                sink=sink,
                 scheduler=RunScheduler(settings.max_concurrent_executions),
                 max_result_bytes=settings.max_result_bytes,
                 metrics=self.metrics,
@@ -174,9 +204,9 @@ class ExecutionServer:
             intake = RunIntake(service, queue.enqueuer if queue else None)
             service.use_subworkflows(
                 Subworkflows(
-                    TriggerWorkflowLookup(trigger),
+                    workflows,
                     QueuedChildStarter(intake, queue.redis if queue else None),
-                    CacheResultWatcher(cache),
+                    results,
                     max_depth=settings.max_workflow_depth,
                 )
             )

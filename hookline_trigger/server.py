@@ -130,6 +130,9 @@ class TriggerServer:
         self._settings = settings
         self._direct_starter = direct_starter
         self._webhooks: CountedWebhooks | None = None
+        self._workflows: WorkflowManager | None = None
+        self._manual_runs: ManualRunner | None = None
+        self._credentials: CredentialManager | None = None
         self._options = options or TriggerOptions()
         self._clock = clock
         self._stack: AsyncExitStack | None = None
@@ -151,6 +154,23 @@ class TriggerServer:
     def webhooks(self) -> CountedWebhooks:
         """What ``HandleWebhook`` calls, for a caller in the same process."""
         return self._started(self._webhooks)
+
+    @property
+    def workflows(self) -> WorkflowManager:
+        """What the workflow methods (``CreateWorkflow``, ``GetWorkflow``...) call, for a
+        caller in the same process."""
+        return self._started(self._workflows)
+
+    @property
+    def manual_runs(self) -> ManualRunner:
+        """What ``RunWorkflow`` calls, for a caller in the same process."""
+        return self._started(self._manual_runs)
+
+    @property
+    def credentials(self) -> CredentialManager:
+        """What the credential methods (``ResolveCredential`` included) call, for a
+        caller in the same process."""
+        return self._started(self._credentials)
 
     @property
     def index(self) -> TriggerIndex:
@@ -192,6 +212,7 @@ class TriggerServer:
             await stack.aclose()
         self._grpc = self._index = self._scheduler = None
         self._feed = self._webhooks = None
+        self._workflows = self._manual_runs = self._credentials = None
 
     async def _start(self, stack: AsyncExitStack) -> None:
         settings, options = self._settings, self._options
@@ -286,16 +307,12 @@ class TriggerServer:
             ),
             self.metrics,
         )
-        streams = StreamDrain()
-        servicer = TriggerServicer(
-            WorkflowManager(
-                store, on_change=index.workflow_changed, credential_types=credentials.types_of
-            ),
-            webhooks,
-            ManualRunner(store, starter, idempotency),
-            credentials,
-            streams=streams,
+        workflows = WorkflowManager(
+            store, on_change=index.workflow_changed, credential_types=credentials.types_of
         )
+        manual_runs = ManualRunner(store, starter, idempotency)
+        streams = StreamDrain()
+        servicer = TriggerServicer(workflows, webhooks, manual_runs, credentials, streams=streams)
 
         def register(server: grpc.aio.Server) -> None:
             trigger_service_pb2_grpc.add_TriggerServiceServicer_to_server(servicer, server)
@@ -314,6 +331,7 @@ class TriggerServer:
         )
         self._index, self._scheduler, self._feed = index, scheduler, feed
         self._webhooks = webhooks
+        self._workflows, self._manual_runs, self._credentials = workflows, manual_runs, credentials
         log.info(
             "Trigger service started",
             redis=redis is not None,

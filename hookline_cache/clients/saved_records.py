@@ -2,7 +2,9 @@
 
 Used only while Redis is unreachable, for waiters whose execution is being saved
 to the database: ``GetExecution`` with a short deadline; NOT_FOUND (not saved yet)
-and any failure to answer in time both mean "not there yet".
+and any failure to answer in time both mean "not there yet". In one process
+(``hookline dev``) the launcher wires an in-process adapter of ``SavedRecords`` instead
+(``hookline_launcher.local_wiring``), which reads the execution service's domain.
 """
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""The hookline_edge's clients of the services: channels, typed streams, result watches."""
+"""The hookline_edge's clients of the services: channels, typed streams, result watches,
+and the gRPC adapters of its ports (``stream_ports``, ``management``)."""

@@ -1,4 +1,5 @@
-"""``/api/v1/credentials``: credentials through the trigger service, metadata only.
+"""``/api/v1/credentials``: credentials through the ``CredentialAdmin`` port (the
+trigger service; ``hookline_edge.ports``), one call per request, metadata only.
 
 POST and PUT bodies are ``{name, type, data}`` (the values, write-only); every answer
 is metadata ``{id, name, type, createdAt, updatedAt}``. Bodies are checked for JSON
@@ -14,21 +15,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeAlias
+from functools import partial
+from typing import Annotated, Any
 
 import grpc
-from hookline.trigger.v1 import trigger_service_pb2 as pb
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath, QueryParameter
 
-from hookline_edge.clients.upstreams import CALL_TIMEOUT_SECONDS, Upstreams
 from hookline_edge.credential_schemas import CredentialMetadata, CredentialPage, metadata_of
-from hookline_edge.errors import EdgeError, from_rpc_error
+from hookline_edge.errors import EdgeError, from_status
 from hookline_edge.json_body import read_json_body
+from hookline_edge.ports import CredentialAdmin, CredentialInfo
 from hookline_edge.schemas import error_responses
+from hookline_runtime.errors import FailedPrecondition, HooklineError
+from hookline_runtime.transport.status import grpc_code_for
 
 __all__ = ["CredentialController"]
 
@@ -69,32 +72,30 @@ def _trigger_errors(invalid_status: int = 422) -> Iterator[None]:
     credentials are 422 (``invalid_status``); a bad query (a cursor) is 400."""
     try:
         yield
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
-            raise EdgeError(
-                503,
-                exc.details() or "credentials cannot be stored: set HOOKLINE_ENCRYPTION_KEY",
-                error=ENCRYPTION_KEY_MISSING,
-            ) from None
-        raise from_rpc_error(
-            exc,
+    except FailedPrecondition as exc:
+        raise EdgeError(
+            503,
+            exc.message or "credentials cannot be stored: set HOOKLINE_ENCRYPTION_KEY",
+            error=ENCRYPTION_KEY_MISSING,
+        ) from None
+    except HooklineError as exc:
+        raise from_status(
+            grpc_code_for(exc),
+            exc.message,
             upstream="trigger",
             status_override={grpc.StatusCode.INVALID_ARGUMENT: invalid_status},
         ) from None
 
 
-_StoredReply: TypeAlias = pb.CreateCredentialResponse | pb.ReplaceCredentialResponse
-
-
 async def _store(
-    request: Request[Any, Any, Any], send: Callable[[bytes], Awaitable[_StoredReply]]
+    request: Request[Any, Any, Any], send: Callable[[bytes], Awaitable[CredentialInfo]]
 ) -> CredentialMetadata:
     """Read the ``{name, type, data}`` body, ``send`` it to the trigger service (one
-    call, with its deadline) and answer the stored credential's metadata."""
+    call) and answer the stored credential's metadata."""
     body = await read_json_body(request)
     with _trigger_errors():
-        reply = await send(body)
-    return metadata_of(reply.credential)
+        stored = await send(body)
+    return metadata_of(stored)
 
 
 class CredentialController(Controller):
@@ -111,15 +112,9 @@ class CredentialController(Controller):
         responses=error_responses(400, 401, 409, 422, 503),
     )
     async def create_credential(
-        self, request: Request[Any, Any, Any], upstreams: NamedDependency[Upstreams]
+        self, request: Request[Any, Any, Any], credentials: NamedDependency[CredentialAdmin]
     ) -> CredentialMetadata:
-        stub = upstreams.trigger.stub
-        return await _store(
-            request,
-            lambda body: stub.CreateCredential(
-                pb.CreateCredentialRequest(credential_json=body), timeout=CALL_TIMEOUT_SECONDS
-            ),
-        )
+        return await _store(request, credentials.create)
 
     @get(
         "/",
@@ -129,18 +124,14 @@ class CredentialController(Controller):
     )
     async def list_credentials(
         self,
-        upstreams: NamedDependency[Upstreams],
+        credentials: NamedDependency[CredentialAdmin],
         limit: Annotated[int | None, QueryParameter(ge=1, le=100, description="Page size")] = None,
         cursor: Annotated[str | None, QueryParameter(description="From nextCursor")] = None,
     ) -> CredentialPage:
         with _trigger_errors(invalid_status=400):
-            reply = await upstreams.trigger.stub.ListCredentials(
-                pb.ListCredentialsRequest(limit=limit or 0, cursor=cursor or ""),
-                timeout=CALL_TIMEOUT_SECONDS,
-            )
+            page = await credentials.list(limit=limit or 0, cursor=cursor or "")
         return CredentialPage(
-            data=[metadata_of(c) for c in reply.credentials],
-            next_cursor=reply.next_cursor or None,
+            data=[metadata_of(c) for c in page.items], next_cursor=page.next_cursor or None
         )
 
     @get(
@@ -150,13 +141,11 @@ class CredentialController(Controller):
         responses=error_responses(401, 404),
     )
     async def get_credential(
-        self, credential_id: FromPath[str], upstreams: NamedDependency[Upstreams]
+        self, credential_id: FromPath[str], credentials: NamedDependency[CredentialAdmin]
     ) -> CredentialMetadata:
         with _trigger_errors():
-            reply = await upstreams.trigger.stub.GetCredential(
-                pb.GetCredentialRequest(id=credential_id), timeout=CALL_TIMEOUT_SECONDS
-            )
-        return metadata_of(reply.credential)
+            stored = await credentials.get(credential_id)
+        return metadata_of(stored)
 
     @put(
         "/{credential_id:str}",
@@ -169,16 +158,9 @@ class CredentialController(Controller):
         self,
         credential_id: FromPath[str],
         request: Request[Any, Any, Any],
-        upstreams: NamedDependency[Upstreams],
+        credentials: NamedDependency[CredentialAdmin],
     ) -> CredentialMetadata:
-        stub = upstreams.trigger.stub
-        return await _store(
-            request,
-            lambda body: stub.ReplaceCredential(
-                pb.ReplaceCredentialRequest(id=credential_id, credential_json=body),
-                timeout=CALL_TIMEOUT_SECONDS,
-            ),
-        )
+        return await _store(request, partial(credentials.replace, credential_id))
 
     @delete(
         "/{credential_id:str}",
@@ -188,9 +170,7 @@ class CredentialController(Controller):
         responses=error_responses(401, 404, 409),
     )
     async def delete_credential(
-        self, credential_id: FromPath[str], upstreams: NamedDependency[Upstreams]
+        self, credential_id: FromPath[str], credentials: NamedDependency[CredentialAdmin]
     ) -> None:
         with _trigger_errors():
-            await upstreams.trigger.stub.DeleteCredential(
-                pb.DeleteCredentialRequest(id=credential_id), timeout=CALL_TIMEOUT_SECONDS
-            )
+            await credentials.delete(credential_id)

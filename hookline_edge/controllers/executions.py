@@ -1,21 +1,17 @@
-"""``/api/v1/executions``: saved executions (execution service) and, for runs that were
-not saved, the result cache while its TTL lasts (cache service)."""
+"""``/api/v1/executions``: saved executions (the ``SavedExecutions`` port: the execution
+service) and, for runs that were not saved, the result cache while its TTL lasts (the
+``CachedResults`` port: the cache service); see ``hookline_edge.ports``."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC
 from typing import Annotated, Literal
 
-import grpc
-from hookline.cache.v1 import cache_service_pb2
-from hookline.execution.v1 import execution_service_pb2 as pb
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import Parameter, QueryParameter
 
-from hookline_edge.clients.upstreams import CALL_TIMEOUT_SECONDS, Upstreams
-from hookline_edge.errors import EdgeError, from_rpc_error, upstream_errors
+from hookline_edge.errors import upstream_errors
 from hookline_edge.paging import (
     CURSOR_PATTERN,
     ID_PATTERN,
@@ -23,20 +19,16 @@ from hookline_edge.paging import (
     MAX_ID_LENGTH,
     page_json,
 )
+from hookline_edge.ports import CachedResults, ExecutionQuery, SavedExecutions
 from hookline_edge.rendering import json_response
 from hookline_edge.schemas import ExecutionPage, ExecutionRecord, documented, error_responses
 from hookline_runtime.clock import to_iso
+from hookline_runtime.errors import NotFound
 
 __all__ = ["EXPIRES_AT_HEADER", "SOURCE_HEADER", "ExecutionController"]
 
 SOURCE_HEADER = "X-Hookline-Source"
 EXPIRES_AT_HEADER = "X-Hookline-Expires-At"
-
-_STATUS_FILTER = {
-    "running": pb.EXECUTION_STATUS_RUNNING,
-    "success": pb.EXECUTION_STATUS_SUCCESS,
-    "error": pb.EXECUTION_STATUS_ERROR,
-}
 
 
 class ExecutionController(Controller):
@@ -54,7 +46,7 @@ class ExecutionController(Controller):
     )
     async def list_executions(
         self,
-        upstreams: NamedDependency[Upstreams],
+        executions: NamedDependency[SavedExecutions],
         workflow_id: Annotated[
             str | None,
             QueryParameter(name="workflowId", pattern=ID_PATTERN, max_length=MAX_ID_LENGTH),
@@ -73,19 +65,15 @@ class ExecutionController(Controller):
             ),
         ] = None,
     ) -> Response[bytes]:
-        status_filter = _STATUS_FILTER[status] if status else pb.EXECUTION_STATUS_UNSPECIFIED
+        query = ExecutionQuery(
+            workflow_id=workflow_id or "",
+            status=status or "",
+            limit=limit or 0,
+            cursor=cursor or "",
+        )
         with upstream_errors("execution"):
-            reply = await upstreams.execution.stub.ListExecutions(
-                pb.ListExecutionsRequest(
-                    workflow_id=workflow_id or "",
-                    status=status_filter,
-                    limit=limit or 0,
-                    cursor=cursor or "",
-                ),
-                timeout=CALL_TIMEOUT_SECONDS,
-            )
-        body = page_json(list(reply.records_json), reply.next_cursor)
-        return json_response(body)
+            page = await executions.list(query)
+        return json_response(page_json(page.items, page.next_cursor))
 
     @get(
         "/{execution_id:str}",
@@ -103,35 +91,37 @@ class ExecutionController(Controller):
         execution_id: Annotated[
             str, Parameter(pattern=ID_PATTERN, min_length=1, max_length=MAX_ID_LENGTH)
         ],
-        upstreams: NamedDependency[Upstreams],
+        executions: NamedDependency[SavedExecutions],
+        cached_results: NamedDependency[CachedResults],
     ) -> Response[bytes]:
-        saved: pb.GetExecutionResponse | None = None
+        return await _find_record(executions, cached_results, execution_id)
+
+
+async def _find_record(
+    executions: SavedExecutions, cached_results: CachedResults, execution_id: str
+) -> Response[bytes]:
+    """The saved record when it is final; else the cached one while its TTL lasts; else
+    the saved "running" row; else 404."""
+    with upstream_errors("execution"):
         try:
-            saved = await upstreams.execution.stub.GetExecution(
-                pb.GetExecutionRequest(execution_id=execution_id), timeout=CALL_TIMEOUT_SECONDS
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() is not grpc.StatusCode.NOT_FOUND:
-                raise from_rpc_error(exc, upstream="execution") from None
-        else:
-            if not _still_running(saved.record_json):
-                return json_response(saved.record_json, headers={SOURCE_HEADER: "database"})
-        # Not saved, or saved as running: the final record reaches the cache before the
-        # database, so the cache may already have it.
+            saved: bytes | None = await executions.get(execution_id)
+        except NotFound:
+            saved = None
+    if saved is not None and not _still_running(saved):
+        return json_response(saved, headers={SOURCE_HEADER: "database"})
+    # Not saved, or saved as running: the final record reaches the cache before the
+    # database, so the cache may already have it.
+    with upstream_errors("cache"):
         try:
-            with upstream_errors("cache"):
-                cached = await upstreams.cache.stub.GetResult(
-                    cache_service_pb2.GetResultRequest(execution_id=execution_id),
-                    timeout=CALL_TIMEOUT_SECONDS,
-                )
-        except EdgeError as exc:
-            if saved is None or exc.status != 404:
+            cached = await cached_results.get(execution_id)
+        except NotFound:
+            if saved is None:
                 raise
-            return json_response(saved.record_json, headers={SOURCE_HEADER: "database"})
-        headers = {SOURCE_HEADER: "cache"}
-        if cached.HasField("expire_time"):
-            headers[EXPIRES_AT_HEADER] = to_iso(cached.expire_time.ToDatetime(tzinfo=UTC))
-        return json_response(cached.record_json, headers=headers)
+            return json_response(saved, headers={SOURCE_HEADER: "database"})
+    headers = {SOURCE_HEADER: "cache"}
+    if cached.expires_at is not None:
+        headers[EXPIRES_AT_HEADER] = to_iso(cached.expires_at)
+    return json_response(cached.record_json, headers=headers)
 
 
 def _still_running(record_json: bytes) -> bool:

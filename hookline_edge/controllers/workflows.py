@@ -1,4 +1,6 @@
-"""``/api/v1/workflows``: workflow CRUD and manual runs, through the trigger service.
+"""``/api/v1/workflows``: workflow CRUD and manual runs, through the ``WorkflowAdmin``
+port (the trigger service; ``hookline_edge.ports``), one call per request; ``?wait=true``
+then waits on the ``ResultWaiter``.
 
 Workflow documents are the trigger service's JSON bytes, sent on as they are.
 """
@@ -6,17 +8,16 @@ Workflow documents are the trigger service's JSON bytes, sent on as they are.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeAlias
+from functools import partial
+from typing import Annotated, Any
 
 import grpc
-from hookline.trigger.v1 import trigger_service_pb2 as pb
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from hookline_edge.clients.upstreams import CALL_TIMEOUT_SECONDS, Upstreams
 from hookline_edge.clients.watch import OutcomeKind, wait_for_caller
 from hookline_edge.errors import (
     CLIENT_CLOSED_REQUEST,
@@ -40,6 +41,7 @@ from hookline_edge.paging import (
     MAX_ID_LENGTH,
     page_json,
 )
+from hookline_edge.ports import RunCall, WorkflowAdmin
 from hookline_edge.rendering import json_response
 from hookline_edge.schemas import (
     ExecutionRecord,
@@ -95,23 +97,19 @@ _STORED_ANSWERS = {
 }
 """What a change to one workflow (replace, patch) answers."""
 
-_StoredReply: TypeAlias = (
-    pb.CreateWorkflowResponse | pb.ReplaceWorkflowResponse | pb.PatchWorkflowResponse
-)
-
 
 async def _store(
     request: Request[Any, Any, Any],
-    send: Callable[[bytes], Awaitable[_StoredReply]],
+    send: Callable[[bytes], Awaitable[bytes]],
     *,
     status: int = 200,
 ) -> Response[bytes]:
-    """Read the JSON body, ``send`` it to the trigger service (one call, with its
-    deadline) and answer the stored workflow; an invalid workflow is 422."""
+    """Read the JSON body, ``send`` it to the trigger service (one call) and answer the
+    stored workflow; an invalid workflow is 422."""
     body = await read_json_body(request)
     with upstream_errors("trigger", status_override=_INVALID_WORKFLOW):
-        reply = await send(body)
-    return json_response(reply.workflow.workflow_json, status=status)
+        stored = await send(body)
+    return json_response(stored, status=status)
 
 
 class WorkflowController(Controller):
@@ -130,16 +128,9 @@ class WorkflowController(Controller):
         },
     )
     async def create_workflow(
-        self, request: Request[Any, Any, Any], upstreams: NamedDependency[Upstreams]
+        self, request: Request[Any, Any, Any], workflows: NamedDependency[WorkflowAdmin]
     ) -> Response[bytes]:
-        stub = upstreams.trigger.stub
-        return await _store(
-            request,
-            lambda body: stub.CreateWorkflow(
-                pb.CreateWorkflowRequest(workflow_json=body), timeout=CALL_TIMEOUT_SECONDS
-            ),
-            status=201,
-        )
+        return await _store(request, workflows.create, status=201)
 
     @get(
         "/",
@@ -152,7 +143,7 @@ class WorkflowController(Controller):
     )
     async def list_workflows(
         self,
-        upstreams: NamedDependency[Upstreams],
+        workflows: NamedDependency[WorkflowAdmin],
         limit: Annotated[int | None, QueryParameter(ge=1, le=100, description="Page size")] = None,
         cursor: Annotated[
             str | None,
@@ -164,12 +155,8 @@ class WorkflowController(Controller):
         ] = None,
     ) -> Response[bytes]:
         with upstream_errors("trigger"):
-            reply = await upstreams.trigger.stub.ListWorkflows(
-                pb.ListWorkflowsRequest(limit=limit or 0, cursor=cursor or ""),
-                timeout=CALL_TIMEOUT_SECONDS,
-            )
-        items = [workflow.workflow_json for workflow in reply.workflows]
-        return json_response(page_json(items, reply.next_cursor))
+            page = await workflows.list(limit=limit or 0, cursor=cursor or "")
+        return json_response(page_json(page.items, page.next_cursor))
 
     @get(
         "/{workflow_id:str}",
@@ -181,13 +168,11 @@ class WorkflowController(Controller):
         },
     )
     async def get_workflow(
-        self, workflow_id: WorkflowId, upstreams: NamedDependency[Upstreams]
+        self, workflow_id: WorkflowId, workflows: NamedDependency[WorkflowAdmin]
     ) -> Response[bytes]:
         with upstream_errors("trigger"):
-            reply = await upstreams.trigger.stub.GetWorkflow(
-                pb.GetWorkflowRequest(id=workflow_id), timeout=CALL_TIMEOUT_SECONDS
-            )
-        return json_response(reply.workflow.workflow_json)
+            stored = await workflows.get(workflow_id)
+        return json_response(stored)
 
     @put(
         "/{workflow_id:str}",
@@ -200,16 +185,9 @@ class WorkflowController(Controller):
         self,
         workflow_id: WorkflowId,
         request: Request[Any, Any, Any],
-        upstreams: NamedDependency[Upstreams],
+        workflows: NamedDependency[WorkflowAdmin],
     ) -> Response[bytes]:
-        stub = upstreams.trigger.stub
-        return await _store(
-            request,
-            lambda body: stub.ReplaceWorkflow(
-                pb.ReplaceWorkflowRequest(id=workflow_id, workflow_json=body),
-                timeout=CALL_TIMEOUT_SECONDS,
-            ),
-        )
+        return await _store(request, partial(workflows.replace, workflow_id))
 
     @patch(
         "/{workflow_id:str}",
@@ -222,16 +200,9 @@ class WorkflowController(Controller):
         self,
         workflow_id: WorkflowId,
         request: Request[Any, Any, Any],
-        upstreams: NamedDependency[Upstreams],
+        workflows: NamedDependency[WorkflowAdmin],
     ) -> Response[bytes]:
-        stub = upstreams.trigger.stub
-        return await _store(
-            request,
-            lambda body: stub.PatchWorkflow(
-                pb.PatchWorkflowRequest(id=workflow_id, patch_json=body),
-                timeout=CALL_TIMEOUT_SECONDS,
-            ),
-        )
+        return await _store(request, partial(workflows.patch, workflow_id))
 
     @delete(
         "/{workflow_id:str}",
@@ -240,12 +211,10 @@ class WorkflowController(Controller):
         responses=error_responses(400, 401, 404),
     )
     async def delete_workflow(
-        self, workflow_id: WorkflowId, upstreams: NamedDependency[Upstreams]
+        self, workflow_id: WorkflowId, workflows: NamedDependency[WorkflowAdmin]
     ) -> None:
         with upstream_errors("trigger"):
-            await upstreams.trigger.stub.DeleteWorkflow(
-                pb.DeleteWorkflowRequest(id=workflow_id), timeout=CALL_TIMEOUT_SECONDS
-            )
+            await workflows.delete(workflow_id)
 
     @post(
         "/{workflow_id:str}/run",
@@ -265,24 +234,22 @@ class WorkflowController(Controller):
         self,
         workflow_id: WorkflowId,
         request: Request[Any, Any, Any],
-        upstreams: NamedDependency[Upstreams],
+        workflows: NamedDependency[WorkflowAdmin],
         state: State,
         wait: Annotated[bool, QueryParameter(description="Wait for the execution record")] = False,
     ) -> Response[Any]:
         key = idempotency_key(request)
         body = await read_json_body(request, empty=b"{}")
         execution_id = new_id()
+        call = RunCall(
+            workflow_id=workflow_id,
+            input_json=body,
+            execution_id=execution_id,
+            idempotency_key=key,
+            fingerprint=fingerprint(request, await request.body()) if key else b"",
+        )
         with upstream_errors("trigger"):
-            reply = await upstreams.trigger.stub.RunWorkflow(
-                pb.RunWorkflowRequest(
-                    workflow_id=workflow_id,
-                    input_json=body,
-                    execution_id=execution_id,
-                    idempotency_key=key,
-                    request_fingerprint=fingerprint(request, await request.body()) if key else b"",
-                ),
-                timeout=CALL_TIMEOUT_SECONDS,
-            )
+            reply = await workflows.run(call)
         if reply.idempotency_key_reused:
             raise reused(reply.execution_id)
         execution_id = reply.execution_id or execution_id

@@ -8,6 +8,9 @@
   process's own scheduler refuses an id it already knows.
 - ``CacheResultWatcher``: waits on the cache service's ``WatchResult`` stream, as
   the edge does for a webhook caller.
+
+In one process (``hookline dev``) the launcher wires in-process adapters of the
+lookup and the watcher instead (``hookline_launcher.local_wiring``), which answer alike.
 """
 
 from __future__ import annotations

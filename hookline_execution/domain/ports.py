@@ -2,8 +2,12 @@
 
 ``ExecutionStore`` keeps saved records (storage/ has the SQL adapter);
 ``ResultSink`` hands results and early responses to the cache service (the gRPC
-adapter is ``hookline_execution/cache_sink.py``). Adapters raise
-``hookline_runtime.errors.Unavailable`` when their backend cannot be reached.
+adapter is ``hookline_execution.clients.cache_sink``; in one process, the launcher's
+``local_wiring`` calls the cache's domain). Adapters raise
+``hookline_runtime.errors.Unavailable`` when their backend cannot be reached. The ports
+runs use in the other services sit beside the code that calls them:
+``subworkflows.WorkflowLookup`` and ``subworkflows.ResultWatcher`` (child runs),
+``credentials.CredentialSource``.
 """
 
 from __future__ import annotations

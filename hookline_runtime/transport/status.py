@@ -4,11 +4,14 @@ status codes, and from gRPC codes to HTTP statuses.
 Servicers raise domain errors; the server's error mapping aborts with
 ``grpc_code_for(exc)`` and the message, and an item stream gives each failed item the
 same code and message. A client turns a code back into the error with
-``error_for_code``. The edge maps gRPC codes to HTTP with ``HTTP_STATUS_FOR_CODE``
+``error_for_code`` (``domain_errors()`` does it for every call inside a block). The edge maps gRPC codes to HTTP with ``HTTP_STATUS_FOR_CODE``
 (googleapis ``google/rpc/code.proto``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 
@@ -27,6 +30,7 @@ from hookline_runtime.errors import (
 __all__ = [
     "HTTP_STATUS_FOR_CODE",
     "RemoteError",
+    "domain_errors",
     "error_for_code",
     "grpc_code_for",
     "http_status_for",
@@ -80,6 +84,16 @@ def error_for_code(code: grpc.StatusCode, message: str) -> HooklineError:
     (the table above read backwards); a code with no class of its own keeps its code."""
     cls = _ERROR_FOR_CODE.get(code)
     return cls(message) if cls is not None else RemoteError(code, message)
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Inside the block, a failed gRPC call raises the domain error its status code
+    stands for (``error_for_code``), as a port's gRPC adapter promises its callers."""
+    try:
+        yield
+    except grpc.aio.AioRpcError as exc:
+        raise error_for_code(exc.code(), exc.details() or "") from None
 
 
 _STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
