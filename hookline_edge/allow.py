@@ -6,6 +6,10 @@ methods of the first step only: ``OPTIONS /api/v1/workflows`` said ``OPTIONS, PO
 and left out ``GET`` (litestar-org/litestar#4169, fixed in Litestar 3). The routes
 themselves know all their methods; ``answer_options`` (an app-level
 ``before_request`` hook) answers from them.
+
+The hook runs before every request, so it is a coroutine function: Litestar runs a
+plain function hook in its thread pool, a thread hop per request for a test of the
+method.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 __all__ = ["answer_options"]
 
 
-def answer_options(request: Request[Any, Any, Any]) -> Response[None] | None:
+async def answer_options(request: Request[Any, Any, Any]) -> Response[None] | None:
     """``204`` with the full ``Allow`` for an ``OPTIONS`` request; None otherwise."""
     if request.method != "OPTIONS":
         return None
