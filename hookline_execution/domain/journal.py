@@ -147,6 +147,7 @@ class Checkpoint:
         self._resume = resume
         self._warned = False
         self._held: list[tuple[str, JournaledNode]] = []
+        self._tried = False
         self.done: Mapping[str, JournaledNode] = {}
 
     async def load(self) -> None:
@@ -171,6 +172,12 @@ class Checkpoint:
                 )
         self.done = done
 
+    @property
+    def may_exist(self) -> bool:
+        """Whether this run may have a journal to delete: it was taken over (an earlier
+        delivery may have written one), or a write was tried here."""
+        return self._resume or self._tried
+
     def hold(self, node: str, entry: JournaledNode) -> None:
         """Keep a replayable node's entry for the next ``save`` (none if the run ends
         first: a resumed run runs that node again)."""
@@ -184,6 +191,7 @@ class Checkpoint:
             entries.append((node, entry))
         if not entries:
             return
+        self._tried = True
         try:
             await self._journal.record(
                 self._execution_id, [(name, *one.encode_parts()) for name, one in entries]

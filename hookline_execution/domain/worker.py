@@ -7,8 +7,9 @@
 - Takes over runs idle past the claim time (their worker died), resuming each from
   its journal; a run delivered more than ``max_deliveries`` times is abandoned as an
   error record instead of running again.
-- Acknowledges a run's entry (which also deletes the entry and its journal) once its
-  record is handed over and saved; acknowledgements that fail are retried.
+- Acknowledges a run's entry (which also deletes the entry, and its journal if it
+  may have one) once its record is handed over and saved; acknowledgements that
+  fail are retried.
 - ``stop_reading`` ends reading and claiming; ``hand_back`` then returns every run
   still unfinished to the queue at once, so another replica takes it without waiting
   out the claim time — the runs the last read or claim delivered included.
@@ -82,7 +83,8 @@ class RunQueue(Protocol):
         worker's."""
 
     async def ack(self, runs: list[tuple[str, str]]) -> None:
-        """Acknowledge and delete (entry id, execution id) pairs and their journals."""
+        """Acknowledge and delete entries, given as (entry id, execution id) pairs, and
+        the journals of those executions (none for an empty execution id)."""
 
     async def hand_back(self, runs: list[tuple[str, int]]) -> None:
         """Make these (entry id, deliveries to count) entries claimable at once."""
@@ -93,6 +95,7 @@ class RunQueue(Protocol):
 @dataclass(slots=True)
 class _InFlight:
     run: QueuedRun
+    checkpoint: Checkpoint
     extra_entries: list[str] = field(default_factory=list)
 
 
@@ -188,7 +191,7 @@ class QueueWorker:
                 entry=run.entry_id,
                 execution_id=execution_id,
             )
-            self._acknowledge(run.entry_id, run.execution_id)
+            self._acknowledge(run.entry_id, run.execution_id if run.claimed else "")
             return
         self._metrics.start_age_seconds.observe(max(0.0, time.time() - run.queued_at))
         if run.claimed:
@@ -204,9 +207,10 @@ class QueueWorker:
             if known.run.entry_id != run.entry_id:
                 known.extra_entries.append(run.entry_id)
             return
-        self._in_flight[run.execution_id] = _InFlight(run)
+        checkpoint = Checkpoint(self._journal, run.execution_id, resume=run.claimed)
+        self._in_flight[run.execution_id] = _InFlight(run, checkpoint)
         delivery = Delivery(
-            checkpoint=Checkpoint(self._journal, run.execution_id, resume=run.claimed),
+            checkpoint=checkpoint,
             settle=lambda handed_over: self._settle(run, handed_over),
             redelivered=run.claimed,
         )
@@ -236,9 +240,11 @@ class QueueWorker:
         flight = self._in_flight.pop(run.execution_id, None)
         if not handed_over:
             return  # the entry stays pending and is claimed again later
-        self._acknowledge(run.entry_id, run.execution_id)
+        # A run that wrote no journal, here or on an earlier delivery, has none to delete.
+        journaled = flight is None or flight.checkpoint.may_exist
+        self._acknowledge(run.entry_id, run.execution_id if journaled else "")
         for entry in flight.extra_entries if flight else ():
-            self._acknowledge(entry, run.execution_id)
+            self._acknowledge(entry, run.execution_id if journaled else "")
 
     # ---------------------------------------------------------- acknowledgements
     def _acknowledge(self, entry_id: str, execution_id: str) -> None:

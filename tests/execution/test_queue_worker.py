@@ -29,6 +29,7 @@ import redis.asyncio as aioredis
 from hookline_execution.domain.journal import JournaledNode
 from hookline_execution.domain.service import StartRequest
 from hookline_execution.run_messages import start_message
+from hookline_execution.storage.redis_queue import RedisRunQueue
 from hookline_runtime.errors import QueueFull
 from hookline_runtime.redis.keys import RUN_GROUP, journal_key, journal_meta_key
 from hookline_runtime.redis.pipeline import AutoPipeline
@@ -143,6 +144,27 @@ async def test_a_queued_run_executes_and_its_entry_and_journal_are_removed(
     assert record["status"] == "success"
     assert record["nodes"]["Shape"]["output"] == {"n": 42}
     await queue.drained(execution_id)
+
+
+async def test_only_a_run_that_wrote_a_journal_deletes_one(
+    worker: Worker, queue: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acknowledged: list[tuple[str, str]] = []
+    real_ack = RedisRunQueue.ack
+
+    async def ack(self: RedisRunQueue, runs: list[tuple[str, str]]) -> None:
+        acknowledged.extend(runs)
+        await real_ack(self, runs)
+
+    monkeypatch.setattr(RedisRunQueue, "ack", ack)
+    running = await worker()
+    replayable = await queue.enqueue(workflow([node("Shape", "set", values={"n": 1})]))
+    waited = await queue.enqueue(workflow([node("Pause", "wait", seconds=0)]))
+    for execution_id in (replayable, waited):
+        assert (await running.cache.result(execution_id))["status"] == "success"
+        await queue.drained(execution_id)
+    # (entry, execution whose journal goes too): none for the run of replayable nodes.
+    assert sorted(execution for _, execution in acknowledged) == sorted(["", waited])
 
 
 async def test_each_finished_node_is_journaled_while_the_run_goes_on(
