@@ -11,6 +11,7 @@ __all__ = ["BarLine", "check_bar"]
 
 SAVE_OFF = "lastNode save-off"
 SAVE_ON = "lastNode save-on (PostgreSQL)"
+DIRECT = "lastNode save-off, direct hand-off"
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,19 @@ def check_bar(load: list[LoadResult], delivery: dict[str, Any],
     else:
         lines.append(BarLine("save-off throughput vs save-on (c=16) >= 1.5x", "not measured",
                              None))
+    direct16 = _find(load, DIRECT, 16)
+    requirement = ("run queue vs direct gRPC hand-off (trigger without Redis), lastNode "
+                   "save-off c=16 throughput >= 1.0x")
+    if off16 and direct16 and direct16.rps:
+        ratio = off16.rps / direct16.rps
+        measured = f"{off16.rps:,.0f} / {direct16.rps:,.0f} req/s = {ratio:.2f}x"
+        cpu_queue = _cpu_total(server_side or {}, SAVE_OFF, 16)
+        cpu_direct = _cpu_total(server_side or {}, DIRECT, 16)
+        if cpu_queue and cpu_direct:
+            measured += f" (CPU per request: {cpu_queue:.2f} ms queued, {cpu_direct:.2f} direct)"
+        lines.append(BarLine(requirement, measured, ratio >= 1.0))
+    else:
+        lines.append(BarLine(requirement, "not measured", None))
     if waiters:
         subscribed = waiters["cache_redis_subscribed_peak"]
         total = waiters["cache_redis_connections_peak"]

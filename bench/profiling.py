@@ -45,7 +45,14 @@ def find_py_spy() -> str | None:
     return str(candidate) if candidate.exists() and os.access(candidate, os.X_OK) else None
 
 
-_HOOKLINE_DIRS = ("edge", "services", "runtime")
+_OLD_HOOKLINE_DIRS = ("edge", "services", "runtime")
+"""Top-level folders of hookline before its packages were named ``hookline_*``
+(``--source`` can run old commits)."""
+
+
+def _is_hookline_dir(part: str) -> bool:
+    return part.startswith("hookline_") or part in _OLD_HOOKLINE_DIRS
+
 # Native libraries, by a marker in the frame's "(library)" part.
 _NATIVE_LIBRARIES = (
     ("libc.so", "libc (system calls: socket writes, wake-ups)"),
@@ -98,7 +105,7 @@ def _package(frame: str) -> str:
                 return name
         return f"native {library}" if library else "native"
     parts = Path(file.removeprefix("<frozen ").removesuffix(">")).parts
-    if parts[0] in _HOOKLINE_DIRS:
+    if _is_hookline_dir(parts[0]):
         inner = "/".join(parts[1:-1] + (Path(parts[-1]).stem,))
         return f"hookline {parts[0]}/{inner}" if len(parts) > 1 else f"hookline {parts[0]}"
     return Path(parts[0]).stem
@@ -109,7 +116,7 @@ def _is_hookline(frame: str) -> bool:
     if file is None:
         return False
     parts = Path(file).parts
-    return parts[0] in _HOOKLINE_DIRS and parts[-1] != "cli.py"
+    return _is_hookline_dir(parts[0]) and parts[-1] != "cli.py"
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import psutil
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
@@ -40,7 +41,14 @@ LOAD_SCENARIOS: tuple[tuple[str, str, str], ...] = (
     ("lastNode save-off, poll delivery", "last_node_save_off", "poll"),
     ("lastNode save-off, 1 MB result", "large_result", "push"),
     ("onReceived", "on_received", "push"),
+    ("lastNode save-off, direct hand-off", "last_node_save_off", "direct"),
 )
+"""(scenario, workflow, route). Routes: ``push`` (edge → trigger → run queue →
+execution → cache), ``poll`` (the same through the cache in poll mode) and
+``direct``: an edge and a trigger of their own, the trigger without Redis, so it
+hands each run to the execution process over gRPC (the path before the run queue,
+and its fallback during a Redis outage) — the queue's own cost, measured in the same
+run."""
 
 
 @dataclass
@@ -102,13 +110,21 @@ class BenchRunner:
             c.env["HOOKLINE_EXECUTION_ADDR"] = execution.address
         trigger = stack.add("trigger", "trigger", HOOKLINE_EXECUTION_ADDR=execution.address,
                             HOOKLINE_CACHE_ADDR=cache.address)
+        # No Redis: runs go to the execution process directly (REDIS_URL="" overrides).
+        trigger_direct = stack.add("trigger-direct", "trigger", REDIS_URL="",
+                                   HOOKLINE_EXECUTION_ADDR=execution.address,
+                                   HOOKLINE_CACHE_ADDR=cache.address)
         upstreams = {"HOOKLINE_TRIGGER_ADDR": trigger.address,
                      "HOOKLINE_EXECUTION_ADDR": execution.address}
         edge = stack.add("edge", "edge", HOOKLINE_CACHE_ADDR=cache.address, **upstreams)
         edge_poll = stack.add("edge-poll", "edge", HOOKLINE_CACHE_ADDR=cache_poll.address,
                               **upstreams)
+        edge_direct = stack.add("edge-direct", "edge", HOOKLINE_CACHE_ADDR=cache.address,
+                                HOOKLINE_TRIGGER_ADDR=trigger_direct.address,
+                                HOOKLINE_EXECUTION_ADDR=execution.address)
         return {"cache": cache, "cache-poll": cache_poll, "execution": execution,
-                "trigger": trigger, "edge": edge, "edge-poll": edge_poll}
+                "trigger": trigger, "trigger-direct": trigger_direct, "edge": edge,
+                "edge-poll": edge_poll, "edge-direct": edge_direct}
 
     def run(self) -> None:
         with BenchDatabase() as database_url:
@@ -123,8 +139,8 @@ class BenchRunner:
             procs = self._declare(stack)
             try:
                 stack.start(procs["cache"], procs["cache-poll"], procs["execution"])
-                stack.start(procs["trigger"])
-                stack.start(procs["edge"], procs["edge-poll"])
+                stack.start(procs["trigger"], procs["trigger-direct"])
+                stack.start(procs["edge"], procs["edge-poll"], procs["edge-direct"])
                 self.result.startup_seconds = {n: p.ready_seconds for n, p in procs.items()}
                 self._scenarios(procs)
             finally:
@@ -143,18 +159,32 @@ class BenchRunner:
         workflows = bench_workflows(self.run_id, large_bytes=plan.large_bytes,
                                     wait_seconds=plan.wait_seconds)
         apply_workflows(procs["edge"].url, workflows)
+        self._until_known(procs["edge-direct"], workflows["last_node_save_off"])
         self.result.baseline = measure_baseline(self.redis_url, procs["cache"].address)
-        for scenario, key, delivery in LOAD_SCENARIOS:
-            edge = procs["edge" if delivery == "push" else "edge-poll"]
-            cache = procs["cache" if delivery == "push" else "cache-poll"]
+        for scenario, key, route in LOAD_SCENARIOS:
+            edge = procs[{"push": "edge", "poll": "edge-poll", "direct": "edge-direct"}[route]]
+            cache = procs["cache-poll" if route == "poll" else "cache"]
+            trigger = procs["trigger-direct" if route == "direct" else "trigger"]
             concurrencies = plan.large_concurrencies if key == "large_result" \
                 else plan.concurrencies
-            self._load(scenario, workflows[key], edge, cache, procs["trigger"],
+            self._load(scenario, workflows[key], edge, cache, trigger,
                        procs["execution"], concurrencies)
         self._delivery(procs)
         if plan.profile:
             self._profile(procs, workflows["last_node_save_off"])
         self._waiters(procs, workflows["waiting"])
+
+    @staticmethod
+    def _until_known(edge: ServiceProcess, workflow: BenchWorkflow) -> None:
+        """Until ``edge``'s trigger knows the workflow: the direct-route trigger has no
+        Redis change feed and finds new workflows by reloading on a miss."""
+        def answered() -> int:
+            return httpx.post(workflow.url(edge.url), content=REQUEST_BODY, timeout=10,
+                              headers={"Content-Type": "application/json"}).status_code
+
+        until = Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.2),
+                         retry=retry_if_result(lambda status: status != workflow.expected_status))
+        until(answered)  # RetryError after 30 s: the run stops with it
 
     def _load(self, scenario: str, workflow: BenchWorkflow, edge: ServiceProcess,
               cache: ServiceProcess, trigger: ServiceProcess, execution: ServiceProcess,

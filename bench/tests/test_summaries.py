@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bench.bar import SAVE_OFF, SAVE_ON, check_bar
+from bench.bar import DIRECT, SAVE_OFF, SAVE_ON, check_bar
 from bench.load import LoadResult
 from bench.profiling import summarise_collapsed
 from bench.scrape import Scrape, bucket_quantile, histogram_delta
@@ -56,17 +56,18 @@ def _load(scenario: str, concurrency: int, rps: float, p50: float) -> LoadResult
 
 def test_performance_bar_passes_and_fails_line_by_line() -> None:
     load = [_load(SAVE_OFF, 16, 1200.0, 10.0), _load(SAVE_OFF, 1, 100.0, 2.5),
-            _load(SAVE_ON, 16, 1000.0, 20.0)]
+            _load(SAVE_ON, 16, 1000.0, 20.0), _load(DIRECT, 16, 800.0, 15.0)]
     delivery = {"push": {"p50_ms": 0.8}, "poll": {"p50_ms": 60.0}}
     waiters = {"requested": 5000, "cache_redis_subscribed_peak": 1,
                "cache_redis_connections_peak": 6, "cache_redis_connections_before": 2}
 
     lines = check_bar(load, delivery, waiters)
 
-    assert [line.passed for line in lines] == [True, True, True, True, False, False]
+    assert [line.passed for line in lines] == [True, True, True, True, False, True, False]
     assert "75x" in lines[3].measured
     assert "1.20x" in lines[4].measured
-    assert "growth 4" in lines[5].measured
+    assert "1.50x" in lines[5].measured  # the queue against the direct hand-off
+    assert "growth 4" in lines[6].measured
 
 
 def test_performance_bar_says_what_was_not_measured() -> None:
