@@ -3,8 +3,9 @@
 Errors are ``hookline_runtime.errors`` exceptions raised by the domain; the server's
 interceptor turns them into status codes. ``StoreResults`` and ``WatchResults`` carry
 many stores and watches on one stream each (``hookline_runtime.transport.item_streams``),
-in batches both ways: every item runs the same domain call as ``StoreResult`` /
-``WatchResult`` and fails alone, with the same code.
+in batches both ways: every item runs the same domain call as ``StoreResult`` (or
+``StoreResponse``, for an early response) / ``WatchResult`` and fails alone, with the
+same code.
 """
 
 from __future__ import annotations
@@ -59,8 +60,12 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
 
     async def _store_item(self, item: pb.StoreResultsItem) -> pb.StoreResultsReply:
         with incoming(item.trace):
-            stored = await self._store_result(item.record)
-        return pb.StoreResultsReply(execution_id=item.record.execution_id, stored=stored)
+            if item.WhichOneof("payload") == "response":
+                await self._store_response(item.response)
+                stored = pb.StoreResultResponse()
+            else:
+                stored = await self._store_result(item.record)
+        return pb.StoreResultsReply(execution_id=_stored_id(item), stored=stored)
 
     async def _store_result(self, request: pb.StoreResultRequest) -> pb.StoreResultResponse:
         outcome = await self._delivery.store(
@@ -77,10 +82,13 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
     async def StoreResponse(
         self, request: pb.StoreResponseRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StoreResponseResponse:
+        await self._store_response(request)
+        return pb.StoreResponseResponse()
+
+    async def _store_response(self, request: pb.StoreResponseRequest) -> None:
         await self._delivery.store(
             Kind.RESPONSE, request.execution_id, request.response_json, request.ttl_seconds
         )
-        return pb.StoreResponseResponse()
 
     async def GetResult(
         self, request: pb.GetResultRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -163,8 +171,15 @@ def _store_replies(replies: list[pb.StoreResultsReply]) -> pb.StoreResultsRespon
     return pb.StoreResultsResponse(replies=replies)
 
 
+def _stored_id(item: pb.StoreResultsItem) -> str:
+    """The execution id of a record or response item."""
+    if item.WhichOneof("payload") == "response":
+        return item.response.execution_id
+    return item.record.execution_id
+
+
 def _failed_store(item: pb.StoreResultsItem, error: ItemError) -> pb.StoreResultsReply:
-    return pb.StoreResultsReply(execution_id=item.record.execution_id, error=error)
+    return pb.StoreResultsReply(execution_id=_stored_id(item), error=error)
 
 
 def _watch_items(message: pb.WatchResultsRequest) -> Iterable[pb.WatchResultsItem]:

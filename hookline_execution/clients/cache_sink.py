@@ -1,14 +1,14 @@
 """``ResultSink`` over the cache service's gRPC API.
 
-Records go out on the ``StoreResults`` stream (one long-lived call per channel,
-``hookline_runtime.transport.item_stream_client``: the records ready together go as
-one message), each matched to its acknowledgement by execution id and bounded by its
-own deadline; storing is idempotent, so a record whose stream broke
-is sent again with the unary call (which gRPC balances over the replicas that
-answer). A record over ``STREAM_MAX_BYTES`` goes with the
-unary ``StoreResult`` instead: its own HTTP/2 stream, interleaved with the others by
-gRPC, so a large record never holds up the small ones queued behind it on the shared
-stream. Early responses (``StoreResponse``) are unary too.
+Records and early responses go out on the ``StoreResults`` stream (one long-lived
+call per channel, ``hookline_runtime.transport.item_stream_client``: the items ready
+together go as one message), each matched to its acknowledgement by execution id and
+bounded by its own deadline; storing is idempotent, so an item whose stream broke is
+sent again with the unary call (``StoreResult`` or ``StoreResponse``, which gRPC
+balances over the replicas that answer). An item over ``STREAM_MAX_BYTES`` goes with
+the unary call instead: its own HTTP/2 stream, interleaved with the others by gRPC,
+so a large record never holds up the small ones queued behind it on the shared
+stream.
 """
 
 from __future__ import annotations
@@ -30,13 +30,10 @@ __all__ = ["STREAM_MAX_BYTES", "CacheResultSink"]
 CALL_TIMEOUT_SECONDS = 5.0
 
 STREAM_MAX_BYTES = 256 * 1024
-"""Records up to this size share the StoreResults stream; larger ones go unary."""
+"""Records and responses up to this size share the StoreResults stream; larger ones go
+unary."""
 
 pb = cache_service_pb2
-
-
-class _StreamBroke(Exception):
-    """The record's stream broke before it was acknowledged."""
 
 
 def _stored_id(reply: pb.StoreResultsReply) -> str:
@@ -83,14 +80,9 @@ class CacheResultSink:
             ttl_seconds=ttl_seconds,
             keep_seconds=keep_seconds,
         )
-        if len(record_json) <= self._stream_max_bytes:
-            try:
-                await self._store_on_stream(request)
-                return
-            except KeyInFlight:
-                pass  # the same record is being stored: this one goes on its own call
-            except _StreamBroke:
-                pass  # stored or not, storing again is harmless
+        item = pb.StoreResultsItem(record=request)
+        if len(record_json) <= self._stream_max_bytes and await self._stored_on_stream(item):
+            return
         try:
             await self._client.stub.StoreResult(request, timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:
@@ -98,12 +90,18 @@ class CacheResultSink:
                 raise ResultTooLarge(exc.details() or "result too large") from exc
             raise Unavailable(_describe(exc.code(), exc.details())) from exc
 
-    async def _store_on_stream(self, request: pb.StoreResultRequest) -> None:
-        item = pb.StoreResultsItem(record=request, trace=outgoing())
+    async def _stored_on_stream(self, item: pb.StoreResultsItem) -> bool:
+        """Store ``item`` on the stream; False when it must go on its own unary call
+        instead: the stream broke (stored or not, storing again is harmless), or the
+        same execution has an item in flight on it."""
+        trace = outgoing()
+        if trace is not None:
+            item.trace.CopyFrom(trace)
+        execution_id = _item_id(item)
         try:
-            reply = await self._stream.call(request.execution_id, item, timeout=self._timeout)
-        except Unavailable as exc:
-            raise _StreamBroke(exc.message) from exc
+            reply = await self._stream.call(execution_id, item, timeout=self._timeout)
+        except (KeyInFlight, Unavailable):
+            return False
         except HooklineError as exc:
             raise Unavailable(_describe(grpc_code_for(exc), exc.message)) from exc
         if reply.WhichOneof("outcome") == "error":
@@ -111,6 +109,7 @@ class CacheResultSink:
             if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
                 raise ResultTooLarge(reply.error.message or "result too large")
             raise Unavailable(_describe(code, reply.error.message))
+        return True
 
     async def store_response(
         self, execution_id: str, response_json: bytes, ttl_seconds: int
@@ -118,6 +117,9 @@ class CacheResultSink:
         request = pb.StoreResponseRequest(
             execution_id=execution_id, response_json=response_json, ttl_seconds=ttl_seconds
         )
+        item = pb.StoreResultsItem(response=request)
+        if len(response_json) <= self._stream_max_bytes and await self._stored_on_stream(item):
+            return
         try:
             await self._client.stub.StoreResponse(request, timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:
@@ -126,6 +128,12 @@ class CacheResultSink:
     async def close(self) -> None:
         """Close the stream (before the client's channels)."""
         await self._stream.close()
+
+
+def _item_id(item: pb.StoreResultsItem) -> str:
+    if item.WhichOneof("payload") == "response":
+        return item.response.execution_id
+    return item.record.execution_id
 
 
 def _describe(code: grpc.StatusCode, details: str | None) -> str:

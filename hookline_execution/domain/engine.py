@@ -154,8 +154,10 @@ class Engine:
                 replayable = node.type in REPLAYABLE and not (
                     node.type == "httpResponse" and on_first_response is not None
                 )
-                if checkpoint is not None and not replayable:
-                    await checkpoint.save()  # everything before a node with effects
+                if checkpoint is not None and not replayable and node.type != "httpResponse":
+                    # Everything before a node whose effects happen while it runs. (An
+                    # early answer goes out only after its entry is written, below.)
+                    await checkpoint.save()
                 input = _input_of(node, active, outputs, position)
                 settled = await self._settle(node, input, outputs, execution, record, calls)
                 node_run = record.nodes[name]

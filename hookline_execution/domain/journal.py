@@ -9,10 +9,11 @@ finished never runs again — only the node that was running when its worker die
 runs a second time.
 
 When entries are written is the whole cost of the journal, so it follows what the
-nodes do. A node with effects (``wait``, ``httpRequest``, ``executeWorkflow``, an
-``httpResponse`` answering early) starts only once the journal holds everything
-finished before it, and its own entry is written as soon as it ends, before the next
-node starts. The entries of replayable nodes (``REPLAYABLE``: ``set``, ``if``,
+nodes do. A node with effects (``wait``, ``httpRequest``, ``executeWorkflow``) starts
+only once the journal holds everything finished before it, and its own entry is
+written as soon as it ends, before the next node starts; an ``httpResponse``
+answering early (``responseNode``) is written with everything before it in one round
+trip, before its answer goes out. The entries of replayable nodes (``REPLAYABLE``: ``set``, ``if``,
 ``switch``, ``merge``, a ``lastNode`` ``httpResponse``) are held in memory until
 then and go in the same round trip; a run that ends first writes none of them, and
 a resumed run replays them — the same inputs give the same outputs, and nothing

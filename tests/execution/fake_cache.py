@@ -32,7 +32,7 @@ class FakeCache(pb_grpc.CacheServiceServicer):
         self.events: list[tuple[str, str]] = []
         """(kind, execution_id) in arrival order."""
         self.unary: list[str] = []
-        """Execution ids of the records that came by the unary StoreResult."""
+        """Execution ids of what came by a unary call (StoreResult, StoreResponse)."""
         self._changed = asyncio.Condition()
         self._server: grpc.aio.Server | None = None
         self.address = ""
@@ -82,6 +82,11 @@ class FakeCache(pb_grpc.CacheServiceServicer):
             yield answer
 
     async def _store_item(self, item: pb.StoreResultsItem) -> pb.StoreResultsReply:
+        if item.WhichOneof("payload") == "response":
+            await self._store_response(item.response)
+            return pb.StoreResultsReply(
+                execution_id=item.response.execution_id, stored=pb.StoreResultResponse()
+            )
         stored = await self._store(item.record)
         return pb.StoreResultsReply(execution_id=item.record.execution_id, stored=stored)
 
@@ -98,13 +103,17 @@ class FakeCache(pb_grpc.CacheServiceServicer):
     async def StoreResponse(
         self, request: pb.StoreResponseRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StoreResponseResponse:
+        self.unary.append(request.execution_id)
+        await self._store_response(request)
+        return pb.StoreResponseResponse()
+
+    async def _store_response(self, request: pb.StoreResponseRequest) -> None:
         async with self._changed:
             self.responses[request.execution_id].append(
                 (request.response_json, request.ttl_seconds)
             )
             self.events.append(("response", request.execution_id))
             self._changed.notify_all()
-        return pb.StoreResponseResponse()
 
     async def GetResult(
         self, request: pb.GetResultRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -150,4 +159,5 @@ def _replies(replies: list[pb.StoreResultsReply]) -> pb.StoreResultsResponse:
 
 
 def _failed(item: pb.StoreResultsItem, error: ItemError) -> pb.StoreResultsReply:
-    return pb.StoreResultsReply(execution_id=item.record.execution_id, error=error)
+    payload = item.response if item.WhichOneof("payload") == "response" else item.record
+    return pb.StoreResultsReply(execution_id=payload.execution_id, error=error)

@@ -81,11 +81,18 @@ async def test_an_early_response_is_journaled_because_the_caller_saw_it(engine: 
     data = _greeter()
     data["nodes"].append(node("After", "set", values={"done": True}))
     data["connections"].append({"from": "Reply", "to": "After", "output": "main"})
-    await _run(engine, data, journal, on_first_response=answers.append)
+    written_first: list[bool] = []
+
+    def answer(response: Any) -> None:
+        written_first.append("Reply" in journal.entries)
+        answers.append(response)
+
+    await _run(engine, data, journal, on_first_response=answer)
     assert len(answers) == 1
-    # Shape before the answer went out, the answer as soon as it had; "After" never.
+    assert written_first == [True]  # the answer left once its entry was in the journal
+    # Shape and the answer in one write, before the answer went out; "After" never.
     assert set(journal.entries) == {"Shape", "Reply"}
-    assert journal.writes == 2
+    assert journal.writes == 1
 
 
 async def test_a_resumed_run_replays_held_nodes_and_keeps_journaled_effects(

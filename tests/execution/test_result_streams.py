@@ -1,6 +1,7 @@
 """The execution service's result hand-off (``CacheResultSink``) over the cache
-service's ``StoreResults`` stream: many records on one long-lived call, each matched
-by execution id, and a large record never holding up the small ones."""
+service's ``StoreResults`` stream: many records and early responses on one long-lived
+call, each matched by execution id, and a large record never holding up the small
+ones."""
 
 from __future__ import annotations
 
@@ -44,6 +45,23 @@ async def test_small_records_share_the_stream_and_each_is_acknowledged(
     await asyncio.gather(*(sink.store_result(i, SMALL, 60) for i in ids))
     assert sorted(fake_cache.results) == sorted(ids)
     assert fake_cache.unary == []
+
+
+async def test_early_responses_share_the_stream_and_go_before_their_results(
+    sink: CacheResultSink, fake_cache: FakeCache
+) -> None:
+    async def answer_then_finish(execution_id: str) -> None:
+        await sink.store_response(execution_id, b'{"statusCode": 201}', 60)
+        await sink.store_result(execution_id, SMALL, 60)
+
+    ids = [f"early-{i}" for i in range(50)]
+    await asyncio.gather(*(answer_then_finish(i) for i in ids))
+    assert sorted(fake_cache.responses) == sorted(ids)
+    assert sorted(fake_cache.results) == sorted(ids)
+    assert fake_cache.unary == []  # all on the stream, none on a unary call
+    for execution_id in ids:
+        kinds = [kind for kind, one in fake_cache.events if one == execution_id]
+        assert kinds == ["response", "result"]
 
 
 async def test_a_refused_record_fails_alone_with_its_own_error(

@@ -150,31 +150,39 @@ Global___StoreResultsRequest: _TypeAlias = StoreResultsRequest  # noqa: Y015
 
 @_typing.final
 class StoreResultsItem(_message.Message):
-    """StoreResultsItem is one record on a StoreResults stream."""
+    """StoreResultsItem is one record, or one early response, on a StoreResults stream."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     RECORD_FIELD_NUMBER: _builtins.int
+    RESPONSE_FIELD_NUMBER: _builtins.int
     TRACE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def record(self) -> Global___StoreResultRequest:
-        """The record; its execution_id matches the reply."""
+        """A finished execution record, as StoreResult takes it."""
+
+    @_builtins.property
+    def response(self) -> Global___StoreResponseRequest:
+        """An early HTTP response, as StoreResponse takes it."""
 
     @_builtins.property
     def trace(self) -> _item_pb2.TraceContext:
-        """The caller's trace context for this record."""
+        """The caller's trace context for this item."""
 
     def __init__(
         self,
         *,
         record: Global___StoreResultRequest | None = ...,
+        response: Global___StoreResponseRequest | None = ...,
         trace: _item_pb2.TraceContext | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "trace", b"trace"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payload", b"payload", "record", b"record", "response", b"response", "trace", b"trace"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record", "trace", b"trace"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payload", b"payload", "record", b"record", "response", b"response", "trace", b"trace"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["record", "response"]  # noqa: Y015
+    _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
 Global___StoreResultsItem: _TypeAlias = StoreResultsItem  # noqa: Y015
 
@@ -217,7 +225,7 @@ class StoreResultsReply(_message.Message):
     """The execution id of the record this answers."""
     @_builtins.property
     def stored(self) -> Global___StoreResultResponse:
-        """The record was stored."""
+        """The record (or the response) was stored."""
 
     @_builtins.property
     def error(self) -> _item_pb2.ItemError:

@@ -85,11 +85,11 @@ class CacheServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StoreResults(self, request_iterator, context):
-        """StoreResults is StoreResult for many records on one long-lived stream (an
-        execution process keeps one per channel and sends large records with the unary
-        call instead). Each message carries a batch of records; each record is answered
-        by one reply with its execution_id, and replies that complete together share one
-        response message.
+        """StoreResults is StoreResult and StoreResponse for many executions on one
+        long-lived stream (an execution process keeps one per channel and sends large
+        records with the unary call instead). Each message carries a batch of items, each
+        a record or an early response; each item is answered by one reply with its
+        execution_id, and replies that complete together share one response message.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -42,11 +42,11 @@ class CacheServiceStub:
     RESOURCE_EXHAUSTED when the record is over the hard size cap.
     """
     StoreResults: _grpc.StreamStreamMultiCallable[_cache_service_pb2.StoreResultsRequest, _cache_service_pb2.StoreResultsResponse]
-    """StoreResults is StoreResult for many records on one long-lived stream (an
-    execution process keeps one per channel and sends large records with the unary
-    call instead). Each message carries a batch of records; each record is answered
-    by one reply with its execution_id, and replies that complete together share one
-    response message.
+    """StoreResults is StoreResult and StoreResponse for many executions on one
+    long-lived stream (an execution process keeps one per channel and sends large
+    records with the unary call instead). Each message carries a batch of items, each
+    a record or an early response; each item is answered by one reply with its
+    execution_id, and replies that complete together share one response message.
     """
     StoreResponse: _grpc.UnaryUnaryMultiCallable[_cache_service_pb2.StoreResponseRequest, _cache_service_pb2.StoreResponseResponse]
     """StoreResponse stores the HTTP response an httpResponse node produced while
@@ -82,11 +82,11 @@ class CacheServiceAsyncStub(CacheServiceStub):
     RESOURCE_EXHAUSTED when the record is over the hard size cap.
     """
     StoreResults: _aio.StreamStreamMultiCallable[_cache_service_pb2.StoreResultsRequest, _cache_service_pb2.StoreResultsResponse]  # type: ignore[assignment]
-    """StoreResults is StoreResult for many records on one long-lived stream (an
-    execution process keeps one per channel and sends large records with the unary
-    call instead). Each message carries a batch of records; each record is answered
-    by one reply with its execution_id, and replies that complete together share one
-    response message.
+    """StoreResults is StoreResult and StoreResponse for many executions on one
+    long-lived stream (an execution process keeps one per channel and sends large
+    records with the unary call instead). Each message carries a batch of items, each
+    a record or an early response; each item is answered by one reply with its
+    execution_id, and replies that complete together share one response message.
     """
     StoreResponse: _aio.UnaryUnaryMultiCallable[_cache_service_pb2.StoreResponseRequest, _cache_service_pb2.StoreResponseResponse]  # type: ignore[assignment]
     """StoreResponse stores the HTTP response an httpResponse node produced while
@@ -131,11 +131,11 @@ class CacheServiceServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_cache_service_pb2.StoreResultsRequest],
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_cache_service_pb2.StoreResultsResponse], _abc.AsyncIterator[_cache_service_pb2.StoreResultsResponse]]:
-        """StoreResults is StoreResult for many records on one long-lived stream (an
-        execution process keeps one per channel and sends large records with the unary
-        call instead). Each message carries a batch of records; each record is answered
-        by one reply with its execution_id, and replies that complete together share one
-        response message.
+        """StoreResults is StoreResult and StoreResponse for many executions on one
+        long-lived stream (an execution process keeps one per channel and sends large
+        records with the unary call instead). Each message carries a batch of items, each
+        a record or an early response; each item is answered by one reply with its
+        execution_id, and replies that complete together share one response message.
         """
 
     @_abc_1.abstractmethod
