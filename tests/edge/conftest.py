@@ -8,12 +8,18 @@ To stay fast, a test module shares one set of fakes and one edge (module-scoped,
 the module's event loop: modules using them set
 ``pytestmark = pytest.mark.asyncio(loop_scope="module")``); ``fakes`` resets them
 before each test. A test that stops or reconfigures a server uses ``own_fakes``.
+
+The ``test_stack_*`` modules run the edge in front of the real services instead:
+``stack`` is one ``LocalStack`` per module (``stack_settings``: SQLite, the shared
+Redis, a run stream of its own) and ``http`` a client of its edge.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +27,7 @@ import pytest
 import pytest_asyncio
 
 from hookline_edge.server import EdgeServer
+from hookline_launcher.stack import LocalStack
 from hookline_runtime.settings import Settings
 from tests.edge.edge_fakes import FakeUpstreams
 
@@ -72,3 +79,38 @@ def make_client(shared_fakes: FakeUpstreams) -> MakeClient:
         return edge_client((upstreams or shared_fakes).edge_settings(**overrides))
 
     return factory
+
+
+def stack_settings(tmp_path: Path, redis_url: str, **overrides: Any) -> Settings:
+    """Settings for a whole stack on port 0: SQLite under ``tmp_path``, ``redis_url``."""
+    values: dict[str, Any] = {
+        "database_url": f"sqlite:///{tmp_path / 'hookline.db'}",
+        "redis_url": redis_url,
+        "edge_addr": "127.0.0.1:0",
+        "trigger_listen": "127.0.0.1:0",
+        "execution_listen": "127.0.0.1:0",
+        "cache_listen": "127.0.0.1:0",
+        "shutdown_grace_seconds": 1.0,
+        "log_format": "console",
+        "max_body_bytes": 64 * 1024,
+        # A run queue of its own: stacks sharing a stream take each other's runs.
+        "run_stream": f"hookline:runs:test:{uuid.uuid4().hex}",
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> AsyncIterator[LocalStack]:
+    """One stack for the module; tests keep apart by fresh webhook paths and names."""
+    folder = tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2])
+    async with LocalStack(stack_settings(folder, redis_url)) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def http(stack: LocalStack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.edge_url, timeout=30) as client:
+        yield client

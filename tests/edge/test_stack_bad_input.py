@@ -5,16 +5,14 @@ surrogates; a Basic credential that is not ASCII is a plain 401."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from hookline_launcher.stack import LocalStack
 from hookline_runtime.strict_json import MAX_JSON_DEPTH
-from tests.edge.test_stack_edge import create, greeter, hook_then, stack_settings
+from tests.edge.test_stack_edge import create, greeter, hook_then
 
 Unique = Callable[[str], str]
 
@@ -38,21 +36,6 @@ BAD_JSON: dict[str, bytes] = {
     "overflow": b'{"a":1e999}',
     "bytes-not-utf8": b'{"a":"\xed\xa0\x80"}',
 }
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stack(
-    tmp_path_factory: pytest.TempPathFactory, redis_url: str
-) -> AsyncIterator[LocalStack]:
-    settings = stack_settings(tmp_path_factory.mktemp("bad-input"), redis_url)
-    async with LocalStack(settings) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def http(stack: LocalStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.edge_url, timeout=30) as client:
-        yield client
 
 
 def assert_error(resp: httpx.Response, status: int, error: str) -> dict[str, Any]:

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-
-from hookline_runtime.settings import Settings
 
 for _module in ("hookline_cache.server", "hookline_execution.server", "hookline_trigger.server"):
     pytest.importorskip(_module)
@@ -26,40 +21,6 @@ Unique = Callable[[str], str]
 
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-def stack_settings(tmp_path: Path, redis_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "database_url": f"sqlite:///{tmp_path / 'hookline.db'}",
-        "redis_url": redis_url,
-        "edge_addr": "127.0.0.1:0",
-        "trigger_listen": "127.0.0.1:0",
-        "execution_listen": "127.0.0.1:0",
-        "cache_listen": "127.0.0.1:0",
-        "shutdown_grace_seconds": 1.0,
-        "log_format": "console",
-        "max_body_bytes": 64 * 1024,
-        # A run queue of its own: stacks sharing a stream take each other's runs.
-        "run_stream": f"hookline:runs:test:{uuid.uuid4().hex}",
-        **overrides,
-    }
-    return Settings(**values)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stack(
-    tmp_path_factory: pytest.TempPathFactory, redis_url: str
-) -> AsyncIterator[LocalStack]:
-    """One stack for the module; tests keep apart by fresh webhook paths and names."""
-    settings = stack_settings(tmp_path_factory.mktemp("edge-stack"), redis_url)
-    async with LocalStack(settings) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def http(stack: LocalStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.edge_url, timeout=30) as client:
-        yield client
 
 
 def greeter(path: str, name: str, *, save: bool = True, mode: str = "lastNode") -> dict[str, Any]:

@@ -7,15 +7,13 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from hookline_launcher.stack import LocalStack
-from tests.edge.test_stack_edge import create, greeter, stack_settings
+from tests.edge.test_stack_edge import create, greeter
 
 Unique = Callable[[str], str]
 
@@ -23,21 +21,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PLACEHOLDER = "********"
 BODY = b'{"name": "Ada"}'
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stack(
-    tmp_path_factory: pytest.TempPathFactory, redis_url: str
-) -> AsyncIterator[LocalStack]:
-    settings = stack_settings(tmp_path_factory.mktemp("secrets"), redis_url)
-    async with LocalStack(settings) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def http(stack: LocalStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.edge_url, timeout=30) as client:
-        yield client
 
 
 AUTHS: dict[str, tuple[dict[str, Any], str]] = {

@@ -22,7 +22,8 @@ import pytest
 import pytest_asyncio
 
 from hookline_launcher.stack import LocalStack
-from tests.edge.test_stack_edge import create, greeter, stack_settings
+from tests.edge.conftest import stack_settings
+from tests.edge.test_stack_edge import create, greeter
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
