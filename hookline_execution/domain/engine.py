@@ -151,12 +151,12 @@ class Engine:
                 if resuming:
                     resuming = False
                     log.info("Run resumed", node=name, finished_nodes=len(done))
-                replayable = node.type in REPLAYABLE and not (
-                    node.type == "httpResponse" and on_first_response is not None
-                )
-                if checkpoint is not None and not replayable and node.type != "httpResponse":
-                    # Everything before a node whose effects happen while it runs. (An
-                    # early answer goes out only after its entry is written, below.)
+                early_answer = node.type == "httpResponse" and on_first_response is not None
+                replayable = node.type in REPLAYABLE and not early_answer
+                if checkpoint is not None and not replayable and not early_answer:
+                    # A node whose effects happen while it runs starts on a journal that
+                    # holds everything before it. (An early answer goes out only once
+                    # its entry, with those before it, is written: below.)
                     await checkpoint.save()
                 input = _input_of(node, active, outputs, position)
                 settled = await self._settle(node, input, outputs, execution, record, calls)
