@@ -426,7 +426,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory,
                postgres_url: str) -> Iterator[Deployment]:
     tmp: Path = tmp_path_factory.mktemp("durable")
     pg = urlsplit(postgres_url)
-    redis_server = ThrowawayRedis()
+    # Keeping what it was given (append-only file), as the README asks of a Redis that
+    # runs durable queues: runs queued as it stops are still there when it returns.
+    redis_server = ThrowawayRedis(tmp / "redis")
+    (tmp / "redis").mkdir()
     redis_server.start()
     with (PgProxy((pg.hostname or "127.0.0.1", pg.port or 5432)) as proxy,
           CountingServer() as counter):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,8 +22,11 @@ pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture
-def throwaway_redis() -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis()
+def throwaway_redis(tmp_path: Path) -> Iterator[ThrowawayRedis]:
+    # Keeping what it was given, as a durable deployment's Redis does: a run queued the
+    # moment before it stopped is read when it returns (a Redis that loses data loses
+    # those runs, as the README says).
+    server = ThrowawayRedis(tmp_path)
     server.start()
     yield server
     server.stop()
