@@ -24,6 +24,7 @@ import redis
 
 from hookline_runtime.logs import configure_logging
 from hookline_runtime.settings import Settings
+from tests.stack_settings import stack_settings
 
 REDIS_URL = os.environ.get("HOOKLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -84,20 +85,8 @@ def make_settings(sqlite_url: str) -> Callable[..., Settings]:
     """Settings for in-process servers on free ports; keyword arguments override."""
 
     def factory(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "database_url": sqlite_url,
-            "edge_addr": "127.0.0.1:0",
-            "trigger_listen": "127.0.0.1:0",
-            "execution_listen": "127.0.0.1:0",
-            "cache_listen": "127.0.0.1:0",
-            "shutdown_grace_seconds": 1.0,
-            # Tests share one Redis: each gets a run queue of its own.
-            "run_stream": f"hookline:runs:test:{uuid.uuid4().hex}",
-            "log_format": "console",
-            "http_allow_private": True,  # httpRequest tests call servers on 127.0.0.1
-        }
-        values.update(overrides)
-        return Settings(**values)
+        # httpRequest tests call servers on 127.0.0.1.
+        return stack_settings(sqlite_url, **{"http_allow_private": True, **overrides})
 
     return factory
 
@@ -106,4 +95,3 @@ def make_settings(sqlite_url: str) -> Callable[..., Settings]:
 def unique() -> Callable[[str], str]:
     """Fresh names for paths and workflow names: ``unique("greet")``."""
     return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:10]}"
-

@@ -13,7 +13,6 @@ browser tests skip, except under CI (``CI=true``), where they fail.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -23,6 +22,7 @@ import pytest
 
 from hookline_runtime.settings import Settings
 from tests.console.support import API_KEY, BackgroundStack
+from tests.stack_settings import stack_settings
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -41,21 +41,7 @@ CHROMIUM_ARGS = [
 
 
 def _settings(tmp: Path, redis_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "database_url": f"sqlite:///{tmp / 'hookline.db'}",
-        "redis_url": redis_url,
-        "edge_addr": "127.0.0.1:0",
-        "trigger_listen": "127.0.0.1:0",
-        "execution_listen": "127.0.0.1:0",
-        "cache_listen": "127.0.0.1:0",
-        "shutdown_grace_seconds": 1.0,
-        "log_format": "console",
-        # Each stack its own run queue: two stacks on one stream would take each
-        # other's runs (and save them in their own databases).
-        "run_stream": f"hookline:runs:test:{uuid.uuid4().hex}",
-    }
-    values.update(overrides)
-    return Settings(**values)
+    return stack_settings(f"sqlite:///{tmp / 'hookline.db'}", redis_url=redis_url, **overrides)
 
 
 @pytest.fixture(scope="package")

@@ -10,13 +10,12 @@ the module's event loop: modules using them set
 before each test. A test that stops or reconfigures a server uses ``own_fakes``.
 
 The ``test_stack_*`` modules run the edge in front of the real services instead:
-``stack`` is one ``LocalStack`` per module (``stack_settings``: SQLite, the shared
-Redis, a run stream of its own) and ``http`` a client of its edge.
+``stack`` is one ``LocalStack`` per module (``edge_stack_settings``: SQLite, the
+shared Redis, a run stream of its own) and ``http`` a client of its edge.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -30,6 +29,7 @@ from hookline_edge.server import EdgeServer
 from hookline_launcher.stack import LocalStack
 from hookline_runtime.settings import Settings
 from tests.edge.edge_fakes import FakeUpstreams
+from tests.stack_settings import stack_settings
 
 MakeClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -81,23 +81,12 @@ def make_client(shared_fakes: FakeUpstreams) -> MakeClient:
     return factory
 
 
-def stack_settings(tmp_path: Path, redis_url: str, **overrides: Any) -> Settings:
-    """Settings for a whole stack on port 0: SQLite under ``tmp_path``, ``redis_url``."""
-    values: dict[str, Any] = {
-        "database_url": f"sqlite:///{tmp_path / 'hookline.db'}",
-        "redis_url": redis_url,
-        "edge_addr": "127.0.0.1:0",
-        "trigger_listen": "127.0.0.1:0",
-        "execution_listen": "127.0.0.1:0",
-        "cache_listen": "127.0.0.1:0",
-        "shutdown_grace_seconds": 1.0,
-        "log_format": "console",
-        "max_body_bytes": 64 * 1024,
-        # A run queue of its own: stacks sharing a stream take each other's runs.
-        "run_stream": f"hookline:runs:test:{uuid.uuid4().hex}",
-        **overrides,
-    }
-    return Settings(**values)
+def edge_stack_settings(tmp_path: Path, redis_url: str, **overrides: Any) -> Settings:
+    """A whole stack on SQLite under ``tmp_path`` and ``redis_url``, with a small body
+    limit the bad-input tests reach."""
+    database_url = f"sqlite:///{tmp_path / 'hookline.db'}"
+    limits: dict[str, Any] = {"redis_url": redis_url, "max_body_bytes": 64 * 1024}
+    return stack_settings(database_url, **{**limits, **overrides})
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -106,7 +95,7 @@ async def stack(
 ) -> AsyncIterator[LocalStack]:
     """One stack for the module; tests keep apart by fresh webhook paths and names."""
     folder = tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2])
-    async with LocalStack(stack_settings(folder, redis_url)) as running:
+    async with LocalStack(edge_stack_settings(folder, redis_url)) as running:
         yield running
 
 

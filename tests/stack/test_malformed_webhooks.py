@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 from hookline_launcher.stack import LocalStack
-from tests.edge.conftest import stack_settings
+from tests.edge.conftest import edge_stack_settings
 from tests.edge.test_stack_edge import create, greeter
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -67,7 +67,7 @@ CORPUS: dict[str, tuple[bytes, dict[str, str]]] = {
 async def stack(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> AsyncIterator[LocalStack]:
-    settings = stack_settings(
+    settings = edge_stack_settings(
         tmp_path_factory.mktemp("malformed"),
         redis_url,
         max_body_bytes=1024 * 1024,
