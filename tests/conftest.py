@@ -86,7 +86,8 @@ def make_settings(sqlite_url: str) -> Callable[..., Settings]:
 
     def factory(**overrides: Any) -> Settings:
         # httpRequest tests call servers on 127.0.0.1.
-        return stack_settings(sqlite_url, **{"http_allow_private": True, **overrides})
+        values: dict[str, Any] = {"database_url": sqlite_url, "http_allow_private": True}
+        return stack_settings(**{**values, **overrides})
 
     return factory
 
