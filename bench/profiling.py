@@ -53,6 +53,16 @@ _OLD_HOOKLINE_DIRS = ("edge", "services", "runtime")
 def _is_hookline_dir(part: str) -> bool:
     return part.startswith("hookline_") or part in _OLD_HOOKLINE_DIRS
 
+
+def _parts(file: str) -> tuple[str, ...]:
+    """The parts of a frame's file, from its ``hookline_*`` package on when it has one
+    (``services/trigger/hookline_trigger/x.py`` -> ``hookline_trigger/x.py``)."""
+    parts = Path(file.removeprefix("<frozen ").removesuffix(">")).parts
+    for index, part in enumerate(parts[:-1]):
+        if part.startswith("hookline_"):
+            return parts[index:]
+    return parts
+
 # Native libraries, by a marker in the frame's "(library)" part.
 _NATIVE_LIBRARIES = (
     ("libc.so", "libc (system calls: socket writes, wake-ups)"),
@@ -104,7 +114,7 @@ def _package(frame: str) -> str:
             if marker in library:
                 return name
         return f"native {library}" if library else "native"
-    parts = Path(file.removeprefix("<frozen ").removesuffix(">")).parts
+    parts = _parts(file)
     if _is_hookline_dir(parts[0]):
         inner = "/".join(parts[1:-1] + (Path(parts[-1]).stem,))
         return f"hookline {parts[0]}/{inner}" if len(parts) > 1 else f"hookline {parts[0]}"
@@ -115,7 +125,7 @@ def _is_hookline(frame: str) -> bool:
     file = _frame_file(frame)
     if file is None:
         return False
-    parts = Path(file).parts
+    parts = _parts(file)
     return _is_hookline_dir(parts[0]) and parts[-1] != "cli.py"
 
 

@@ -19,6 +19,8 @@ __all__ = ["CodeSource"]
 log = get_logger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SERVICE_FOLDERS = ("edge", "services/trigger", "services/execution", "services/cache")
+"""Where the edge and the services live, each folder holding its ``hookline_*`` package."""
 
 
 def _git(*args: str) -> str:
@@ -38,8 +40,11 @@ class CodeSource:
 
     @property
     def pythonpath(self) -> str:
-        """Import roots of the code (the project root and the generated stubs)."""
-        return f"{self.root}:{self.root / 'generated'}"
+        """Import roots of the code: the project root, the generated stubs and, from the
+        layout with a folder per service on, the edge's and each service's folder."""
+        roots = [self.root, self.root / "generated",
+                 *(self.root / folder for folder in SERVICE_FOLDERS)]
+        return ":".join(str(root) for root in roots if root.is_dir())
 
     def __enter__(self) -> Self:
         if self.ref == "worktree":

@@ -37,10 +37,10 @@ def test_mypy_strict_finds_no_errors() -> None:
     result = _run(
         "mypy",
         "hookline_runtime",
-        "hookline_edge",
-        "hookline_trigger",
-        "hookline_execution",
-        "hookline_cache",
+        "edge/hookline_edge",
+        "services/trigger/hookline_trigger",
+        "services/execution/hookline_execution",
+        "services/cache/hookline_cache",
         "hookline_launcher",
         "tests",
     )

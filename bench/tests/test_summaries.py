@@ -32,6 +32,15 @@ def test_profile_summary_leaves_idle_waits_out_and_groups_by_package_and_functio
     assert summary.hookline_inclusive == [("call (controllers/webhooks.py)", 80.0)]
 
 
+def test_frames_of_a_service_in_its_folder_count_under_its_package() -> None:
+    summary = summarise_collapsed(
+        "main (hookline_launcher/cli.py:1);"
+        "store (/srv/hookline/services/cache/hookline_cache/domain/delivery.py:7) 3\n")
+
+    assert dict(summary.own_by_package) == {"hookline hookline_cache/domain/delivery": 100.0}
+    assert summary.hookline_inclusive == [("store (domain/delivery.py)", 100.0)]
+
+
 def test_bucket_quantile_interpolates_inside_the_bucket_of_the_delta() -> None:
     name = "d_seconds"
     before: Scrape = {(f"{name}_bucket", (("le", "0.001"),)): 5.0,

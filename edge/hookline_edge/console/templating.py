@@ -1,6 +1,6 @@
 """The console's Jinja2 environment, handed to Litestar's template support.
 
-Templates live in ``hookline_edge/console/templates/console/``; the filters turn API JSON
+Templates live in ``console/templates/console/`` beside this module; the filters turn API JSON
 into readable text (times, durations, pretty JSON) and the globals build URLs.
 """
 
