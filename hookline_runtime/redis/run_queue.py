@@ -4,15 +4,20 @@ service (its ``StartExecution`` RPC).
 
 A run is one entry of the stream ``hookline:runs`` with one field, ``run``: the
 serialized ``hookline.execution.v1.StartExecutionRequest``. Admission and the append
-are one Lua script, so one round trip both checks the backlog and adds the entry:
+are one Lua script, so one round trip both checks the backlog and adds the entries:
 runs *waiting* are the entries not yet delivered to any worker — the stream's
 length less the group's pending entries, since workers delete what they
-acknowledge. At ``max_queued`` waiting runs the script adds nothing and
-``QueueFull`` is raised: the caller answers 503 and nothing will run.
+acknowledge. Past ``max_queued`` waiting runs the script adds nothing more and
+``QueueFull`` is raised for each run it refused: the caller answers 503 and nothing
+will run.
 
-The script goes through the process's ``AutoPipeline`` (``EVALSHA``, loading the
-script once when Redis answers ``NOSCRIPT``), so the runs that webhooks arriving
-together start are appended in one round trip.
+The runs started together (the webhooks of one event-loop turn, and those arriving
+while an append is on its way) are appended by one call of the script
+(``hookline_runtime.batching.Coalescer``), sent through the process's
+``AutoPipeline`` as ``EVALSHA`` (the script loaded again when Redis answers
+``NOSCRIPT``). One script is one step for Redis: a worker blocked in ``XREADGROUP``
+wakes once and reads the whole burst, rather than one run per wake-up, so the burst
+travels on through the execution and cache services as one batch too.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, ResponseError
 
+from hookline_runtime.batching import Coalescer
 from hookline_runtime.errors import QueueFull
 from hookline_runtime.redis.keys import RUN_FIELD, RUN_GROUP
 from hookline_runtime.redis.pipeline import AutoPipeline
@@ -35,11 +41,25 @@ else
   redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
   waiting = 0
 end
-if waiting >= tonumber(ARGV[2]) then
-  return false
+local limit = tonumber(ARGV[2])
+local ids = {}
+for i = 4, #ARGV do
+  if waiting < limit then
+    ids[i - 3] = redis.call('XADD', KEYS[1], '*', ARGV[3], ARGV[i])
+    waiting = waiting + 1
+  else
+    ids[i - 3] = false
+  end
 end
-return redis.call('XADD', KEYS[1], '*', ARGV[3], ARGV[4])
+return ids
 """
+"""KEYS[1] the stream; ARGV: the group, the admission limit, the field, then the runs.
+Returns one entry id per run, or false for a run refused at the limit."""
+
+_BATCH_RUNS = 128
+_BATCH_BYTES = 4 * 1024 * 1024
+"""At most this many runs, or bytes of runs past the first, per script call: one
+call is one step for Redis, which serves nobody else meanwhile."""
 
 
 async def ensure_group(redis: aioredis.Redis, stream: str) -> None:
@@ -62,6 +82,13 @@ class RunProducer:
         self._max_queued = max_queued
         self._pipeline = pipeline
         self._script = redis.register_script(_ENQUEUE)
+        self._appends: Coalescer[bytes, str | None] = Coalescer(
+            self._append,
+            name="run-queue-append",
+            max_items=_BATCH_RUNS,
+            weight=len,
+            max_weight=_BATCH_BYTES,
+        )
 
     @property
     def stream(self) -> str:
@@ -71,18 +98,27 @@ class RunProducer:
         """Append one run; returns its entry id. ``QueueFull`` when the backlog is at the
         limit; Redis errors (connection, timeout) propagate to the caller, which decides
         how to carry on without the queue."""
-        command = (
-            "EVALSHA", self._script.sha, 1, self._stream,
-            RUN_GROUP, self._max_queued, RUN_FIELD, run,
-        )  # fmt: skip
-        (entry,) = await self._pipeline.execute([command])
-        if isinstance(entry, NoScriptError):  # Redis restarted, or its scripts were flushed
-            await self._script.registered_client.script_load(_ENQUEUE)
-            (entry,) = await self._pipeline.execute([command])
-        if isinstance(entry, Exception):
-            raise entry
-        if not entry:
+        entry = await self._appends.submit(run)
+        if entry is None:
             raise QueueFull(
                 f"{self._max_queued} runs are already waiting to start; try again later"
             )
-        return entry.decode() if isinstance(entry, bytes) else str(entry)
+        return entry
+
+    async def _append(self, runs: list[bytes]) -> list[str | None]:
+        """One script call for ``runs``: their entry ids, None where refused."""
+        command = (
+            "EVALSHA", self._script.sha, 1, self._stream,
+            RUN_GROUP, self._max_queued, RUN_FIELD, *runs,
+        )  # fmt: skip
+        (reply,) = await self._pipeline.execute([command])
+        if isinstance(reply, NoScriptError):  # Redis restarted, or its scripts were flushed
+            await self._script.registered_client.script_load(_ENQUEUE)
+            (reply,) = await self._pipeline.execute([command])
+        if isinstance(reply, Exception):
+            raise reply
+        return [_text(entry) if entry else None for entry in reply]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -392,6 +392,56 @@ async def test_runs_appended_together_each_get_an_entry_even_after_a_script_flus
     assert await queue.redis.xlen(queue.stream) == 21
 
 
+async def test_runs_started_together_reach_a_blocked_reader_in_one_read(
+    queue: Queue, redis_url: str
+) -> None:
+    data = workflow([node("Shape", "set", values={"n": 1})])
+    reader = aioredis.Redis.from_url(redis_url)
+    try:
+        # A worker waiting for runs, as the execution service's reader waits.
+        read = asyncio.ensure_future(
+            reader.xreadgroup(RUN_GROUP, "reader", {queue.stream: ">"}, count=100, block=5000)
+        )
+        await asyncio.sleep(0.2)  # XREADGROUP is on its way; it blocks on the empty stream
+        entries = await asyncio.gather(
+            *(
+                queue.producer.enqueue(
+                    start_message(StartRequest(uuid.uuid4().hex, data, {})).SerializeToString()
+                )
+                for _ in range(20)
+            )
+        )
+        [(_stream, delivered)] = await read
+    finally:
+        await reader.aclose()
+
+    # One script call appended them all, so the reader woke once and got every one.
+    assert [entry_id.decode() for entry_id, _ in delivered] == entries
+
+
+async def test_admission_inside_one_append_refuses_the_runs_past_the_limit(
+    queue: Queue,
+) -> None:
+    pipeline = AutoPipeline(queue.redis)
+    producer = RunProducer(queue.redis, pipeline, stream=queue.stream, max_queued=5)
+    data = workflow([node("Shape", "set", values={"n": 1})])
+
+    outcomes = await asyncio.gather(
+        *(
+            producer.enqueue(
+                start_message(StartRequest(uuid.uuid4().hex, data, {})).SerializeToString()
+            )
+            for _ in range(8)
+        ),
+        return_exceptions=True,
+    )
+
+    assert [isinstance(o, str) for o in outcomes] == [True] * 5 + [False] * 3
+    assert all(isinstance(o, QueueFull) for o in outcomes[5:])
+    assert await queue.redis.xlen(queue.stream) == 5
+    await pipeline.close()
+
+
 async def test_a_run_delivered_while_the_worker_stops_is_handed_back_not_left_pending(
     worker: Worker, queue: Queue, local_http: LocalHttpServer
 ) -> None:
