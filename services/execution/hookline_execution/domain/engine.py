@@ -314,7 +314,10 @@ class Engine:
         )
         bound: asyncio.Timeout | None = None
         try:
-            if node.type in SELF_BOUNDED:
+            if node.type in SELF_BOUNDED or node.type in REPLAYABLE:
+                # Bounded by their own parameters, or computing only: a replayable
+                # node's handler never awaits, so a timeout could not interrupt it
+                # (its templates were bounded as they rendered, above).
                 result = await handler(params, input, ctx)
             else:
                 async with asyncio.timeout(max(limit - (time.monotonic() - started), 0)) as bound:
