@@ -84,3 +84,19 @@ def test_performance_bar_says_what_was_not_measured() -> None:
 
     assert all(line.passed is None for line in lines)
     assert all(line.measured == "not measured" for line in lines)
+
+
+def test_a_comparison_states_medians_and_their_ratios() -> None:
+    from bench.compare import Round, Side, summary
+
+    def side(version: str, *rps: float) -> Side:
+        return Side(version, "0123456789abcdef", [
+            Round(version, value, 10.0, 0, 1000 / value, 0.05, {}) for value in rps])
+
+    lines = summary(side("c408994", 900.0, 1000.0, 1100.0), side("HEAD", 1000.0, 1200.0, 950.0))
+
+    assert lines[0].startswith("c408994 (0123456789ab): median 1,000 req/s over 3 rounds "
+                               "(min 900, max 1,100)")
+    assert lines[1].startswith("HEAD (0123456789ab): median 1,000 req/s")
+    assert lines[2] == "throughput HEAD / c408994: 1.00x"
+    assert lines[3] == "CPU per request HEAD / c408994: 1.00x"
