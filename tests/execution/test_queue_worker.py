@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -128,9 +128,9 @@ def _counted(local_http: LocalHttpServer, path: str) -> Callable[[], int]:
     return count
 
 
-def _journaled(output: Any) -> tuple[bytes, bytes]:
+def _journaled(output: Any, started_at: datetime | None = None) -> tuple[bytes, bytes]:
     """A finished node's journal entry: (output, metadata)."""
-    return JournaledNode(datetime.now(UTC), 1.0, output, "main").encode_parts()
+    return JournaledNode(started_at or datetime.now(UTC), 1.0, output, "main").encode_parts()
 
 
 async def test_a_queued_run_executes_and_its_entry_and_journal_are_removed(
@@ -267,11 +267,12 @@ async def test_a_claimed_run_resumes_after_the_nodes_its_journal_holds(
         {"n": 21},
     )
     await queue.take_as_dead_consumer()
-    # The dead worker had finished "Shape" and "First" before it died.
+    # The dead worker had finished "Shape" and "First" before it died, a minute ago.
+    began = datetime.now(UTC) - timedelta(minutes=1)
     first_output = {"statusCode": 200, "headers": {}, "body": {"journaled": "yes"}}
     for name, (output, meta) in {
-        "Shape": _journaled({"n": 42}),
-        "First": _journaled(first_output),
+        "Shape": _journaled({"n": 42}, began),
+        "First": _journaled(first_output, began + timedelta(seconds=1)),
     }.items():
         await queue.redis.hset(journal_key(execution_id), name, output)
         await queue.redis.hset(journal_meta_key(execution_id), name, meta)
@@ -284,6 +285,8 @@ async def test_a_claimed_run_resumes_after_the_nodes_its_journal_holds(
     sent: list[Request] = [r for r in local_http.requests if r.target == "/second"]
     assert sent[0].body == b"yes"
     assert record["nodes"]["First"]["output"] == first_output
+    # The record starts when the run first started, not when it was taken over.
+    assert datetime.fromisoformat(record["startedAt"]) == began
     assert logged(caplog, "Run resumed", node="Second", finished_nodes=2)
     await queue.drained(execution_id)
 
@@ -396,13 +399,19 @@ async def test_runs_started_together_reach_a_blocked_reader_in_one_read(
     queue: Queue, redis_url: str
 ) -> None:
     data = workflow([node("Shape", "set", values={"n": 1})])
-    reader = aioredis.Redis.from_url(redis_url)
+    name = f"test-reader-{uuid.uuid4().hex[:8]}"
+    reader = aioredis.Redis.from_url(redis_url, client_name=name)
     try:
         # A worker waiting for runs, as the execution service's reader waits.
         read = asyncio.ensure_future(
             reader.xreadgroup(RUN_GROUP, "reader", {queue.stream: ">"}, count=100, block=5000)
         )
-        await asyncio.sleep(0.2)  # XREADGROUP is on its way; it blocks on the empty stream
+        deadline = time.monotonic() + 5
+        while not any(
+            c["name"] == name and "b" in c["flags"] for c in await queue.redis.client_list()
+        ):
+            assert time.monotonic() < deadline, "the reader never blocked on the stream"
+            await asyncio.sleep(0.01)
         entries = await asyncio.gather(
             *(
                 queue.producer.enqueue(
@@ -411,7 +420,8 @@ async def test_runs_started_together_reach_a_blocked_reader_in_one_read(
                 for _ in range(20)
             )
         )
-        [(_stream, delivered)] = await read
+        reply: Any = await read
+        [(_stream, delivered)] = reply
     finally:
         await reader.aclose()
 

@@ -174,6 +174,12 @@ class Checkpoint:
         self.done = done
 
     @property
+    def started_at(self) -> datetime | None:
+        """When the run's first delivery started, as far as its journal shows: the start
+        of its earliest finished node (None without a journal)."""
+        return min((entry.started_at for entry in self.done.values()), default=None)
+
+    @property
     def may_exist(self) -> bool:
         """Whether this run may have a journal to delete: it was taken over (an earlier
         delivery may have written one), or a write was tried here."""

@@ -267,6 +267,8 @@ class ExecutionService:
                     record = self._new_record(job)
                     if checkpoint is not None:
                         await checkpoint.load()
+                        # A run taken over keeps the start of its first delivery.
+                        record.started_at = checkpoint.started_at or record.started_at
                     self._save_start(job, record)
                     hook = (
                         (lambda response: self._publish_early(job, response))
