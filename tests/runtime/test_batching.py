@@ -24,6 +24,18 @@ class Recorder:
         return [item * 10 for item in items]
 
 
+async def holding_first_batch(
+    recorder: Recorder, coalescer: Coalescer[int, int]
+) -> asyncio.Future[int]:
+    """Submit 1 and return once its batch is in ``send``, held there until
+    ``recorder.release`` is set."""
+    recorder.release.clear()
+    first = asyncio.ensure_future(coalescer.submit(1))
+    while not recorder.batches:
+        await asyncio.sleep(0)
+    return first
+
+
 async def test_callers_of_one_turn_share_a_batch_and_get_their_own_result() -> None:
     recorder = Recorder()
     coalescer: Coalescer[int, int] = Coalescer(recorder.send, name="test")
@@ -36,11 +48,8 @@ async def test_callers_of_one_turn_share_a_batch_and_get_their_own_result() -> N
 
 async def test_callers_during_a_send_make_the_next_batch() -> None:
     recorder = Recorder()
-    recorder.release.clear()
     coalescer: Coalescer[int, int] = Coalescer(recorder.send, name="test")
-    first = asyncio.ensure_future(coalescer.submit(1))
-    while not recorder.batches:
-        await asyncio.sleep(0)
+    first = await holding_first_batch(recorder, coalescer)
     later = [asyncio.ensure_future(coalescer.submit(n)) for n in (2, 3)]
     await asyncio.sleep(0)
     recorder.release.set()
@@ -68,9 +77,7 @@ async def test_a_failed_send_fails_every_caller_of_its_batch_and_the_next_goes_o
     recorder = Recorder(fail=True)
     coalescer: Coalescer[int, int] = Coalescer(recorder.send, name="test")
 
-    results = await asyncio.gather(
-        *(coalescer.submit(n) for n in range(3)), return_exceptions=True
-    )
+    results = await asyncio.gather(*(coalescer.submit(n) for n in range(3)), return_exceptions=True)
 
     assert all(isinstance(r, ConnectionError) for r in results)
     recorder.fail = False
@@ -79,11 +86,8 @@ async def test_a_failed_send_fails_every_caller_of_its_batch_and_the_next_goes_o
 
 async def test_a_caller_that_gave_up_before_its_batch_went_is_left_out() -> None:
     recorder = Recorder()
-    recorder.release.clear()
     coalescer: Coalescer[int, int] = Coalescer(recorder.send, name="test")
-    first = asyncio.ensure_future(coalescer.submit(1))
-    while not recorder.batches:
-        await asyncio.sleep(0)
+    first = await holding_first_batch(recorder, coalescer)
     gave_up = asyncio.ensure_future(coalescer.submit(2))
     stays = asyncio.ensure_future(coalescer.submit(3))
     await asyncio.sleep(0)
@@ -97,11 +101,8 @@ async def test_a_caller_that_gave_up_before_its_batch_went_is_left_out() -> None
 
 async def test_closing_cancels_the_callers_still_waiting() -> None:
     recorder = Recorder()
-    recorder.release.clear()
     coalescer: Coalescer[int, int] = Coalescer(recorder.send, name="test")
-    waiting = asyncio.ensure_future(coalescer.submit(1))
-    while not recorder.batches:
-        await asyncio.sleep(0)
+    waiting = await holding_first_batch(recorder, coalescer)
 
     await coalescer.close()
 
