@@ -70,20 +70,19 @@ class Coalescer(Generic[ItemT, ResultT]):
 
     def _take(self) -> list[tuple[ItemT, asyncio.Future[ResultT]]]:
         batch: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
-        total = 0
-        taken = 0
+        total = taken = 0
         for item, future in self._pending:
-            if len(batch) >= self._max_items:
+            weight = self._weight(item) if self._weight is not None else 0
+            full = len(batch) >= self._max_items or (
+                self._weight is not None and total + weight > self._max_weight
+            )
+            if batch and full:
                 break
-            if self._weight is not None and batch:
-                total += self._weight(item)
-                if total > self._max_weight:
-                    break
-            elif self._weight is not None:
-                total = self._weight(item)
             taken += 1
-            if not future.done():  # its caller gave up before it went: leave it out
-                batch.append((item, future))
+            if future.done():  # its caller gave up before it went: leave it out
+                continue
+            batch.append((item, future))
+            total += weight
         del self._pending[:taken]
         return batch
 
