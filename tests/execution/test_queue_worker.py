@@ -316,6 +316,35 @@ async def test_a_poison_run_ends_as_an_error_record_and_is_acknowledged(
     assert running.server.metrics.registry.get_sample_value("hookline_run_poison_total") == 1
 
 
+async def test_an_abandoned_run_keeps_the_start_and_the_nodes_its_journal_holds(
+    worker: Worker, queue: Queue, local_http: LocalHttpServer
+) -> None:
+    calls = _counted(local_http, "/count")
+    execution_id = await queue.enqueue(
+        workflow(
+            [
+                node("Shape", "set", values={"n": 1}),
+                node("Call", "httpRequest", url=local_http.url("/count")),
+            ]
+        )
+    )
+    entry = await queue.take_as_dead_consumer()
+    began = datetime.now(UTC) - timedelta(minutes=5)
+    output, meta = _journaled({"n": 1}, began)
+    await queue.redis.hset(journal_key(execution_id), "Shape", output)
+    await queue.redis.hset(journal_meta_key(execution_id), "Shape", meta)
+    await queue.redis.xclaim(
+        queue.stream, RUN_GROUP, "dead", 0, [entry], idle=10_000_000, retrycount=3, justid=True
+    )
+    running = await worker(run_claim_seconds=0.5)
+    record = await running.cache.result(execution_id)
+    assert record["error"] == {"node": "Call", "message": "run abandoned after 3 deliveries"}
+    assert record["nodes"]["Shape"]["output"] == {"n": 1}
+    assert datetime.fromisoformat(record["startedAt"]) == began
+    assert calls() == 0
+    await queue.drained(execution_id)
+
+
 async def test_shutdown_hands_a_run_back_and_another_replica_finishes_it_at_once(
     worker: Worker, queue: Queue, local_http: LocalHttpServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -304,6 +304,7 @@ class ExecutionService:
         record = self._new_record(job)
         assert job.delivery is not None
         await job.delivery.checkpoint.load()
+        record.started_at = job.delivery.checkpoint.started_at or record.started_at
         done = job.delivery.checkpoint.done
         stuck_at: str | None = None
         for name in job.workflow.order:
