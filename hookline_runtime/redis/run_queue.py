@@ -13,22 +13,21 @@ will run.
 
 The runs started together (the webhooks of one event-loop turn, and those arriving
 while an append is on its way) are appended by one call of the script
-(``hookline_runtime.batching.Coalescer``), sent through the process's
-``AutoPipeline`` as ``EVALSHA`` (the script loaded again when Redis answers
-``NOSCRIPT``). One script is one step for Redis: a worker blocked in ``XREADGROUP``
-wakes once and reads the whole burst, rather than one run per wake-up, so the burst
-travels on through the execution and cache services as one batch too.
+(``hookline_runtime.batching.Coalescer``: one call in flight at a time, so one
+connection; redis-py's ``Script`` sends ``EVALSHA`` and loads the script again when
+Redis answers ``NOSCRIPT``). One script is one step for Redis: a worker blocked in
+``XREADGROUP`` wakes once and reads the whole burst, rather than one run per wake-up,
+so the burst travels on through the execution and cache services as one batch too.
 """
 
 from __future__ import annotations
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from hookline_runtime.batching import Coalescer
 from hookline_runtime.errors import QueueFull
 from hookline_runtime.redis.keys import RUN_FIELD, RUN_GROUP
-from hookline_runtime.redis.pipeline import AutoPipeline
 
 __all__ = ["RunProducer", "ensure_group"]
 
@@ -75,12 +74,9 @@ async def ensure_group(redis: aioredis.Redis, stream: str) -> None:
 class RunProducer:
     """Appends runs to the stream, refusing them past the admission limit."""
 
-    def __init__(
-        self, redis: aioredis.Redis, pipeline: AutoPipeline, *, stream: str, max_queued: int
-    ) -> None:
+    def __init__(self, redis: aioredis.Redis, *, stream: str, max_queued: int) -> None:
         self._stream = stream
         self._max_queued = max_queued
-        self._pipeline = pipeline
         self._script = redis.register_script(_ENQUEUE)
         self._appends: Coalescer[bytes, str | None] = Coalescer(
             self._append,
@@ -107,16 +103,9 @@ class RunProducer:
 
     async def _append(self, runs: list[bytes]) -> list[str | None]:
         """One script call for ``runs``: their entry ids, None where refused."""
-        command = (
-            "EVALSHA", self._script.sha, 1, self._stream,
-            RUN_GROUP, self._max_queued, RUN_FIELD, *runs,
-        )  # fmt: skip
-        (reply,) = await self._pipeline.execute([command])
-        if isinstance(reply, NoScriptError):  # Redis restarted, or its scripts were flushed
-            await self._script.registered_client.script_load(_ENQUEUE)
-            (reply,) = await self._pipeline.execute([command])
-        if isinstance(reply, Exception):
-            raise reply
+        reply = await self._script(
+            keys=[self._stream], args=[RUN_GROUP, self._max_queued, RUN_FIELD, *runs]
+        )
         return [_text(entry) if entry else None for entry in reply]
 
 

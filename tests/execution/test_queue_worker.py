@@ -32,7 +32,6 @@ from hookline_execution.run_messages import start_message
 from hookline_execution.storage.redis_queue import RedisRunQueue
 from hookline_runtime.errors import QueueFull
 from hookline_runtime.redis.keys import RUN_GROUP, journal_key, journal_meta_key
-from hookline_runtime.redis.pipeline import AutoPipeline
 from hookline_runtime.redis.run_queue import RunProducer, ensure_group
 from tests.redis_server import ThrowawayRedis
 
@@ -92,13 +91,11 @@ class Queue:
 @pytest.fixture
 async def queue(redis_url: str) -> AsyncIterator[Queue]:
     client = aioredis.Redis.from_url(redis_url)
-    pipeline = AutoPipeline(client)
     stream = f"hookline:runs:test:{uuid.uuid4().hex}"
     await ensure_group(client, stream)
     try:
-        yield Queue(client, stream, RunProducer(client, pipeline, stream=stream, max_queued=1000))
+        yield Queue(client, stream, RunProducer(client, stream=stream, max_queued=1000))
     finally:
-        await pipeline.close()
         await client.delete(stream)
         await client.aclose()
 
@@ -385,8 +382,7 @@ async def test_shutdown_hands_a_run_back_and_another_replica_finishes_it_at_once
 async def test_the_run_past_the_admission_limit_is_refused(
     queue: Queue,
 ) -> None:
-    pipeline = AutoPipeline(queue.redis)
-    producer = RunProducer(queue.redis, pipeline, stream=queue.stream, max_queued=5)
+    producer = RunProducer(queue.redis, stream=queue.stream, max_queued=5)
     data = workflow([node("Shape", "set", values={"n": 1})])
     for _ in range(5):
         await producer.enqueue(
@@ -403,7 +399,6 @@ async def test_the_run_past_the_admission_limit_is_refused(
         start_message(StartRequest(uuid.uuid4().hex, data, {})).SerializeToString()
     )
     assert await queue.redis.xlen(queue.stream) == 6
-    await pipeline.close()
 
 
 async def test_runs_appended_together_each_get_an_entry_even_after_a_script_flush(
@@ -414,7 +409,7 @@ async def test_runs_appended_together_each_get_an_entry_even_after_a_script_flus
     def run() -> bytes:
         return start_message(StartRequest(uuid.uuid4().hex, data, {})).SerializeToString()
 
-    # Appended together: one pipelined write carries them all.
+    # Appended together: one script call carries them all.
     entries = await asyncio.gather(*(queue.producer.enqueue(run()) for _ in range(20)))
     assert len(set(entries)) == 20
     assert await queue.redis.xlen(queue.stream) == 20
@@ -461,8 +456,7 @@ async def test_runs_started_together_reach_a_blocked_reader_in_one_read(
 async def test_admission_inside_one_append_refuses_the_runs_past_the_limit(
     queue: Queue,
 ) -> None:
-    pipeline = AutoPipeline(queue.redis)
-    producer = RunProducer(queue.redis, pipeline, stream=queue.stream, max_queued=5)
+    producer = RunProducer(queue.redis, stream=queue.stream, max_queued=5)
     data = workflow([node("Shape", "set", values={"n": 1})])
 
     outcomes = await asyncio.gather(
@@ -478,7 +472,6 @@ async def test_admission_inside_one_append_refuses_the_runs_past_the_limit(
     assert [isinstance(o, str) for o in outcomes] == [True] * 5 + [False] * 3
     assert all(isinstance(o, QueueFull) for o in outcomes[5:])
     assert await queue.redis.xlen(queue.stream) == 5
-    await pipeline.close()
 
 
 async def test_a_run_delivered_while_the_worker_stops_is_handed_back_not_left_pending(
@@ -522,7 +515,7 @@ async def test_the_workers_own_log_lines_name_no_run_after_it_took_one(
     try:
         stream = f"hookline:runs:test:{uuid.uuid4().hex}"
         await ensure_group(client, stream)
-        producer = RunProducer(client, AutoPipeline(client), stream=stream, max_queued=10)
+        producer = RunProducer(client, stream=stream, max_queued=10)
         queue = Queue(client, stream, producer)
         execution_id = await queue.enqueue(workflow([node("Shape", "set", values={"n": 1})]))
         await queue.take_as_dead_consumer()

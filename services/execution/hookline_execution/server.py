@@ -299,7 +299,7 @@ class ExecutionServer:
         pipeline = AutoPipeline(redis)
         self._exit.push_async_callback(pipeline.close)
         producer = RunProducer(
-            redis, pipeline, stream=settings.run_stream, max_queued=settings.max_queued_runs
+            redis, stream=settings.run_stream, max_queued=settings.max_queued_runs
         )
         return _Queue(
             consumer=RedisRunQueue(

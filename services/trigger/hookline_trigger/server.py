@@ -31,7 +31,6 @@ from hookline_runtime.ids import new_id
 from hookline_runtime.logs import get_logger
 from hookline_runtime.metrics import MetricsEndpoint
 from hookline_runtime.redis.client import create_redis
-from hookline_runtime.redis.pipeline import AutoPipeline
 from hookline_runtime.redis.run_queue import RunProducer
 from hookline_runtime.settings import Settings
 from hookline_runtime.transport.client import ServiceClient
@@ -227,11 +226,8 @@ class TriggerServer:
 
         redis_url = settings.effective_redis_url
         redis = create_redis(redis_url) if redis_url else None
-        pipeline = AutoPipeline(redis) if redis is not None else None
         if redis is not None:
             stack.push_async_callback(redis.aclose)
-        if pipeline is not None:
-            stack.push_async_callback(pipeline.close)
 
         direct = self._direct_starter
         if direct is None:
@@ -244,9 +240,9 @@ class TriggerServer:
             stack.push_async_callback(execution.close)
             direct = GrpcExecutionStarter(execution, timeout_seconds=options.start_timeout_seconds)
         starter: ExecutionStarter = direct
-        if redis is not None and pipeline is not None:
+        if redis is not None:
             producer = RunProducer(
-                redis, pipeline, stream=settings.run_stream, max_queued=settings.max_queued_runs
+                redis, stream=settings.run_stream, max_queued=settings.max_queued_runs
             )
             starter = QueueFirstStarter(producer, direct)
 
