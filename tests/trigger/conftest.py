@@ -170,9 +170,10 @@ async def drain_queue(
     """Stand in for execution replicas on the run queue: every queued run is recorded
     by the fake like a StartExecution call, then acknowledged."""
     client = create_redis(redis_url)
+    stop = asyncio.Event()
 
     async def consume() -> None:
-        while True:
+        while not stop.is_set():
             try:
                 await ensure_group(client, stream)
                 reply: Any = await client.xreadgroup(
@@ -192,8 +193,11 @@ async def drain_queue(
     try:
         yield
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        # The read in progress ends within its 200 ms block. Cancelling it instead
+        # could leave the task waiting forever: redis-py sometimes swallows the
+        # cancellation of a blocked XREADGROUP (seen as a 60 s teardown timeout).
+        stop.set()
+        await task
         with contextlib.suppress(RedisError, OSError):
             await client.delete(stream)
         await client.aclose()
