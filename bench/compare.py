@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import json
 import secrets
-import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -31,58 +30,13 @@ from pathlib import Path
 
 import redis
 
+from bench.comparison import Round, Side, summary
 from bench.cpu import CpuMeter
 from bench.database import BenchDatabase
 from bench.load import require_wrk, run_wrk
 from bench.processes import Stack
 from bench.source import CodeSource
 from bench.workflows import REQUEST_BODY, apply_workflows, bench_workflows
-
-
-@dataclass(frozen=True)
-class Round:
-    version: str
-    rps: float
-    p50_ms: float
-    errors: int
-    cpu_ms_per_request: float
-    """The four services' CPU time per request."""
-    redis_ms_per_request: float
-    services_ms: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Side:
-    version: str
-    commit: str
-    rounds: list[Round]
-
-    @property
-    def rps(self) -> float:
-        return statistics.median(r.rps for r in self.rounds)
-
-    @property
-    def cpu_ms(self) -> float:
-        return statistics.median(r.cpu_ms_per_request + r.redis_ms_per_request for r in self.rounds)
-
-
-def summary(baseline: Side, candidate: Side) -> list[str]:
-    """The lines that state the comparison: medians, then the ratios."""
-    lines = [
-        f"{side.version} ({side.commit[:12]}): median {side.rps:,.0f} req/s over "
-        f"{len(side.rounds)} rounds (min {min(r.rps for r in side.rounds):,.0f}, "
-        f"max {max(r.rps for r in side.rounds):,.0f}); median CPU per request "
-        f"{side.cpu_ms:.3f} ms (services and Redis)"
-        for side in (baseline, candidate)
-    ]
-    lines.append(
-        f"throughput {candidate.version} / {baseline.version}: {candidate.rps / baseline.rps:.2f}x"
-    )
-    lines.append(
-        f"CPU per request {candidate.version} / {baseline.version}: "
-        f"{candidate.cpu_ms / baseline.cpu_ms:.2f}x"
-    )
-    return lines
 
 
 @dataclass

@@ -87,7 +87,7 @@ def test_performance_bar_says_what_was_not_measured() -> None:
 
 
 def test_a_comparison_states_medians_and_their_ratios() -> None:
-    from bench.compare import Round, Side, summary
+    from bench.comparison import Round, Side, summary
 
     def side(version: str, *rps: float) -> Side:
         return Side(version, "0123456789abcdef", [
