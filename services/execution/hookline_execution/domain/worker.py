@@ -155,11 +155,21 @@ class QueueWorker:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        """Stop the loops, then let the last acknowledgements through."""
+        """Stop the loops, then let the last acknowledgements through.
+
+        A loop that does not end within ``_LAST_READ_SECONDS`` of its cancellation is
+        left behind rather than holding the shutdown: redis-py can swallow the
+        cancellation of a blocked ``XREADGROUP`` and wait on forever."""
         self._reading = False
         for task in self._loops:
             task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._loops:
+            _, stuck = await asyncio.wait(self._loops, timeout=_LAST_READ_SECONDS)
+            if stuck:
+                log.warning(
+                    "Run queue loop did not stop; shutting down without it",
+                    loops=sorted(task.get_name() for task in stuck),
+                )
         if self._flushes:
             await asyncio.gather(*self._flushes, return_exceptions=True)
         await self._flush_acks()
