@@ -195,7 +195,8 @@ async def drain_queue(
     finally:
         # The read in progress ends within its 200 ms block. Cancelling it instead
         # could leave the task waiting forever: redis-py sometimes swallows the
-        # cancellation of a blocked XREADGROUP (seen as a 60 s teardown timeout).
+        # cancellation of a blocked XREADGROUP (seen as a 60 s teardown timeout;
+        # redis/redis-py issues 2028 and 2579).
         stop.set()
         await task
         with contextlib.suppress(RedisError, OSError):

@@ -159,7 +159,8 @@ class QueueWorker:
 
         A loop that does not end within ``_LAST_READ_SECONDS`` of its cancellation is
         left behind rather than holding the shutdown: redis-py can swallow the
-        cancellation of a blocked ``XREADGROUP`` and wait on forever."""
+        cancellation of a blocked ``XREADGROUP`` and wait on forever (redis/redis-py
+        issues 2028 and 2579)."""
         self._reading = False
         for task in self._loops:
             task.cancel()
