@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import select
 import signal
@@ -40,6 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
@@ -51,7 +53,13 @@ import pytest
 import redis
 from hookline.execution.v1 import execution_service_pb2 as pb
 
-from hookline_runtime.redis.keys import RUN_FIELD, RUN_GROUP, journal_key, result_key
+from hookline_runtime.redis.keys import (
+    RUN_FIELD,
+    RUN_GROUP,
+    journal_key,
+    journal_meta_key,
+    result_key,
+)
 from tests.cluster.processes import Cluster, ServiceProcess
 from tests.redis_server import ThrowawayRedis
 
@@ -391,6 +399,20 @@ class Deployment:
                     ids.append(message.execution_id)
         return ids
 
+    def pausing(self, execution_id: str, margin: float = 0.5) -> bool:
+        """Whether the run is in its Pause (its Call journaled, no result yet) with more
+        than ``margin`` seconds of it left."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(journal_meta_key(execution_id), "Call")
+        pipe.exists(result_key(execution_id))
+        meta, done = pipe.execute()
+        if meta is None or done:
+            return False
+        call = json.loads(meta)
+        ended = datetime.fromisoformat(call["startedAt"]).timestamp() + call["durationMs"] / 1000
+        left: float = ended + WAIT_SECONDS - time.time()
+        return left > margin
+
     def journaled_or_done(self, execution_id: str) -> bool:
         pipe = self.redis.pipeline(transaction=False)
         pipe.hexists(journal_key(execution_id), "Call")
@@ -503,6 +525,28 @@ def _two_workflows(dep: Deployment, unique: Callable[[str], str]) -> tuple[str, 
     return saved, unsaved, saved_id
 
 
+def _kill_while_pausing(dep: Deployment) -> tuple[ServiceProcess, list[str]] | None:
+    """Kill an execution process that holds a run in its Pause (its Call journaled,
+    time left), while no Call is answered but not yet journaled; returns it and the
+    runs it held, or None when no process holds such a run right now."""
+    with dep.counter.held():
+        answered = dep.counter.answered_since(30)  # results outlive this by far
+        _until(lambda: all(dep.journaled_or_done(i) for i in answered), 10,
+               "answered requests journaled")
+        victim = next((p for p in dep.executions
+                       if any(dep.pausing(i) for i in dep.in_flight(p))), None)
+        if victim is None:
+            return None
+        lost = dep.in_flight(victim)
+        victim.kill()
+        return victim, lost
+
+
+def _more_traffic(traffic: Traffic) -> None:
+    seen = traffic.done()
+    _until(lambda: traffic.done() > seen, 30, "more traffic")
+
+
 # ----------------------------------------------------------------------- tests
 def test_a_worker_killed_mid_run_loses_no_run_and_reruns_no_finished_node(
     dep: Deployment, unique: Callable[[str], str]
@@ -510,17 +554,14 @@ def test_a_worker_killed_mid_run_loses_no_run_and_reruns_no_finished_node(
     saved, unsaved, saved_id = _two_workflows(dep, unique)
     with Traffic(dep.edge_urls, [saved, unsaved]) as traffic:
         started = time.monotonic()
-        # Steady traffic, and runs waiting in both processes.
-        victim = _until(
-            lambda: next((p for p in dep.executions if dep.in_flight(p)), None)
-            if traffic.done() >= 4 else None, 30, "runs in flight")
-        with dep.counter.held():
-            answered = dep.counter.answered_since(30)  # results outlive this by far
-            _until(lambda: all(dep.journaled_or_done(i) for i in answered), 10,
-                   "answered requests journaled")
-            lost = dep.in_flight(victim)
-            victim.kill()
-        assert lost
+        _until(lambda: traffic.done() >= 4, 30, "steady traffic")
+        for _ in range(10):  # until the kill lands while a run is in its Pause
+            killed = _kill_while_pausing(dep)
+            if killed is not None:
+                break
+            _more_traffic(traffic)
+        assert killed is not None, "no run was ever in its Pause at a kill"
+        victim, lost = killed
         _until(lambda: time.monotonic() - started > 8 and traffic.done() >= len(lost) + 12,
                40, "traffic after the kill")
         calls = traffic.stop()
