@@ -3,8 +3,9 @@
 Thousands of waiters each GET their key once when they start; sent one by one they
 would take one pooled connection each while in flight. ``AutoPipeline`` queues the
 commands of every caller and sends whatever has queued as one pipelined write on
-one connection that it keeps, with at most one batch in flight, so all of a
-process's commands use a single connection and a burst costs one round trip.
+one connection that it keeps, with at most one batch in flight
+(``hookline_runtime.batching.Coalescer``), so all of a process's commands use a
+single connection and a burst costs one round trip.
 
 redis-py has no auto-pipelining of its own, and its ``Pipeline`` object costs more
 than the round trip it saves here, so a batch is written with the connection's
@@ -16,8 +17,6 @@ error fails every request of the batch.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,10 +24,11 @@ import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection
 from redis.exceptions import RedisError, ResponseError
 
+from hookline_runtime.batching import Coalescer
+
 __all__ = ["AutoPipeline", "Command", "PipelineAborted"]
 
 Command = tuple[Any, ...]
-_Request = tuple[Sequence[Command], "asyncio.Future[list[Any]]"]
 
 
 class PipelineAborted(RedisError):
@@ -40,43 +40,27 @@ class AutoPipeline:
 
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
-        self._pending: list[_Request] = []
-        self._sender: asyncio.Task[None] | None = None
         self._connection: Connection | None = None
+        self._batches: Coalescer[Sequence[Command], list[Any]] = Coalescer(
+            self._send,
+            name="redis-autopipeline",
+            max_items=None,
+            aborted=lambda: PipelineAborted("Redis pipeline aborted"),
+        )
 
     async def execute(self, commands: Sequence[Command]) -> list[Any]:
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        self._pending.append((commands, future))
-        if self._sender is None:
-            self._sender = asyncio.create_task(self._send_all(), name="redis-autopipeline")
-        return await future
+        return await self._batches.submit(commands)
 
     async def close(self) -> None:
-        sender, self._sender = self._sender, None
-        if sender is not None:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+        await self._batches.close()
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.disconnect()
             await self._client.connection_pool.release(connection)
 
-    async def _send_all(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    await self._send(batch)
-                finally:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(PipelineAborted("Redis pipeline aborted"))
-        finally:
-            self._sender = None
-
-    async def _send(self, batch: list[_Request]) -> None:
-        commands = [command for request, _ in batch for command in request]
+    async def _send(self, batch: list[Sequence[Command]]) -> list[list[Any]]:
+        """One round trip for every request of ``batch``: each request's replies."""
+        commands = [command for request in batch for command in request]
         try:
             if self._connection is None:
                 self._connection = await self._client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
@@ -85,19 +69,16 @@ class AutoPipeline:
                 lambda: self._round_trip(connection, commands),
                 lambda error: connection.disconnect(),
             )
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError):
             if self._connection is not None:  # never reuse a socket left mid-reply
                 await self._connection.disconnect()
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
+            raise
+        split: list[list[Any]] = []
         start = 0
-        for request, future in batch:
-            end = start + len(request)
-            if not future.done():
-                future.set_result(replies[start:end])
-            start = end
+        for request in batch:
+            split.append(replies[start : start + len(request)])
+            start += len(request)
+        return split
 
     @staticmethod
     async def _round_trip(connection: Connection, commands: list[Command]) -> list[Any]:

@@ -99,12 +99,27 @@ async def test_a_caller_that_gave_up_before_its_batch_went_is_left_out() -> None
     assert recorder.batches == [[1], [3]]
 
 
-async def test_closing_cancels_the_callers_still_waiting() -> None:
+async def test_closing_answers_the_callers_still_waiting_with_the_abort_error() -> None:
     recorder = Recorder()
-    coalescer: Coalescer[int, int] = Coalescer(recorder.send, name="test")
-    waiting = await holding_first_batch(recorder, coalescer)
+    coalescer: Coalescer[int, int] = Coalescer(
+        recorder.send, name="test", aborted=lambda: ConnectionAbortedError("stopped")
+    )
+    in_flight = await holding_first_batch(recorder, coalescer)
+    queued = asyncio.ensure_future(coalescer.submit(2))
+    await asyncio.sleep(0)
 
     await coalescer.close()
 
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
+    # Neither caller's own task is cancelled: each gets the owner's error.
+    for caller in (in_flight, queued):
+        with pytest.raises(ConnectionAbortedError, match="stopped"):
+            await caller
+
+
+async def test_without_a_limit_every_caller_of_a_burst_shares_one_batch() -> None:
+    recorder = Recorder()
+    coalescer: Coalescer[int, int] = Coalescer(recorder.send, name="test", max_items=None)
+
+    await asyncio.gather(*(coalescer.submit(n) for n in range(1000)))
+
+    assert [len(batch) for batch in recorder.batches] == [1000]
