@@ -341,3 +341,41 @@ async def test_watch_accepting_an_early_response_still_ends_with_the_result_when
 
     events = await rest_of(call)
     assert [(e.event, e.record_json) for e in events] == [(pb.WATCH_EVENT_RESULT, data)]
+
+
+async def test_watch_stream_sends_each_watch_its_outcome_alone(cache: CacheHandle) -> None:
+    """On ``WatchResults`` a watch gets one event, its outcome, tagged with its watch
+    id: no SUBSCRIBED first (nobody on the stream waits for it), whether the result
+    was there before the subscribe or came after it."""
+    before, after = new_execution_id(), new_execution_id()
+    await store(cache, before, record(before))
+    call = cache.stub.WatchResults(timeout=15)
+    await call.write(
+        pb.WatchResultsRequest(
+            items=[
+                pb.WatchResultsItem(
+                    watch_id=watch_id,
+                    subscribe=pb.WatchResultRequest(execution_id=execution_id, timeout_ms=5000),
+                )
+                for watch_id, execution_id in ((1, before), (2, after))
+            ]
+        )
+    )
+    events: list[pb.WatchResultsEvent] = []
+
+    async def read_one() -> None:
+        message = await call.read()
+        assert isinstance(message, pb.WatchResultsResponse)
+        events.extend(message.events)
+
+    await asyncio.wait_for(read_one(), 10)  # the stored one answers at once
+    await store(cache, after, record(after))
+    while len(events) < 2:
+        await asyncio.wait_for(read_one(), 10)
+    await call.done_writing()
+    assert [(e.watch_id, e.execution_id, e.event.event) for e in events] == [
+        (1, before, pb.WATCH_EVENT_RESULT),
+        (2, after, pb.WATCH_EVENT_RESULT),
+    ]
+    assert json.loads(events[1].event.record_json)["id"] == after
+    assert await call.read() is grpc.aio.EOF

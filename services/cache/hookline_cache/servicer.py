@@ -130,6 +130,8 @@ class CacheServicer(cache_service_pb2_grpc.CacheServiceServicer):
         request = item.subscribe
         with incoming(item.trace):
             async for event in self._delivery.watch(watch_request(request)):
+                if isinstance(event, Subscribed):
+                    continue  # see WatchResults in the proto: this stream does not send it
                 yield pb.WatchResultsEvent(
                     watch_id=item.watch_id,
                     execution_id=request.execution_id,

@@ -63,9 +63,12 @@ class CacheServiceStub:
     """WatchResults carries many watches on one long-lived stream (an edge process keeps
     one per channel): the client subscribes and cancels by watch id, and every event
     of every watch comes back tagged with its watch id and execution id. Each watch
-    sends the events WatchResult would, or one error and nothing more. Each message
-    carries a batch: the subscribes and cancels the client had ready, the events
-    that happened together.
+    sends the events WatchResult would but SUBSCRIBED, or one error and nothing more:
+    a watch registers before its first look at the store, so a result stored at any
+    time after the subscribe is sent is delivered, and the client has nothing to
+    wait for in between (leaving SUBSCRIBED out spares one event per watch). Each
+    message carries a batch: the subscribes and cancels the client had ready, the
+    events that happened together.
     """
 
 @_typing.type_check_only
@@ -103,9 +106,12 @@ class CacheServiceAsyncStub(CacheServiceStub):
     """WatchResults carries many watches on one long-lived stream (an edge process keeps
     one per channel): the client subscribes and cancels by watch id, and every event
     of every watch comes back tagged with its watch id and execution id. Each watch
-    sends the events WatchResult would, or one error and nothing more. Each message
-    carries a batch: the subscribes and cancels the client had ready, the events
-    that happened together.
+    sends the events WatchResult would but SUBSCRIBED, or one error and nothing more:
+    a watch registers before its first look at the store, so a result stored at any
+    time after the subscribe is sent is delivered, and the client has nothing to
+    wait for in between (leaving SUBSCRIBED out spares one event per watch). Each
+    message carries a batch: the subscribes and cancels the client had ready, the
+    events that happened together.
     """
 
 class CacheServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -176,9 +182,12 @@ class CacheServiceServicer(metaclass=_abc_1.ABCMeta):
         """WatchResults carries many watches on one long-lived stream (an edge process keeps
         one per channel): the client subscribes and cancels by watch id, and every event
         of every watch comes back tagged with its watch id and execution id. Each watch
-        sends the events WatchResult would, or one error and nothing more. Each message
-        carries a batch: the subscribes and cancels the client had ready, the events
-        that happened together.
+        sends the events WatchResult would but SUBSCRIBED, or one error and nothing more:
+        a watch registers before its first look at the store, so a result stored at any
+        time after the subscribe is sent is delivered, and the client has nothing to
+        wait for in between (leaving SUBSCRIBED out spares one event per watch). Each
+        message carries a batch: the subscribes and cancels the client had ready, the
+        events that happened together.
         """
 
 def add_CacheServiceServicer_to_server(servicer: CacheServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
