@@ -2,16 +2,24 @@
 
     .venv/bin/python -m bench.dev_wiring [--duration 10] [--rounds 2]
 
-For each wiring of ``hookline_launcher.stack.LocalStack`` (``in-process``: what ``hookline dev``
-runs; ``grpc``: the services calling each other over gRPC streams on loopback, as
-``hookline serve`` wires them), starts the stack alone in its own process (uvloop,
-JSON logs to /dev/null, the local Redis, a throwaway SQLite database), applies the
-lastNode workflow with saving off, and drives it with ``wrk`` at c=1 and c=16
-(``bench.load``). Rounds alternate the wirings, so that the machine's drift hits both.
+Three variants of ``hookline_launcher.stack.LocalStack``, each started alone in its own
+process (uvloop, JSON logs to /dev/null, a throwaway SQLite database):
+
+- ``dev``: ``hookline dev`` as a user first runs it, wired in-process with no Redis
+  configured (runs queued and results delivered in the process);
+- ``in-process``: the same wiring with the local Redis configured, so that runs go
+  through the run stream and results through Redis, as in a deployment;
+- ``grpc``: the services calling each other over gRPC streams on loopback, as
+  ``hookline serve`` wires them, with the local Redis.
+
+Each applies the lastNode workflow with saving off and is driven with ``wrk`` at c=1
+and c=16 (``bench.load``). Rounds alternate the variants, so that the machine's drift
+hits them alike.
 
 ``--source REF`` adds ``hookline dev`` as it was at REF (a clean export of that commit,
 whatever its layout: before the in-process wiring, ``hookline dev`` called every
-service over gRPC on loopback), measured in the same rounds.
+service over gRPC on loopback), with Redis configured as for ``in-process``, measured in
+the same rounds.
 """
 
 from __future__ import annotations
@@ -33,7 +41,12 @@ from bench.source import CodeSource
 from bench.workflows import _greeter
 
 ROOT = Path(__file__).resolve().parent.parent
-WIRINGS = ("in-process", "grpc")
+VARIANTS = {
+    "dev": ("in-process", False),
+    "in-process": ("in-process", True),
+    "grpc": ("grpc", True),
+}
+"""Variant name → (``LocalStack`` wiring, whether Redis is configured)."""
 
 _SERVE_AT_REF = """
 import asyncio, os, sys
@@ -64,13 +77,17 @@ def _serve(wiring: str) -> None:
     """Run a LocalStack with ``wiring`` until stdin closes; print its URL first."""
     import uvloop
 
+    from hookline_launcher.stack import LocalStack
     from hookline_runtime.logs import configure_logging
     from hookline_runtime.settings import Settings
-    from hookline_launcher.stack import LocalStack
 
     async def main() -> None:
-        settings = Settings(edge_addr="127.0.0.1:0", trigger_listen="127.0.0.1:0",
-                            execution_listen="127.0.0.1:0", cache_listen="127.0.0.1:0")
+        settings = Settings(
+            edge_addr="127.0.0.1:0",
+            trigger_listen="127.0.0.1:0",
+            execution_listen="127.0.0.1:0",
+            cache_listen="127.0.0.1:0",
+        )
         async with LocalStack(settings, wiring=wiring) as stack:  # type: ignore[arg-type]
             print(stack.edge_url, flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
@@ -80,10 +97,15 @@ def _serve(wiring: str) -> None:
 
 
 def _measure(
-    wiring: str, duration: float, database: Path, source: CodeSource | None = None
+    variant: str, duration: float, database: Path, source: CodeSource | None = None
 ) -> list[str]:
-    env = {**os.environ, "HOOKLINE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-           "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}
+    wiring, with_redis = VARIANTS.get(variant, ("in-process", True))
+    env = {
+        key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "REDIS_HOST")
+    }
+    env["HOOKLINE_DATABASE_URL"] = f"sqlite+aiosqlite:///{database}"
+    if with_redis:
+        env["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     command = [sys.executable, "-m", "bench.dev_wiring", "--serve", wiring]
     cwd = ROOT
     if source is not None:  # hookline dev as it was at another commit
@@ -92,8 +114,13 @@ def _measure(
         env["PYTHONPATH"] = source.pythonpath
     with open(os.devnull, "w") as devnull:
         process = subprocess.Popen(
-            command, cwd=cwd, env=env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=devnull, text=True,
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=devnull,
+            text=True,
         )
         try:
             assert process.stdout is not None and process.stdin is not None
@@ -105,11 +132,18 @@ def _measure(
             run_wrk("warm-up", f"{url}/webhook/{path}", concurrency=4, duration_s=2, body=body)
             rows = []
             for concurrency in (1, 16):
-                result = run_wrk(wiring, f"{url}/webhook/{path}", concurrency=concurrency,
-                                 duration_s=duration, body=body)
-                rows.append(f"| {wiring} | {concurrency} | {result.rps:,.0f} | "
-                            f"{result.p50_ms:.2f} ms | {result.p99_ms:.2f} ms | "
-                            f"{result.requests - result.ok_2xx} |")
+                result = run_wrk(
+                    variant,
+                    f"{url}/webhook/{path}",
+                    concurrency=concurrency,
+                    duration_s=duration,
+                    body=body,
+                )
+                rows.append(
+                    f"| {variant} | {concurrency} | {result.rps:,.0f} | "
+                    f"{result.p50_ms:.2f} ms | {result.p99_ms:.2f} ms | "
+                    f"{result.requests - result.ok_2xx} |"
+                )
             return rows
         finally:
             if process.stdin is not None:
@@ -119,7 +153,7 @@ def _measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--serve", choices=WIRINGS, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("in-process", "grpc"), help=argparse.SUPPRESS)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--source", help="also measure hookline dev as it was at this ref")
@@ -127,17 +161,17 @@ def main() -> None:
     if args.serve:
         _serve(args.serve)
         return
-    print("| wiring | c | req/s | p50 | p99 | non-2xx |")
+    print("| variant | c | req/s | p50 | p99 | non-2xx |")
     print("|---|---:|---:|---:|---:|---:|")
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
         source = stack.enter_context(CodeSource(args.source)) if args.source else None
-        wirings: list[str] = [*WIRINGS, *([f"dev@{args.source}"] if source else [])]
+        variants: list[str] = [*VARIANTS, *([f"dev@{args.source}"] if source else [])]
         for round_ in range(args.rounds):
-            for wiring in wirings if round_ % 2 == 0 else reversed(wirings):
-                at_ref = source if wiring.startswith("dev@") else None
-                database = Path(tmp) / f"{wiring.replace('@', '-')}-{round_}.db"
-                for row in _measure(wiring, args.duration, database, at_ref):
+            for variant in variants if round_ % 2 == 0 else reversed(variants):
+                at_ref = source if variant.startswith("dev@") else None
+                database = Path(tmp) / f"{variant.replace('@', '-')}-{round_}.db"
+                for row in _measure(variant, args.duration, database, at_ref):
                     print(row, flush=True)
 
 
