@@ -9,8 +9,10 @@ does the same for items that each produce several answers (a watch's events) and
 be cancelled by a later item.
 
 Answers go back in batches too (``batch`` builds one response message): the first
-answer ready schedules a flush with ``loop.call_soon``, so every answer ready in the
-same event-loop turn shares its message, and no answer waits for more than that turn.
+answer ready schedules a flush with ``loop.call_soon``, and the stream's writer lets
+the loop turn once more before it takes what is ready, so the answers of the next
+turns share the message too (an item whose answer waits on a Redis reply gets it a
+turn or two after its neighbours), and no answer waits for more than those turns.
 At most one write is in flight per stream; answers ready meanwhile go in the next
 message. A message holds at most ``BATCH_MAX_BYTES`` of answers, or one larger answer.
 
@@ -178,6 +180,7 @@ class _Items(Generic[ItemT, ReplyT]):
         try:
             while True:
                 await self._wake.wait()
+                await asyncio.sleep(0)  # one more turn of answers (module docstring)
                 self._wake.clear()
                 if self._ready:
                     ready, self._ready = self._ready, []

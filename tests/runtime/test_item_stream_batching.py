@@ -23,10 +23,12 @@ pytestmark = pytest.mark.timeout(30)
 class Counting:
     """A StoreResults stream that counts the messages it reads and writes."""
 
-    def __init__(self) -> None:
+    def __init__(self, turns: dict[str, int] | None = None) -> None:
         self.request_messages = 0
         self.response_messages = 0
         self.items = 0
+        self.turns = turns or {}
+        """Loop turns an item's store takes before it answers, by execution id."""
 
     async def StoreResults(
         self, request_iterator: AsyncIterator[pb.StoreResultsRequest], context: Any
@@ -38,6 +40,8 @@ class Counting:
                 yield message
 
         async def store(item: pb.StoreResultsItem) -> pb.StoreResultsReply:
+            for _ in range(self.turns.get(item.record.execution_id, 0)):
+                await asyncio.sleep(0)
             size = len(item.record.record_json)
             stored = pb.StoreResultResponse(stored_bytes=size)
             return pb.StoreResultsReply(execution_id=item.record.execution_id, stored=stored)
@@ -135,3 +139,21 @@ async def test_a_batch_is_cut_before_it_grows_past_the_size_cap() -> None:
         await server.stop(None)
     assert [reply.execution_id for reply in replies] == keys
     assert counting.request_messages >= 3  # 8 × 300 KiB at most 1 MiB a message
+
+
+async def test_answers_ready_two_loop_turns_apart_share_a_message() -> None:
+    """Two items of one message whose answers come two loop turns apart (a store that
+    awaits twice more than the other, as a Redis reply and the task it wakes do) are
+    answered in one message."""
+    counting = Counting(turns={"run-1": 2})
+    server, channel, client = await _client(counting)
+    try:
+        replies = await asyncio.gather(
+            *(client.call(key, _item(key, 10), timeout=10) for key in ("run-0", "run-1"))
+        )
+    finally:
+        await client.close()
+        await channel.close()
+        await server.stop(None)
+    assert [reply.execution_id for reply in replies] == ["run-0", "run-1"]
+    assert (counting.request_messages, counting.response_messages) == (1, 1)
