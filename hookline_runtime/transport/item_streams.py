@@ -9,10 +9,12 @@ does the same for items that each produce several answers (a watch's events) and
 be cancelled by a later item.
 
 Answers go back in batches too (``batch`` builds one response message): the first
-answer ready schedules a flush with ``loop.call_soon``, and the stream's writer lets
-the loop turn once more before it takes what is ready, so the answers of the next
-turns share the message too (an item whose answer waits on a Redis reply gets it a
-turn or two after its neighbours), and no answer waits for more than those turns.
+answer ready schedules a flush with ``loop.call_soon``, so every answer ready in the
+same event-loop turn shares its message. While the stream is busy (its last message
+carried more than one answer) the writer lets the loop turn once more before it takes
+what is ready, so that answers a turn or two apart (one waits on a Redis reply its
+neighbour did not need) share the message too; a quiet stream answers at once (see
+``hookline_runtime.transport.item_stream_client`` for what each costs).
 At most one write is in flight per stream; answers ready meanwhile go in the next
 message. A message holds at most ``BATCH_MAX_BYTES`` of answers, or one larger answer.
 
@@ -124,6 +126,7 @@ class _Items(Generic[ItemT, ReplyT]):
         self._ready: list[ReplyT] = []
         self._wake = asyncio.Event()
         self._flush_scheduled = False
+        self._last_batch = 0
         self._reading = True
         self._loop = asyncio.get_running_loop()
 
@@ -180,10 +183,12 @@ class _Items(Generic[ItemT, ReplyT]):
         try:
             while True:
                 await self._wake.wait()
-                await asyncio.sleep(0)  # one more turn of answers (module docstring)
+                if self._last_batch > 1:
+                    await asyncio.sleep(0)  # busy: one more turn of answers (module docstring)
                 self._wake.clear()
                 if self._ready:
                     ready, self._ready = self._ready, []
+                    self._last_batch = len(ready)
                     for replies in split_batches(ready):
                         yield batch(replies)  # one write in flight; answers gather meanwhile
                 if not self._reading and not self.tasks and not self._ready:

@@ -42,21 +42,41 @@ async def turns(count: int) -> None:
         await asyncio.sleep(0)
 
 
-async def test_items_of_one_turn_and_of_the_tasks_it_starts_share_one_message() -> None:
-    """A request's task runs one loop turn after the callback that starts it (as
-    uvicorn starts one per request): its item still joins the message."""
+async def request_task(writer: BatchWriter[pb.StoreResultsItem], execution_id: str) -> None:
+    writer.put(item(execution_id))
+
+
+async def test_when_busy_the_tasks_started_this_turn_join_the_message() -> None:
+    """Once a message has carried several items, the writer waits one more loop turn:
+    a request's task, which runs one turn after the callback that starts it (as
+    uvicorn starts one per request), still joins the message."""
     call = RecordingCall()
     writer = writer_on(call)
-
-    async def request_task(execution_id: str) -> None:
-        writer.put(item(execution_id))
-
     writer.put(item("a"))
-    asyncio.get_running_loop().call_soon(writer.put, item("b"))
-    asyncio.ensure_future(request_task("c"))
+    writer.put(item("b"))
     await turns(5)
 
-    assert call.messages == [["a", "b", "c"]]
+    writer.put(item("c"))
+    asyncio.get_running_loop().call_soon(writer.put, item("d"))
+    asyncio.ensure_future(request_task(writer, "e"))
+    await turns(5)
+
+    assert call.messages == [["a", "b"], ["c", "d", "e"]]
+
+
+async def test_when_quiet_a_lone_item_goes_without_waiting_a_turn() -> None:
+    """After a message of one item, the next one is written at the writer's first
+    step: a task started this turn makes the following message."""
+    call = RecordingCall()
+    writer = writer_on(call)
+    writer.put(item("a"))
+    await turns(5)
+
+    writer.put(item("b"))
+    asyncio.ensure_future(request_task(writer, "c"))
+    await turns(5)
+
+    assert call.messages == [["a"], ["b"], ["c"]]
 
 
 async def test_items_queued_while_a_write_is_in_flight_make_the_next_message() -> None:

@@ -141,19 +141,21 @@ async def test_a_batch_is_cut_before_it_grows_past_the_size_cap() -> None:
     assert counting.request_messages >= 3  # 8 × 300 KiB at most 1 MiB a message
 
 
-async def test_answers_ready_two_loop_turns_apart_share_a_message() -> None:
-    """Two items of one message whose answers come two loop turns apart (a store that
-    awaits twice more than the other, as a Redis reply and the task it wakes do) are
-    answered in one message."""
-    counting = Counting(turns={"run-1": 2})
+async def test_when_busy_answers_two_loop_turns_apart_share_a_message() -> None:
+    """Once a message has carried several answers, two items whose answers come two
+    loop turns apart (a store that awaits twice more than the other, as a Redis reply
+    and the task it wakes do) are answered in one message."""
+    counting = Counting(turns={"run-3": 2})
     server, channel, client = await _client(counting)
     try:
-        replies = await asyncio.gather(
-            *(client.call(key, _item(key, 10), timeout=10) for key in ("run-0", "run-1"))
-        )
+        replies = []
+        for pair in (("run-0", "run-1"), ("run-2", "run-3")):
+            replies += await asyncio.gather(
+                *(client.call(key, _item(key, 10), timeout=10) for key in pair)
+            )
     finally:
         await client.close()
         await channel.close()
         await server.stop(None)
-    assert [reply.execution_id for reply in replies] == ["run-0", "run-1"]
-    assert (counting.request_messages, counting.response_messages) == (1, 1)
+    assert [reply.execution_id for reply in replies] == ["run-0", "run-1", "run-2", "run-3"]
+    assert (counting.request_messages, counting.response_messages) == (2, 2)
