@@ -78,6 +78,7 @@ def _serve(wiring: str) -> None:
     import uvloop
 
     from hookline_launcher.stack import LocalStack
+    from hookline_runtime.heap import settle_heap
     from hookline_runtime.logs import configure_logging
     from hookline_runtime.settings import Settings
 
@@ -89,6 +90,7 @@ def _serve(wiring: str) -> None:
             cache_listen="127.0.0.1:0",
         )
         async with LocalStack(settings, wiring=wiring) as stack:  # type: ignore[arg-type]
+            settle_heap()  # as ``hookline dev`` does once started
             print(stack.edge_url, flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 

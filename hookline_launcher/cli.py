@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from hookline_runtime.heap import settle_heap
 from hookline_runtime.logs import configure_logging, get_logger
 from hookline_runtime.settings import Settings
 
@@ -71,6 +72,7 @@ async def _stop_signal() -> AsyncIterator[asyncio.Event]:
 
 async def _run(settings: Settings, server: AbstractAsyncContextManager[Any], name: str) -> None:
     async with _stop_signal() as stop, server:
+        settle_heap()
         log.info("hookline started", mode=name)
         await stop.wait()
         log.info("hookline stopping", mode=name, grace_seconds=settings.shutdown_grace_seconds)
