@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from litestar.types import Receive
 
@@ -30,8 +30,9 @@ async def _disconnected(receive: Receive) -> None:
         continue
 
 
-async def until_done_or_disconnected(work: Coroutine[Any, Any, T], receive: Receive) -> T:
-    """``await work``, unless the client disconnects first (then ``ClientDisconnected``)."""
+async def until_done_or_disconnected(work: Awaitable[T], receive: Receive) -> T:
+    """``await work`` (a coroutine, or a task already running), unless the client
+    disconnects first: then ``work`` is cancelled and ``ClientDisconnected`` raised."""
     work_task = asyncio.ensure_future(work)
     listener = asyncio.ensure_future(_disconnected(receive))
     try:

@@ -11,8 +11,7 @@ stream broke: ``WatchCut``) is made again, for the time left; 503 only when
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable
 
 from litestar.types import Receive
 
@@ -85,9 +84,9 @@ async def wait_for_caller(
     """``watch_result`` on behalf of an HTTP caller; None when the caller hung up first
     (the watch is cancelled quietly, the run goes on). ``started`` is a watch already
     opened with these same parameters (see ``hookline_edge.wait_plans``)."""
-    work: Coroutine[Any, Any, WatchOutcome]
+    work: Awaitable[WatchOutcome]
     if started is not None:
-        work = _outcome_of(started)
+        work = started
     else:
         work = watch_result(
             waiter,
@@ -111,7 +110,3 @@ async def wait_for_caller(
             timeout_seconds=timeout_seconds,
         )
     return outcome
-
-
-async def _outcome_of(started: asyncio.Future[WatchOutcome]) -> WatchOutcome:
-    return await started
