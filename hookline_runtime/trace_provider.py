@@ -21,7 +21,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
-from hookline_runtime.tracing import EXECUTION_ID, enabled
+from hookline_runtime.tracing import EXECUTION_ID, enabled, provider_changed
 
 __all__ = ["configure_tracing"]
 
@@ -69,4 +69,5 @@ def configure_tracing(
         assert otlp_endpoint is not None
         provider.add_span_processor(BatchSpanProcessor(_otlp_exporter(otlp_endpoint)))
     trace.set_tracer_provider(provider)
+    provider_changed()
     return provider

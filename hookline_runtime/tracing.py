@@ -41,6 +41,7 @@ __all__ = [
     "NODE_TYPE",
     "enabled",
     "mark_failed",
+    "provider_changed",
     "run_span",
     "run_trace_context",
     "span",
@@ -58,11 +59,31 @@ _W3C = TraceContextTextMapPropagator()
 _OFF: AbstractContextManager[None] = nullcontext()
 
 
+_provider_installed: bool | None = None
+"""``enabled()``'s answer once looked up (None: not yet). Runs call ``enabled()`` several
+times each, and OpenTelemetry's lookup of the global provider reads the environment
+every time while none is installed."""
+
+
 def enabled() -> bool:
-    """True once this process has a tracer provider (``hookline_runtime.trace_provider``)."""
-    return not isinstance(
-        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
-    )
+    """True once this process has a tracer provider (``hookline_runtime.trace_provider``).
+
+    Looked up once, when first asked: a provider is installed as a process starts
+    (``configure_tracing``, or OpenTelemetry's auto-instrumentation before it), and
+    ``provider_changed`` is called by whoever installs one later."""
+    global _provider_installed
+    if _provider_installed is None:
+        _provider_installed = not isinstance(
+            trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+        )
+    return _provider_installed
+
+
+def provider_changed() -> None:
+    """Look the tracer provider up again at the next ``enabled()``: call after
+    ``trace.set_tracer_provider``."""
+    global _provider_installed
+    _provider_installed = None
 
 
 def tracer() -> trace.Tracer:

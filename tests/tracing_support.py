@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.util._once import Once
 
 from hookline_runtime.trace_provider import configure_tracing
+from hookline_runtime.tracing import provider_changed
 
 __all__ = ["installed_exporter", "parent_of", "span_named"]
 
@@ -33,6 +34,7 @@ def installed_exporter(service_name: str = "hookline-test") -> Iterator[InMemory
         provider.shutdown()
         trace._TRACER_PROVIDER = None
         trace._TRACER_PROVIDER_SET_ONCE = Once()
+        provider_changed()
 
 
 def span_named(spans: list[ReadableSpan], name: str, kind: trace.SpanKind) -> ReadableSpan:

@@ -49,8 +49,8 @@ class EdgeMetrics:
         )
 
     def observe_webhook(self, mode: str, status: int, seconds: float) -> None:
-        self.webhook_requests.labels(mode=mode, status=str(status)).inc()
-        self.webhook_latency.labels(mode=mode).observe(seconds)
+        self.webhook_requests.labels(mode, str(status)).inc()
+        self.webhook_latency.labels(mode).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
