@@ -197,7 +197,7 @@ class LocalExecutionStarter:
         await self._intake.submit(
             RunRequest(
                 execution_id=request.execution_id,
-                workflow=json.loads(request.workflow_json),
+                workflow=request.workflow or json.loads(request.workflow_json),
                 trigger_output=request.trigger_output,
                 mode=request.mode.value,
                 publish_early_response=request.publish_early_response,

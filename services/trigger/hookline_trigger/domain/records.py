@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from hookline_runtime.clock import to_iso
 from hookline_runtime.workflow import (
@@ -52,6 +54,9 @@ class StartRequest:
     trigger_output_json: bytes | None = None
     """``trigger_output`` already encoded (the webhook path encodes it to check its
     size); None to encode it when sent."""
+    workflow: Mapping[str, Any] | None = None
+    """``workflow_json`` already decoded (a webhook's route keeps it), for a starter in
+    this process; None to decode it there."""
     keep_result_seconds: int = 0
     """Keep the finished record this long for idempotent repeats (0: no)."""
 
@@ -119,6 +124,9 @@ class WebhookRoute:
     input_copies: int = 1
     """How many times the webhook's input can appear in a run's record (see
     ``snapshot.input_copies``)."""
+    document: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """``definition`` decoded, for callers in this process (shared: read, never
+    changed)."""
 
 
 @dataclass(frozen=True, slots=True)

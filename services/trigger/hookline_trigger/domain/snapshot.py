@@ -99,8 +99,9 @@ def input_copies(workflow: Workflow) -> int:
 
 
 def _parse(record: WorkflowRecord) -> WebhookRoute | ScheduleEntry | None:
+    document = json.loads(record.definition)
     try:
-        workflow = parse_workflow(json.loads(record.definition))
+        workflow = parse_workflow(document)
     except InvalidArgument as exc:  # stored before a stricter release; never serve it
         log.error("Stored workflow no longer validates", workflow_id=record.id, error=exc.message)
         return None
@@ -114,6 +115,7 @@ def _parse(record: WorkflowRecord) -> WebhookRoute | ScheduleEntry | None:
             settings=workflow.settings,
             definition=record.definition_bytes,
             input_copies=input_copies(workflow),
+            document=document,
         )
     params = workflow.trigger.params
     if isinstance(params, ScheduleParameters):

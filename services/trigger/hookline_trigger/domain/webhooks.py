@@ -150,6 +150,7 @@ class WebhookHandler:
         request = StartRequest(
             execution_id=execution_id,
             workflow_json=route.definition,
+            workflow=route.document,
             mode=ExecutionMode.WEBHOOK,
             trigger_output=output,
             trigger_output_json=output_json,
