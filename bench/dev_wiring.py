@@ -1,6 +1,7 @@
 """``hookline dev`` wired in-process against the same stack wired over gRPC.
 
-    .venv/bin/python -m bench.dev_wiring [--duration 10] [--rounds 2]
+    .venv/bin/python -m bench.dev_wiring [--duration 10] [--rounds 2] [--source REF]
+        [--variants dev,in-process,grpc]
 
 Three variants of ``hookline_launcher.stack.LocalStack``, each started alone in its own
 process (uvloop, JSON logs to /dev/null, a throwaway SQLite database):
@@ -159,6 +160,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--source", help="also measure hookline dev as it was at this ref")
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help=f"comma-separated, of {', '.join(VARIANTS)} (default: all)",
+    )
     args = parser.parse_args()
     if args.serve:
         _serve(args.serve)
@@ -168,7 +174,11 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
         source = stack.enter_context(CodeSource(args.source)) if args.source else None
-        variants: list[str] = [*VARIANTS, *([f"dev@{args.source}"] if source else [])]
+        chosen = [name for name in args.variants.split(",") if name]
+        unknown = sorted(set(chosen) - set(VARIANTS))
+        if unknown:
+            parser.error(f"unknown variants: {', '.join(unknown)}")
+        variants: list[str] = [*chosen, *([f"dev@{args.source}"] if source else [])]
         for round_ in range(args.rounds):
             for variant in variants if round_ % 2 == 0 else reversed(variants):
                 at_ref = source if variant.startswith("dev@") else None
