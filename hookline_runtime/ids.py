@@ -21,7 +21,8 @@ def new_id() -> str:
     value |= (rand >> 68) << 64 & (0xFFF << 64)  # 12 random bits
     value |= 0b10 << 62  # RFC 4122 variant
     value |= rand & ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
+    text = f"{value:032x}"  # what str(uuid.UUID(int=value)) gives, without the object
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def derived_id(*parts: str) -> str:

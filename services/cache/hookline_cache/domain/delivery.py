@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from functools import partial
@@ -65,6 +66,8 @@ KEEP_MAX_BYTES = 1024 * 1024
 """Records up to this size (JSON) are kept for idempotent repeats; a larger one is
 not, and a repeat after its result expired is told so (409 at the edge)."""
 _FINISHED = frozenset({"success", "error"})
+_SPACE = re.compile(r"\s")
+r"""For str patterns ``\s`` is what ``str.isspace`` says is a space."""
 
 
 def is_finished_record(record: bytes) -> bool:
@@ -82,7 +85,7 @@ def check_execution_id(execution_id: str) -> None:
         not execution_id
         or len(execution_id) > _MAX_ID_LENGTH
         or not execution_id.isprintable()
-        or any(ch.isspace() for ch in execution_id)
+        or _SPACE.search(execution_id)
     ):
         raise InvalidArgument(
             "execution_id must be 1 to 200 printable characters without spaces",
