@@ -72,8 +72,8 @@ async def _stop_signal() -> AsyncIterator[asyncio.Event]:
 
 async def _run(settings: Settings, server: AbstractAsyncContextManager[Any], name: str) -> None:
     async with _stop_signal() as stop, server:
-        settle_heap()
-        log.info("hookline started", mode=name)
+        frozen = settle_heap()
+        log.info("hookline started", mode=name, frozen_objects=frozen)
         await stop.wait()
         log.info("hookline stopping", mode=name, grace_seconds=settings.shutdown_grace_seconds)
     log.info("hookline stopped", mode=name)

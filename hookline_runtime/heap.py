@@ -27,9 +27,11 @@ YOUNG_THRESHOLD = 10_000
 CPython's default is 700."""
 
 
-def settle_heap() -> None:
-    """Collect, freeze what survives start-up, and make young collections rarer."""
+def settle_heap() -> int:
+    """Collect, freeze what survives start-up, and make young collections rarer.
+    Returns how many objects are frozen."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+    return gc.get_freeze_count()

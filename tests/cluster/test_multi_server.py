@@ -148,6 +148,13 @@ def test_webhook_is_answered_by_the_receiving_edge_with_a_result_computed_elsewh
         assert got.json()["status"] == "success"
         assert got.json()["response"]["statusCode"] == 201
 
+    # Every process settled its heap once started (``hookline_runtime.heap``): what
+    # start-up made is frozen, out of the collector's way.
+    for proc in deployment.cluster.processes:
+        started = [e for e in proc.log_events() if e.get("event") == "hookline started"]
+        assert len(started) == 1, (proc.name, started)
+        assert started[0]["frozen_objects"] > 10_000, (proc.name, started[0])
+
 
 def test_every_schedule_tick_fires_exactly_once_across_two_trigger_processes(
     tmp_path: Path, redis_url: str, postgres_url: str, unique: Callable[[str], str]

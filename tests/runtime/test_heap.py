@@ -17,8 +17,8 @@ _CHECK = textwrap.dedent(
 
     started = [object() for _ in range(1000)], {"config": [1, 2, 3]}
     before = gc.get_threshold()
-    settle_heap()
-    assert gc.get_freeze_count() > 1000, gc.get_freeze_count()
+    frozen = settle_heap()
+    assert frozen == gc.get_freeze_count() > 1000, frozen
     assert gc.get_threshold() == (YOUNG_THRESHOLD, before[1], before[2]), gc.get_threshold()
 
     # A cycle made after start-up is freed by the collector, once enough has been
