@@ -19,8 +19,9 @@ hits them alike.
 
 ``--source REF`` adds ``hookline dev`` as it was at REF (a clean export of that commit,
 whatever its layout: before the in-process wiring, ``hookline dev`` called every
-service over gRPC on loopback), with Redis configured as for ``in-process``, measured in
-the same rounds.
+service over gRPC on loopback), measured in the same rounds: ``dev@REF`` with no Redis
+and ``in-process@REF`` with Redis, for whichever of ``dev`` and ``in-process`` is
+measured.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _serve(wiring: str) -> None:
 def _measure(
     variant: str, duration: float, database: Path, source: CodeSource | None = None
 ) -> list[str]:
-    wiring, with_redis = VARIANTS.get(variant, ("in-process", True))
+    wiring, with_redis = VARIANTS[variant.split("@", 1)[0]]
     env = {
         key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "REDIS_HOST")
     }
@@ -178,10 +179,11 @@ def main() -> None:
         unknown = sorted(set(chosen) - set(VARIANTS))
         if unknown:
             parser.error(f"unknown variants: {', '.join(unknown)}")
-        variants: list[str] = [*chosen, *([f"dev@{args.source}"] if source else [])]
+        at_source = [f"{name}@{args.source}" for name in chosen if name != "grpc"]
+        variants: list[str] = [*chosen, *(at_source if source else [])]
         for round_ in range(args.rounds):
             for variant in variants if round_ % 2 == 0 else reversed(variants):
-                at_ref = source if variant.startswith("dev@") else None
+                at_ref = source if "@" in variant else None
                 database = Path(tmp) / f"{variant.replace('@', '-')}-{round_}.db"
                 for row in _measure(variant, args.duration, database, at_ref):
                     print(row, flush=True)
