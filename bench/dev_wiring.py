@@ -61,11 +61,16 @@ else:
     from hookline_launcher.stack import LocalStack
     from hookline_runtime.logs import configure_logging
     from hookline_runtime.settings import Settings
+try:
+    from hookline_runtime.heap import settle_heap
+except ImportError:  # before hookline dev settled its heap once started
+    settle_heap = lambda: 0
 
 async def main():
     settings = Settings(edge_addr="127.0.0.1:0", trigger_listen="127.0.0.1:0",
                         execution_listen="127.0.0.1:0", cache_listen="127.0.0.1:0")
     async with LocalStack(settings) as stack:
+        settle_heap()
         print(stack.edge_url, flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
