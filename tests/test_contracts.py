@@ -44,3 +44,20 @@ def test_generated_code_matches_protos(tmp_path: Path) -> None:
 
     stale = differences(filecmp.dircmp(fresh, committed))
     assert not stale, f"generated/ is stale; run scripts/generate-protos ({stale})"
+
+
+def test_every_item_stream_answers_a_failed_item_with_a_google_rpc_status() -> None:
+    """An item's error is the standard ``google.rpc.Status`` (code, message, details),
+    so any gRPC tooling reads it; found on the reply message of every item stream."""
+    from hookline.cache.v1 import cache_service_pb2
+    from hookline.trigger.v1 import trigger_service_pb2
+
+    replies = [
+        trigger_service_pb2.HandleWebhooksReply,
+        cache_service_pb2.StoreResultsReply,
+        cache_service_pb2.WatchResultsEvent,
+    ]
+    for reply in replies:
+        error = reply.DESCRIPTOR.fields_by_name["error"]
+        assert error.message_type.full_name == "google.rpc.Status", reply.DESCRIPTOR.full_name
+        assert error.containing_oneof is not None  # an answer or an error, never both

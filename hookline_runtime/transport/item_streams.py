@@ -4,7 +4,7 @@
 Each stream message carries a batch of items (``items_of`` lists them). ``serve_items``
 runs, for each item, the same domain call the unary method runs, concurrently; an
 item's failure becomes its own answer, with the code of ``hookline_runtime.errors``
-(the table the unary methods use) as a ``hookline.rpc.v1.ItemError``. ``serve_watches``
+(the table the unary methods use) as a ``google.rpc.Status``. ``serve_watches``
 does the same for items that each produce several answers (a watch's events) and may
 be cancelled by a later item.
 
@@ -31,7 +31,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from typing import Generic, Protocol, TypeVar
 
 import grpc
-from hookline.rpc.v1 import item_pb2
+from google.rpc.status_pb2 import Status
 
 from hookline_runtime.errors import HooklineError
 from hookline_runtime.logs import get_logger
@@ -88,11 +88,11 @@ def split_batches(items: list[SizedT], max_bytes: int = BATCH_MAX_BYTES) -> list
     return batches
 
 
-def item_error(exc: BaseException) -> item_pb2.ItemError:
+def item_error(exc: BaseException) -> Status:
     """The error answer for an item whose domain call raised ``exc``."""
     if isinstance(exc, HooklineError):
-        return item_pb2.ItemError(code=grpc_code_for(exc).value[0], message=exc.message)
-    return item_pb2.ItemError(code=grpc.StatusCode.INTERNAL.value[0], message="internal error")
+        return Status(code=grpc_code_for(exc).value[0], message=exc.message)
+    return Status(code=grpc.StatusCode.INTERNAL.value[0], message="internal error")
 
 
 class StreamDrain:
@@ -205,7 +205,7 @@ async def serve_items(
     requests: AsyncIterable[ReqT],
     items_of: Callable[[ReqT], Iterable[ItemT]],
     handle: Callable[[ItemT], Awaitable[ReplyT]],
-    fail: Callable[[ItemT, item_pb2.ItemError], ReplyT],
+    fail: Callable[[ItemT, Status], ReplyT],
     batch: Callable[[list[ReplyT]], RespT],
     *,
     drain: StreamDrain | None = None,
@@ -241,7 +241,7 @@ async def serve_watches(
     items_of: Callable[[ReqT], Iterable[ItemT]],
     key_of: Callable[[ItemT], int],
     watch: Callable[[ItemT], AsyncIterator[ReplyT] | None],
-    fail: Callable[[ItemT, item_pb2.ItemError], ReplyT],
+    fail: Callable[[ItemT, Status], ReplyT],
     batch: Callable[[list[ReplyT]], RespT],
     *,
     drain: StreamDrain | None = None,

@@ -3,9 +3,10 @@ status codes, and from gRPC codes to HTTP statuses.
 
 Servicers raise domain errors; the server's error mapping aborts with
 ``grpc_code_for(exc)`` and the message, and an item stream gives each failed item the
-same code and message. A client turns a code back into the error with
-``error_for_code`` (``domain_errors()`` does it for every call inside a block). The edge maps gRPC codes to HTTP with ``HTTP_STATUS_FOR_CODE``
-(googleapis ``google/rpc/code.proto``).
+same code and message as a ``google.rpc.Status``. A client turns a code back into the
+error with ``error_for_code`` (``domain_errors()`` does it for every call inside a
+block, ``error_for_status`` for a failed item). The edge maps gRPC codes to HTTP with
+``HTTP_STATUS_FOR_CODE`` (googleapis ``google/rpc/code.proto``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import grpc
+from google.rpc.status_pb2 import Status
 
 from hookline_runtime.errors import (
     AlreadyExists,
@@ -32,6 +34,7 @@ __all__ = [
     "RemoteError",
     "domain_errors",
     "error_for_code",
+    "error_for_status",
     "grpc_code_for",
     "http_status_for",
     "status_code",
@@ -84,6 +87,11 @@ def error_for_code(code: grpc.StatusCode, message: str) -> HooklineError:
     (the table above read backwards); a code with no class of its own keeps its code."""
     cls = _ERROR_FOR_CODE.get(code)
     return cls(message) if cls is not None else RemoteError(code, message)
+
+
+def error_for_status(status: Status) -> HooklineError:
+    """The domain error of one failed item of an item stream (its ``google.rpc.Status``)."""
+    return error_for_code(status_code(status.code), status.message)
 
 
 @contextmanager

@@ -12,9 +12,9 @@ from types import TracebackType
 from typing import Any, Self
 
 import grpc
+from google.rpc.status_pb2 import Status
 from hookline.cache.v1 import cache_service_pb2 as pb
 from hookline.cache.v1 import cache_service_pb2_grpc as pb_grpc
-from hookline.rpc.v1.item_pb2 import ItemError
 
 from hookline_runtime.errors import ResourceExhausted
 from hookline_runtime.transport.item_streams import serve_items
@@ -158,6 +158,6 @@ def _replies(replies: list[pb.StoreResultsReply]) -> pb.StoreResultsResponse:
     return pb.StoreResultsResponse(replies=replies)
 
 
-def _failed(item: pb.StoreResultsItem, error: ItemError) -> pb.StoreResultsReply:
+def _failed(item: pb.StoreResultsItem, error: Status) -> pb.StoreResultsReply:
     payload = item.response if item.WhichOneof("payload") == "response" else item.record
     return pb.StoreResultsReply(execution_id=payload.execution_id, error=error)

@@ -44,7 +44,7 @@ from hookline_runtime.transport.item_stream_client import (
     KeyInFlight,
     pick_lane,
 )
-from hookline_runtime.transport.status import error_for_code, status_code
+from hookline_runtime.transport.status import error_for_code, error_for_status, status_code
 from hookline_runtime.transport.trace_context import outgoing
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class StreamWebhookGateway:
                 raise error_for_code(exc.code(), exc.details() or "") from None
             return _reply(reply)
         if answer.WhichOneof("outcome") == "error":
-            raise error_for_code(status_code(answer.error.code), answer.error.message)
+            raise error_for_status(answer.error)
         return _reply(answer.reply)
 
     async def close(self) -> None:

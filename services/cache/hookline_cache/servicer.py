@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import grpc
+from google.rpc.status_pb2 import Status
 from hookline.cache.v1 import cache_service_pb2, cache_service_pb2_grpc
-from hookline.rpc.v1.item_pb2 import ItemError
 
 from hookline_cache.domain.delivery import ResultDelivery
 from hookline_cache.domain.model import Delivered, Subscribed, WatchEvent, WatchRequest
@@ -180,7 +180,7 @@ def _stored_id(item: pb.StoreResultsItem) -> str:
     return item.record.execution_id
 
 
-def _failed_store(item: pb.StoreResultsItem, error: ItemError) -> pb.StoreResultsReply:
+def _failed_store(item: pb.StoreResultsItem, error: Status) -> pb.StoreResultsReply:
     return pb.StoreResultsReply(execution_id=_stored_id(item), error=error)
 
 
@@ -196,7 +196,7 @@ def _watch_id(item: pb.WatchResultsItem) -> int:
     return item.watch_id
 
 
-def _failed_watch(item: pb.WatchResultsItem, error: ItemError) -> pb.WatchResultsEvent:
+def _failed_watch(item: pb.WatchResultsItem, error: Status) -> pb.WatchResultsEvent:
     return pb.WatchResultsEvent(
         watch_id=item.watch_id, execution_id=item.subscribe.execution_id, error=error
     )

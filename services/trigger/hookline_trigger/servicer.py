@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from hookline.rpc.v1.item_pb2 import ItemError
+from google.rpc.status_pb2 import Status
 from hookline.trigger.v1 import trigger_service_pb2 as pb
 from hookline.trigger.v1 import trigger_service_pb2_grpc as pb_grpc
 
@@ -75,7 +75,7 @@ def webhook_call(request: pb.HandleWebhookRequest) -> WebhookCall:
     )
 
 
-def _failed_item(item: pb.HandleWebhooksItem, error: ItemError) -> pb.HandleWebhooksReply:
+def _failed_item(item: pb.HandleWebhooksItem, error: Status) -> pb.HandleWebhooksReply:
     return pb.HandleWebhooksReply(execution_id=item.call.execution_id, error=error)
 
 

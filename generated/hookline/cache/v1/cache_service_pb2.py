@@ -23,52 +23,53 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from hookline.rpc.v1 import item_pb2 as hookline_dot_rpc_dot_v1_dot_item__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%hookline/cache/v1/cache_service.proto\x12\x11hookline.cache.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahookline/rpc/v1/item.proto\"j\n\x12StoreResultRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x13\n\x0brecord_json\x18\x02 \x01(\x0c\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x05\x12\x14\n\x0ckeep_seconds\x18\x04 \x01(\x05\"?\n\x13StoreResultResponse\x12\x12\n\ncompressed\x18\x01 \x01(\x08\x12\x14\n\x0cstored_bytes\x18\x02 \x01(\x03\"I\n\x13StoreResultsRequest\x12\x32\n\x05items\x18\x01 \x03(\x0b\x32#.hookline.cache.v1.StoreResultsItem\"\xc1\x01\n\x10StoreResultsItem\x12\x37\n\x06record\x18\x01 \x01(\x0b\x32%.hookline.cache.v1.StoreResultRequestH\x00\x12;\n\x08response\x18\x03 \x01(\x0b\x32\'.hookline.cache.v1.StoreResponseRequestH\x00\x12,\n\x05trace\x18\x02 \x01(\x0b\x32\x1d.hookline.rpc.v1.TraceContextB\t\n\x07payload\"M\n\x14StoreResultsResponse\x12\x35\n\x07replies\x18\x01 \x03(\x0b\x32$.hookline.cache.v1.StoreResultsReply\"\x9b\x01\n\x11StoreResultsReply\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x38\n\x06stored\x18\x02 \x01(\x0b\x32&.hookline.cache.v1.StoreResultResponseH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.hookline.rpc.v1.ItemErrorH\x00\x42\t\n\x07outcome\"X\n\x14StoreResponseRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x15\n\rresponse_json\x18\x02 \x01(\x0c\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x05\"\x17\n\x15StoreResponseResponse\"(\n\x10GetResultRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"Y\n\x11GetResultResponse\x12\x13\n\x0brecord_json\x18\x01 \x01(\x0c\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x01\n\x12WatchResultRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x12\n\ntimeout_ms\x18\x02 \x01(\x05\x12\x1d\n\x15\x61\x63\x63\x65pt_early_response\x18\x03 \x01(\x08\x12\x19\n\x11saved_to_database\x18\x04 \x01(\x08\x12\x10\n\x08replayed\x18\x05 \x01(\x08\"I\n\x13WatchResultsRequest\x12\x32\n\x05items\x18\x01 \x03(\x0b\x32#.hookline.cache.v1.WatchResultsItem\"\xca\x01\n\x10WatchResultsItem\x12\x10\n\x08watch_id\x18\x01 \x01(\x04\x12:\n\tsubscribe\x18\x02 \x01(\x0b\x32%.hookline.cache.v1.WatchResultRequestH\x00\x12\x30\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x1e.hookline.cache.v1.CancelWatchH\x00\x12,\n\x05trace\x18\x04 \x01(\x0b\x32\x1d.hookline.rpc.v1.TraceContextB\x08\n\x06\x61\x63tion\"\r\n\x0b\x43\x61ncelWatch\"L\n\x14WatchResultsResponse\x12\x34\n\x06\x65vents\x18\x01 \x03(\x0b\x32$.hookline.cache.v1.WatchResultsEvent\"\xac\x01\n\x11WatchResultsEvent\x12\x10\n\x08watch_id\x18\x01 \x01(\x04\x12\x14\n\x0c\x65xecution_id\x18\x02 \x01(\t\x12\x37\n\x05\x65vent\x18\x03 \x01(\x0b\x32&.hookline.cache.v1.WatchResultResponseH\x00\x12+\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1a.hookline.rpc.v1.ItemErrorH\x00\x42\t\n\x07outcome\"o\n\x13WatchResultResponse\x12,\n\x05\x65vent\x18\x01 \x01(\x0e\x32\x1d.hookline.cache.v1.WatchEvent\x12\x15\n\rresponse_json\x18\x02 \x01(\x0c\x12\x13\n\x0brecord_json\x18\x03 \x01(\x0c*\xac\x01\n\nWatchEvent\x12\x1b\n\x17WATCH_EVENT_UNSPECIFIED\x10\x00\x12\x1a\n\x16WATCH_EVENT_SUBSCRIBED\x10\x01\x12\x18\n\x14WATCH_EVENT_RESPONSE\x10\x02\x12\x16\n\x12WATCH_EVENT_RESULT\x10\x03\x12\x19\n\x15WATCH_EVENT_TIMED_OUT\x10\x04\x12\x18\n\x14WATCH_EVENT_NOT_KEPT\x10\x05\x32\xd2\x04\n\x0c\x43\x61\x63heService\x12\\\n\x0bStoreResult\x12%.hookline.cache.v1.StoreResultRequest\x1a&.hookline.cache.v1.StoreResultResponse\x12\x63\n\x0cStoreResults\x12&.hookline.cache.v1.StoreResultsRequest\x1a\'.hookline.cache.v1.StoreResultsResponse(\x01\x30\x01\x12\x62\n\rStoreResponse\x12\'.hookline.cache.v1.StoreResponseRequest\x1a(.hookline.cache.v1.StoreResponseResponse\x12V\n\tGetResult\x12#.hookline.cache.v1.GetResultRequest\x1a$.hookline.cache.v1.GetResultResponse\x12^\n\x0bWatchResult\x12%.hookline.cache.v1.WatchResultRequest\x1a&.hookline.cache.v1.WatchResultResponse0\x01\x12\x63\n\x0cWatchResults\x12&.hookline.cache.v1.WatchResultsRequest\x1a\'.hookline.cache.v1.WatchResultsResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%hookline/cache/v1/cache_service.proto\x12\x11hookline.cache.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1ahookline/rpc/v1/item.proto\"j\n\x12StoreResultRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x13\n\x0brecord_json\x18\x02 \x01(\x0c\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x05\x12\x14\n\x0ckeep_seconds\x18\x04 \x01(\x05\"?\n\x13StoreResultResponse\x12\x12\n\ncompressed\x18\x01 \x01(\x08\x12\x14\n\x0cstored_bytes\x18\x02 \x01(\x03\"I\n\x13StoreResultsRequest\x12\x32\n\x05items\x18\x01 \x03(\x0b\x32#.hookline.cache.v1.StoreResultsItem\"\xc1\x01\n\x10StoreResultsItem\x12\x37\n\x06record\x18\x01 \x01(\x0b\x32%.hookline.cache.v1.StoreResultRequestH\x00\x12;\n\x08response\x18\x03 \x01(\x0b\x32\'.hookline.cache.v1.StoreResponseRequestH\x00\x12,\n\x05trace\x18\x02 \x01(\x0b\x32\x1d.hookline.rpc.v1.TraceContextB\t\n\x07payload\"M\n\x14StoreResultsResponse\x12\x35\n\x07replies\x18\x01 \x03(\x0b\x32$.hookline.cache.v1.StoreResultsReply\"\x93\x01\n\x11StoreResultsReply\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x38\n\x06stored\x18\x02 \x01(\x0b\x32&.hookline.cache.v1.StoreResultResponseH\x00\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07outcome\"X\n\x14StoreResponseRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x15\n\rresponse_json\x18\x02 \x01(\x0c\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x05\"\x17\n\x15StoreResponseResponse\"(\n\x10GetResultRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"Y\n\x11GetResultResponse\x12\x13\n\x0brecord_json\x18\x01 \x01(\x0c\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x01\n\x12WatchResultRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x12\n\ntimeout_ms\x18\x02 \x01(\x05\x12\x1d\n\x15\x61\x63\x63\x65pt_early_response\x18\x03 \x01(\x08\x12\x19\n\x11saved_to_database\x18\x04 \x01(\x08\x12\x10\n\x08replayed\x18\x05 \x01(\x08\"I\n\x13WatchResultsRequest\x12\x32\n\x05items\x18\x01 \x03(\x0b\x32#.hookline.cache.v1.WatchResultsItem\"\xca\x01\n\x10WatchResultsItem\x12\x10\n\x08watch_id\x18\x01 \x01(\x04\x12:\n\tsubscribe\x18\x02 \x01(\x0b\x32%.hookline.cache.v1.WatchResultRequestH\x00\x12\x30\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x1e.hookline.cache.v1.CancelWatchH\x00\x12,\n\x05trace\x18\x04 \x01(\x0b\x32\x1d.hookline.rpc.v1.TraceContextB\x08\n\x06\x61\x63tion\"\r\n\x0b\x43\x61ncelWatch\"L\n\x14WatchResultsResponse\x12\x34\n\x06\x65vents\x18\x01 \x03(\x0b\x32$.hookline.cache.v1.WatchResultsEvent\"\xa4\x01\n\x11WatchResultsEvent\x12\x10\n\x08watch_id\x18\x01 \x01(\x04\x12\x14\n\x0c\x65xecution_id\x18\x02 \x01(\t\x12\x37\n\x05\x65vent\x18\x03 \x01(\x0b\x32&.hookline.cache.v1.WatchResultResponseH\x00\x12#\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07outcome\"o\n\x13WatchResultResponse\x12,\n\x05\x65vent\x18\x01 \x01(\x0e\x32\x1d.hookline.cache.v1.WatchEvent\x12\x15\n\rresponse_json\x18\x02 \x01(\x0c\x12\x13\n\x0brecord_json\x18\x03 \x01(\x0c*\xac\x01\n\nWatchEvent\x12\x1b\n\x17WATCH_EVENT_UNSPECIFIED\x10\x00\x12\x1a\n\x16WATCH_EVENT_SUBSCRIBED\x10\x01\x12\x18\n\x14WATCH_EVENT_RESPONSE\x10\x02\x12\x16\n\x12WATCH_EVENT_RESULT\x10\x03\x12\x19\n\x15WATCH_EVENT_TIMED_OUT\x10\x04\x12\x18\n\x14WATCH_EVENT_NOT_KEPT\x10\x05\x32\xd2\x04\n\x0c\x43\x61\x63heService\x12\\\n\x0bStoreResult\x12%.hookline.cache.v1.StoreResultRequest\x1a&.hookline.cache.v1.StoreResultResponse\x12\x63\n\x0cStoreResults\x12&.hookline.cache.v1.StoreResultsRequest\x1a\'.hookline.cache.v1.StoreResultsResponse(\x01\x30\x01\x12\x62\n\rStoreResponse\x12\'.hookline.cache.v1.StoreResponseRequest\x1a(.hookline.cache.v1.StoreResponseResponse\x12V\n\tGetResult\x12#.hookline.cache.v1.GetResultRequest\x1a$.hookline.cache.v1.GetResultResponse\x12^\n\x0bWatchResult\x12%.hookline.cache.v1.WatchResultRequest\x1a&.hookline.cache.v1.WatchResultResponse0\x01\x12\x63\n\x0cWatchResults\x12&.hookline.cache.v1.WatchResultsRequest\x1a\'.hookline.cache.v1.WatchResultsResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hookline.cache.v1.cache_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WATCHEVENT']._serialized_start=1853
-  _globals['_WATCHEVENT']._serialized_end=2025
-  _globals['_STORERESULTREQUEST']._serialized_start=121
-  _globals['_STORERESULTREQUEST']._serialized_end=227
-  _globals['_STORERESULTRESPONSE']._serialized_start=229
-  _globals['_STORERESULTRESPONSE']._serialized_end=292
-  _globals['_STORERESULTSREQUEST']._serialized_start=294
-  _globals['_STORERESULTSREQUEST']._serialized_end=367
-  _globals['_STORERESULTSITEM']._serialized_start=370
-  _globals['_STORERESULTSITEM']._serialized_end=563
-  _globals['_STORERESULTSRESPONSE']._serialized_start=565
-  _globals['_STORERESULTSRESPONSE']._serialized_end=642
-  _globals['_STORERESULTSREPLY']._serialized_start=645
-  _globals['_STORERESULTSREPLY']._serialized_end=800
-  _globals['_STORERESPONSEREQUEST']._serialized_start=802
-  _globals['_STORERESPONSEREQUEST']._serialized_end=890
-  _globals['_STORERESPONSERESPONSE']._serialized_start=892
-  _globals['_STORERESPONSERESPONSE']._serialized_end=915
-  _globals['_GETRESULTREQUEST']._serialized_start=917
-  _globals['_GETRESULTREQUEST']._serialized_end=957
-  _globals['_GETRESULTRESPONSE']._serialized_start=959
-  _globals['_GETRESULTRESPONSE']._serialized_end=1048
-  _globals['_WATCHRESULTREQUEST']._serialized_start=1051
-  _globals['_WATCHRESULTREQUEST']._serialized_end=1189
-  _globals['_WATCHRESULTSREQUEST']._serialized_start=1191
-  _globals['_WATCHRESULTSREQUEST']._serialized_end=1264
-  _globals['_WATCHRESULTSITEM']._serialized_start=1267
-  _globals['_WATCHRESULTSITEM']._serialized_end=1469
-  _globals['_CANCELWATCH']._serialized_start=1471
-  _globals['_CANCELWATCH']._serialized_end=1484
-  _globals['_WATCHRESULTSRESPONSE']._serialized_start=1486
-  _globals['_WATCHRESULTSRESPONSE']._serialized_end=1562
-  _globals['_WATCHRESULTSEVENT']._serialized_start=1565
-  _globals['_WATCHRESULTSEVENT']._serialized_end=1737
-  _globals['_WATCHRESULTRESPONSE']._serialized_start=1739
-  _globals['_WATCHRESULTRESPONSE']._serialized_end=1850
-  _globals['_CACHESERVICE']._serialized_start=2028
-  _globals['_CACHESERVICE']._serialized_end=2622
+  _globals['_WATCHEVENT']._serialized_start=1862
+  _globals['_WATCHEVENT']._serialized_end=2034
+  _globals['_STORERESULTREQUEST']._serialized_start=146
+  _globals['_STORERESULTREQUEST']._serialized_end=252
+  _globals['_STORERESULTRESPONSE']._serialized_start=254
+  _globals['_STORERESULTRESPONSE']._serialized_end=317
+  _globals['_STORERESULTSREQUEST']._serialized_start=319
+  _globals['_STORERESULTSREQUEST']._serialized_end=392
+  _globals['_STORERESULTSITEM']._serialized_start=395
+  _globals['_STORERESULTSITEM']._serialized_end=588
+  _globals['_STORERESULTSRESPONSE']._serialized_start=590
+  _globals['_STORERESULTSRESPONSE']._serialized_end=667
+  _globals['_STORERESULTSREPLY']._serialized_start=670
+  _globals['_STORERESULTSREPLY']._serialized_end=817
+  _globals['_STORERESPONSEREQUEST']._serialized_start=819
+  _globals['_STORERESPONSEREQUEST']._serialized_end=907
+  _globals['_STORERESPONSERESPONSE']._serialized_start=909
+  _globals['_STORERESPONSERESPONSE']._serialized_end=932
+  _globals['_GETRESULTREQUEST']._serialized_start=934
+  _globals['_GETRESULTREQUEST']._serialized_end=974
+  _globals['_GETRESULTRESPONSE']._serialized_start=976
+  _globals['_GETRESULTRESPONSE']._serialized_end=1065
+  _globals['_WATCHRESULTREQUEST']._serialized_start=1068
+  _globals['_WATCHRESULTREQUEST']._serialized_end=1206
+  _globals['_WATCHRESULTSREQUEST']._serialized_start=1208
+  _globals['_WATCHRESULTSREQUEST']._serialized_end=1281
+  _globals['_WATCHRESULTSITEM']._serialized_start=1284
+  _globals['_WATCHRESULTSITEM']._serialized_end=1486
+  _globals['_CANCELWATCH']._serialized_start=1488
+  _globals['_CANCELWATCH']._serialized_end=1501
+  _globals['_WATCHRESULTSRESPONSE']._serialized_start=1503
+  _globals['_WATCHRESULTSRESPONSE']._serialized_end=1579
+  _globals['_WATCHRESULTSEVENT']._serialized_start=1582
+  _globals['_WATCHRESULTSEVENT']._serialized_end=1746
+  _globals['_WATCHRESULTRESPONSE']._serialized_start=1748
+  _globals['_WATCHRESULTRESPONSE']._serialized_end=1859
+  _globals['_CACHESERVICE']._serialized_start=2037
+  _globals['_CACHESERVICE']._serialized_end=2631
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.rpc import status_pb2 as _status_pb2
 from hookline.rpc.v1 import item_pb2 as _item_pb2
 import builtins as _builtins
 import sys
@@ -228,7 +229,7 @@ class StoreResultsReply(_message.Message):
         """The record (or the response) was stored."""
 
     @_builtins.property
-    def error(self) -> _item_pb2.ItemError:
+    def error(self) -> _status_pb2.Status:
         """The record was not stored (RESOURCE_EXHAUSTED: over the size cap)."""
 
     def __init__(
@@ -236,7 +237,7 @@ class StoreResultsReply(_message.Message):
         *,
         execution_id: _builtins.str = ...,
         stored: Global___StoreResultResponse | None = ...,
-        error: _item_pb2.ItemError | None = ...,
+        error: _status_pb2.Status | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "stored", b"stored"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -519,7 +520,7 @@ class WatchResultsEvent(_message.Message):
         """An event, as WatchResult streams them."""
 
     @_builtins.property
-    def error(self) -> _item_pb2.ItemError:
+    def error(self) -> _status_pb2.Status:
         """The watch failed; no more events come for it."""
 
     def __init__(
@@ -528,7 +529,7 @@ class WatchResultsEvent(_message.Message):
         watch_id: _builtins.int = ...,
         execution_id: _builtins.str = ...,
         event: Global___WatchResultResponse | None = ...,
-        error: _item_pb2.ItemError | None = ...,
+        error: _status_pb2.Status | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "event", b"event", "outcome", b"outcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

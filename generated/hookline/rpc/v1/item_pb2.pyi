@@ -17,38 +17,11 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
-class ItemError(_message.Message):
-    """ItemError is the error of one item on a stream that carries many: the same code
-    and message a unary call would end with (the codes of google/rpc/code.proto).
-    It stands in for google.rpc.Status, whose proto is not resolvable offline by buf.
-    """
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    CODE_FIELD_NUMBER: _builtins.int
-    MESSAGE_FIELD_NUMBER: _builtins.int
-    code: _builtins.int
-    """The gRPC status code (google.rpc.Code), never 0 (OK)."""
-    message: _builtins.str
-    """A developer-facing message, as the unary call's status details."""
-    def __init__(
-        self,
-        *,
-        code: _builtins.int = ...,
-        message: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___ItemError: _TypeAlias = ItemError  # noqa: Y015
-
-@_typing.final
 class TraceContext(_message.Message):
     """TraceContext carries one item's W3C trace context across a stream, where gRPC
     metadata would carry it for a unary call (opentelemetry.propagate inject/extract).
+    An item's error travels as a google.rpc.Status: the code and message a unary call
+    would end with.
     """
 
     DESCRIPTOR: _descriptor.Descriptor

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.rpc import status_pb2 as _status_pb2
 from hookline.rpc.v1 import item_pb2 as _item_pb2
 import builtins as _builtins
 import sys
@@ -732,7 +733,7 @@ class HandleWebhooksReply(_message.Message):
         """The call was handled (started, replayed or rejected)."""
 
     @_builtins.property
-    def error(self) -> _item_pb2.ItemError:
+    def error(self) -> _status_pb2.Status:
         """The call failed (for example UNAVAILABLE: nothing started)."""
 
     def __init__(
@@ -740,7 +741,7 @@ class HandleWebhooksReply(_message.Message):
         *,
         execution_id: _builtins.str = ...,
         reply: Global___HandleWebhookResponse | None = ...,
-        error: _item_pb2.ItemError | None = ...,
+        error: _status_pb2.Status | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "reply", b"reply"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
