@@ -53,11 +53,12 @@ def test_every_item_stream_answers_a_failed_item_with_a_google_rpc_status() -> N
     from hookline.trigger.v1 import trigger_service_pb2
 
     replies = [
-        trigger_service_pb2.HandleWebhooksReply,
-        cache_service_pb2.StoreResultsReply,
-        cache_service_pb2.WatchResultsEvent,
+        trigger_service_pb2.HandleWebhooksReply.DESCRIPTOR,
+        cache_service_pb2.StoreResultsReply.DESCRIPTOR,
+        cache_service_pb2.WatchResultsEvent.DESCRIPTOR,
     ]
     for reply in replies:
-        error = reply.DESCRIPTOR.fields_by_name["error"]
-        assert error.message_type.full_name == "google.rpc.Status", reply.DESCRIPTOR.full_name
+        error = reply.fields_by_name["error"]
+        assert error.message_type is not None, reply.full_name
+        assert error.message_type.full_name == "google.rpc.Status", reply.full_name
         assert error.containing_oneof is not None  # an answer or an error, never both
