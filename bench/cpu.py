@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-__all__ = ["CpuMeter", "CpuUsage", "database_backends"]
+__all__ = ["CpuMeter", "CpuUsage", "database_backends", "process_seconds"]
 
 
 def _busy_seconds() -> float:
@@ -19,7 +19,8 @@ def _busy_seconds() -> float:
     return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
 
-def _process_seconds(process: psutil.Process) -> float:
+def process_seconds(process: psutil.Process) -> float:
+    """User plus system CPU seconds ``process`` has used so far."""
     times = process.cpu_times()
     return float(times.user + times.system)
 
@@ -93,16 +94,16 @@ class CpuMeter:
         seconds = {}
         for pid in database_backends(list(self.pids.values())):
             try:
-                seconds[pid] = _process_seconds(psutil.Process(pid))
+                seconds[pid] = process_seconds(psutil.Process(pid))
             except psutil.Error:
                 continue
         return seconds
 
     def _snapshot(self) -> dict[str, float]:
-        snap = {f"svc:{name}": _process_seconds(psutil.Process(pid))
+        snap = {f"svc:{name}": process_seconds(psutil.Process(pid))
                 for name, pid in self.pids.items()}
         snap["children"] = _children_seconds()
-        snap["harness"] = _process_seconds(psutil.Process())
+        snap["harness"] = process_seconds(psutil.Process())
         snap["busy"] = _busy_seconds()
         snap["wall"] = time.monotonic()
         return snap
