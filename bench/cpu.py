@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-__all__ = ["CpuMeter", "CpuUsage", "database_backends", "process_seconds"]
+__all__ = ["CpuMeter", "CpuUsage", "database_backends"]
 
 
 def _busy_seconds() -> float:
@@ -19,8 +19,7 @@ def _busy_seconds() -> float:
     return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
 
-def process_seconds(process: psutil.Process) -> float:
-    """User plus system CPU seconds ``process`` has used so far."""
+def _process_seconds(process: psutil.Process) -> float:
     times = process.cpu_times()
     return float(times.user + times.system)
 
@@ -94,16 +93,16 @@ class CpuMeter:
         seconds = {}
         for pid in database_backends(list(self.pids.values())):
             try:
-                seconds[pid] = process_seconds(psutil.Process(pid))
+                seconds[pid] = _process_seconds(psutil.Process(pid))
             except psutil.Error:
                 continue
         return seconds
 
     def _snapshot(self) -> dict[str, float]:
-        snap = {f"svc:{name}": process_seconds(psutil.Process(pid))
+        snap = {f"svc:{name}": _process_seconds(psutil.Process(pid))
                 for name, pid in self.pids.items()}
         snap["children"] = _children_seconds()
-        snap["harness"] = process_seconds(psutil.Process())
+        snap["harness"] = _process_seconds(psutil.Process())
         snap["busy"] = _busy_seconds()
         snap["wall"] = time.monotonic()
         return snap

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -31,12 +32,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import grpc
-import psutil
 import uvloop
 
-from bench.cpu import process_seconds
-
 _METHOD = "/bench.Echo/Stream"
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 async def _serve(grpc_port: int, tcp_port: int) -> None:
@@ -84,8 +89,8 @@ async def _timed(
 ) -> Floor:
     for _ in range(min(200, round_trips)):  # warm up: connections, code paths
         await once()
-    me, peer = psutil.Process(), psutil.Process(server_pid)
-    client, server, start = process_seconds(me), process_seconds(peer), time.perf_counter()
+    me = os.getpid()
+    client, server, start = _cpu_seconds(me), _cpu_seconds(server_pid), time.perf_counter()
     for _ in range(round_trips):
         await once()
     wall = time.perf_counter() - start
@@ -94,8 +99,8 @@ async def _timed(
         name,
         items,
         wall * per,
-        (process_seconds(me) - client) * per,
-        (process_seconds(peer) - server) * per,
+        (_cpu_seconds(me) - client) * per,
+        (_cpu_seconds(server_pid) - server) * per,
     )
 
 
