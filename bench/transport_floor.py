@@ -39,6 +39,8 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of ``pid``, from /proc: this tool needs nothing
+    beyond the services' own packages, so the test suite can run it."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
